@@ -1,0 +1,107 @@
+import Foundation
+import SessionKit
+import Synchronization
+
+/// Wraps a real store and makes it fail on demand, to test the failure policy: an outage
+/// (every call throws ``SessionStoreError/unavailable(reason:)``) or a hang (every call waits
+/// until the fault is cleared, ignoring cancellation like a stuck socket would).
+public final class FaultInjectingSessionStore: SessionStore {
+    /// The fault currently injected.
+    public enum Fault: Sendable, Equatable {
+        /// Calls go through to the wrapped store.
+        case none
+        /// Calls throw ``SessionStoreError/unavailable(reason:)``.
+        case unavailable
+        /// Calls block until the fault is set back to `.none`.
+        case hang
+    }
+
+    /// The wrapped store.
+    public let base: any SessionStore
+    private let state = Mutex<(fault: Fault, waiters: [CheckedContinuation<Void, Never>])>((.none, []))
+
+    /// Wraps `base`.
+    public init(_ base: any SessionStore) {
+        self.base = base
+    }
+
+    /// The fault in force; setting `.none` releases hung calls.
+    public var fault: Fault {
+        get { state.withLock { $0.fault } }
+        set {
+            let released = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.fault = newValue
+                guard newValue != .hang else { return [] }
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in released { waiter.resume() }
+        }
+    }
+
+    private func gate() async throws {
+        let fault = state.withLock { $0.fault }
+        switch fault {
+        case .none: return
+        case .unavailable: throw SessionStoreError.unavailable(reason: "injected outage")
+        case .hang:
+            await withCheckedContinuation { continuation in
+                let parked = state.withLock { state -> Bool in
+                    guard state.fault == .hang else { return false }
+                    state.waiters.append(continuation)
+                    return true
+                }
+                if !parked { continuation.resume() }
+            }
+            try await gate()
+        }
+    }
+
+    /// Forwards unless a fault is injected.
+    public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
+        try await gate()
+        return try await base.load(id)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func create(_ id: SessionStorageID, _ record: SessionRecord) async throws {
+        try await gate()
+        try await base.create(id, record)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+        try await gate()
+        return try await base.patch(id, patch)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
+        try await gate()
+        return try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func delete(_ id: SessionStorageID) async throws {
+        try await gate()
+        try await base.delete(id)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+        try await gate()
+        try await base.replace(oldID, with: newID, record: record)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func sessions(forUser userID: String) async throws -> [SessionSummary] {
+        try await gate()
+        return try await base.sessions(forUser: userID)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
+        try await gate()
+        return try await base.deleteSessions(forUser: userID, except: keptID)
+    }
+}
