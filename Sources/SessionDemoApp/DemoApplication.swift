@@ -1,0 +1,41 @@
+import Hummingbird
+import Logging
+import SessionKit
+import SessionKitHummingbird
+
+/// Builds the demo web app: HTML pages for people, a JSON API for scripts, one session engine.
+public enum DemoApplication {
+    /// The password every demo user signs in with.
+    public static let password = "demo"
+
+    /// Creates the session engine the options describe.
+    public static func makeEngine(_ options: DemoOptions, clock: any SessionClock = SystemSessionClock(), logger: Logger) throws -> SessionEngine {
+        let store: any SessionStore
+        switch options.store {
+        case .memory: store = MemorySessionStore(clock: clock)
+        }
+        var configuration = SessionConfiguration()
+        // Browsers drop `Secure` cookies on plain http://127.0.0.1, so the demo defaults to a
+        // non-Secure cookie named `id`; `--secure-cookies` restores the production default.
+        configuration.cookie = options.secureCookies ? SessionCookieOptions() : .insecureLocalDevelopment
+        configuration.concurrentSessionLimit = .init(maxSessions: 10, policy: .evictOldest)
+        return try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
+    }
+
+    /// Builds the application for the options (and an engine, when a test supplies its own).
+    public static func build(_ options: DemoOptions, engine: SessionEngine? = nil) throws -> some ApplicationProtocol {
+        var logger = Logger(label: "session-demo")
+        logger.logLevel = .info
+        let engine = try engine ?? makeEngine(options, logger: logger)
+        let router = Router(context: DemoContext.self)
+        router.add(middleware: SessionKitMiddleware(engine: engine))
+        router.get("/healthz") { _, _ in "ok" }
+        APIRoutes.add(to: router)
+        PageRoutes.add(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,84 @@
+/// Command-line options of `session-demo`.
+public struct DemoOptions: Sendable, Equatable {
+    /// Where sessions are stored.
+    public enum StoreSpec: Sendable, Equatable {
+        /// The in-process memory store.
+        case memory
+    }
+
+    /// The address to listen on (default 127.0.0.1).
+    public var host: String
+    /// The port to listen on (default 8080; 0 picks a free one).
+    public var port: Int
+    /// The session store.
+    public var store: StoreSpec
+    /// Whether the cookie is `Secure` with the `__Host-` prefix (needs HTTPS).
+    public var secureCookies: Bool
+
+    /// Creates options; the defaults serve http://127.0.0.1:8080 from memory.
+    public init(host: String = "127.0.0.1", port: Int = 8080, store: StoreSpec = .memory, secureCookies: Bool = false) {
+        self.host = host
+        self.port = port
+        self.store = store
+        self.secureCookies = secureCookies
+    }
+
+    /// The usage text.
+    public static let usage = """
+        usage: session-demo [--host ADDRESS] [--port PORT] [--store STORE] [--secure-cookies]
+          --host ADDRESS     address to listen on (default 127.0.0.1)
+          --port PORT        port to listen on (default 8080)
+          --store STORE      session store: memory (default)
+          --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
+        """
+
+    /// Parses command-line arguments (without the program name).
+    public static func parse(_ arguments: [String]) throws(DemoOptionsError) -> DemoOptions {
+        var options = DemoOptions()
+        var remaining = arguments[...]
+        func value(for flag: String) throws(DemoOptionsError) -> String {
+            guard let value = remaining.popFirst() else { throw DemoOptionsError("\(flag) needs a value") }
+            return value
+        }
+        while let argument = remaining.popFirst() {
+            switch argument {
+            case "--host":
+                options.host = try value(for: argument)
+            case "--port":
+                let text = try value(for: argument)
+                guard let port = Int(text), (0...65_535).contains(port) else { throw DemoOptionsError("--port must be 0...65535, got \(text)") }
+                options.port = port
+            case "--store":
+                options.store = try parseStore(try value(for: argument))
+            case "--secure-cookies":
+                options.secureCookies = true
+            case "--help", "-h":
+                throw DemoOptionsError(usage)
+            default:
+                throw DemoOptionsError("unknown argument \(argument)\n\(usage)")
+            }
+        }
+        return options
+    }
+
+    static func parseStore(_ text: String) throws(DemoOptionsError) -> StoreSpec {
+        switch text {
+        case "memory": return .memory
+        default:
+            throw DemoOptionsError("unsupported --store \(text): this build supports `memory`")
+        }
+    }
+}
+
+/// A command-line mistake, with the message to print.
+public struct DemoOptionsError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong.
+    public let message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    /// The message.
+    public var description: String { message }
+}
