@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import SessionKit
@@ -9,17 +10,31 @@ public enum DemoApplication {
     public static let password = "demo"
 
     /// Creates the session engine the options describe.
-    public static func makeEngine(_ options: DemoOptions, clock: any SessionClock = SystemSessionClock(), logger: Logger) throws -> SessionEngine {
-        let store: any SessionStore
-        switch options.store {
-        case .memory: store = MemorySessionStore(clock: clock)
-        }
+    public static func makeEngine(
+        _ options: DemoOptions,
+        clock: any SessionClock = SystemSessionClock(),
+        logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> SessionEngine {
         var configuration = SessionConfiguration()
         // Browsers drop `Secure` cookies on plain http://127.0.0.1, so the demo defaults to a
         // non-Secure cookie named `id`; `--secure-cookies` restores the production default.
         configuration.cookie = options.secureCookies ? SessionCookieOptions() : .insecureLocalDevelopment
         configuration.concurrentSessionLimit = .init(maxSessions: 10, policy: .evictOldest)
-        return try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
+        switch options.store {
+        case .memory:
+            return try SessionEngine(store: MemorySessionStore(clock: clock), configuration: configuration, clock: clock, logger: logger)
+        case .cookie:
+            let keyRing: KeyRing
+            if let text = environment["SESSIONKIT_KEYS"], !text.isEmpty {
+                keyRing = try KeyRing.parse(text)
+            } else {
+                keyRing = KeyRing.ephemeral()
+                logger.warning("SESSIONKIT_KEYS is not set: sealing cookies with a throwaway key (sessions end when the process stops). For real use: export SESSIONKIT_KEYS=\"k1=$(openssl rand -base64 32)\"")
+            }
+            let backend = SealedCookieBackend(keyRing: keyRing, revocationStore: MemorySessionStore(clock: clock))
+            return try SessionEngine(sealedCookies: backend, configuration: configuration, clock: clock, logger: logger)
+        }
     }
 
     /// Builds the application for the options (and an engine, when a test supplies its own).

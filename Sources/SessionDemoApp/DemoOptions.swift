@@ -4,6 +4,8 @@ public struct DemoOptions: Sendable, Equatable {
     public enum StoreSpec: Sendable, Equatable {
         /// The in-process memory store.
         case memory
+        /// Sealed client-side cookies (keys from `SESSIONKIT_KEYS`, or a generated one).
+        case cookie
     }
 
     /// The address to listen on (default 127.0.0.1).
@@ -28,7 +30,8 @@ public struct DemoOptions: Sendable, Equatable {
         usage: session-demo [--host ADDRESS] [--port PORT] [--store STORE] [--secure-cookies]
           --host ADDRESS     address to listen on (default 127.0.0.1)
           --port PORT        port to listen on (default 8080)
-          --store STORE      session store: memory (default)
+          --store STORE      session store: memory (default) or cookie (sealed cookies;
+                             keys from SESSIONKIT_KEYS, else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
         """
 
@@ -64,8 +67,9 @@ public struct DemoOptions: Sendable, Equatable {
     static func parseStore(_ text: String) throws(DemoOptionsError) -> StoreSpec {
         switch text {
         case "memory": return .memory
+        case "cookie": return .cookie
         default:
-            throw DemoOptionsError("unsupported --store \(text): this build supports `memory`")
+            throw DemoOptionsError("unsupported --store \(text): use memory or cookie")
         }
     }
 }

@@ -97,6 +97,10 @@ public struct SessionConfiguration: Sendable {
     /// Versioned writes: a patch based on a stale read fails with ``SessionError/conflict``
     /// (409) instead of silently winning (default `false`: per-key last writer wins).
     public var versionedWrites: Bool
+    /// Signs server-side tokens with this key ring (default `nil`: unsigned). Forged or junk
+    /// tokens are then rejected without a store call; tokens signed with a previous key are
+    /// accepted and re-signed with the current one.
+    public var tokenSigning: KeyRing?
 
     /// Creates a configuration; every parameter has a safe default.
     public init(
@@ -112,7 +116,8 @@ public struct SessionConfiguration: Sendable {
         storeTimeout: Duration? = .seconds(5),
         clearSiteDataOnDestroy: Bool = false,
         recordsUserAgent: Bool = true,
-        versionedWrites: Bool = false
+        versionedWrites: Bool = false,
+        tokenSigning: KeyRing? = nil
     ) {
         self.cookie = cookie
         self.transport = transport
@@ -127,6 +132,7 @@ public struct SessionConfiguration: Sendable {
         self.clearSiteDataOnDestroy = clearSiteDataOnDestroy
         self.recordsUserAgent = recordsUserAgent
         self.versionedWrites = versionedWrites
+        self.tokenSigning = tokenSigning
     }
 
     /// Checks every setting; throws a ``SessionConfigurationError`` that says what to change.

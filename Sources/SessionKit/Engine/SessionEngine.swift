@@ -21,34 +21,69 @@ import Synchronization
 /// | changed keys | 1 load + 1 patch | `Set-Cookie` only for persistent cookies |
 /// | regenerate / sign in | 1 load + 1 replace (create new + delete old) | `Set-Cookie` with the new token |
 /// | destroy | 1 delete | deleting `Set-Cookie` |
+///
+/// With a ``SealedCookieBackend`` the same decisions apply, but "store calls" become sealing
+/// the cookie again (no I/O), plus one epoch read per request of a signed-in user when
+/// revocation is on.
 public final class SessionEngine: Sendable {
+    enum Backend: Sendable {
+        case store(any SessionStore)
+        case sealed(SealedCookieCodec, RevocationEpochs?)
+    }
+
     /// The validated configuration.
     public let configuration: SessionConfiguration
-    /// The store sessions live in.
-    public let store: any SessionStore
+    /// The server-side store, or `nil` with sealed cookies.
+    public let store: (any SessionStore)?
     /// The clock expiry is judged by.
     public let clock: any SessionClock
+    let backend: Backend
     let logger: Logger
     let metrics: SessionMetrics
-    private let parser: CookieHeaderParser
-    private let setCookie: SetCookieBuilder
+    let parser: CookieHeaderParser
+    let setCookie: SetCookieBuilder
+    let signer: TokenSigner?
     private let wrapsStoreCalls: Bool
 
-    /// Creates an engine; throws ``SessionConfigurationError`` for an unsafe configuration.
-    public init(
+    /// Creates an engine over a server-side store; throws ``SessionConfigurationError`` for
+    /// an unsafe configuration.
+    public convenience init(
         store: any SessionStore,
         configuration: SessionConfiguration = SessionConfiguration(),
         clock: any SessionClock = SystemSessionClock(),
         logger: Logger = Logger(label: "SessionKit")
     ) throws {
+        try self.init(backend: .store(store), store: store, configuration: configuration, clock: clock, logger: logger)
+    }
+
+    /// Creates an engine whose sessions live in sealed cookies; throws
+    /// ``SessionConfigurationError`` for an unsafe configuration.
+    public convenience init(
+        sealedCookies: SealedCookieBackend,
+        configuration: SessionConfiguration = SessionConfiguration(),
+        clock: any SessionClock = SystemSessionClock(),
+        logger: Logger = Logger(label: "SessionKit")
+    ) throws {
+        let codec = SealedCookieCodec(keyRing: sealedCookies.keyRing, cookieName: configuration.cookie.name)
+        let lifetime = max(configuration.absoluteTimeout, configuration.rememberMe.absoluteTimeout).seconds
+        let epochs = sealedCookies.revocationStore.map { RevocationEpochs(store: $0, lifetime: lifetime) }
+        guard configuration.transport == .cookie else {
+            throw SessionConfigurationError("sealed-cookie sessions need the cookie transport")
+        }
+        try self.init(backend: .sealed(codec, epochs), store: sealedCookies.revocationStore, configuration: configuration, clock: clock, logger: logger)
+    }
+
+    private init(backend: Backend, store: (any SessionStore)?, configuration: SessionConfiguration, clock: any SessionClock, logger: Logger) throws {
         try configuration.validate()
+        self.backend = backend
         self.configuration = configuration
         self.store = store
         self.clock = clock
         self.logger = logger
         self.metrics = SessionMetrics()
-        self.parser = CookieHeaderParser(name: configuration.cookie.name, maxValueLength: 4096)
+        self.parser = CookieHeaderParser(name: configuration.cookie.name, maxValueLength: SealedCookieCodec.maxCookieBytes)
         self.setCookie = SetCookieBuilder(options: configuration.cookie)
+        self.signer = configuration.tokenSigning.map(TokenSigner.init(keyRing:))
         self.wrapsStoreCalls = configuration.storeTimeout != nil && !(store is MemorySessionStore)
     }
 
@@ -79,34 +114,72 @@ public final class SessionEngine: Sendable {
             let values = fields[values: name]
             guard let first = values.first else { return .none }
             guard values.count == 1 else { return .rejected(reason: "session header sent more than once") }
+            guard first.utf8.count <= SealedCookieCodec.maxCookieBytes else { return .rejected(reason: "oversized session header") }
             raw = Substring(first)
         }
-        guard let token = SessionToken(validating: raw) else {
-            return .rejected(reason: "malformed token of \(raw.utf8.count) bytes")
+        switch backend {
+        case .sealed:
+            return .sealed(String(raw))
+        case .store:
+            if let signer {
+                guard let verified = signer.verify(raw) else {
+                    return .rejected(reason: "unsigned or forged token of \(raw.utf8.count) bytes")
+                }
+                return .valid(verified.token, reissue: verified.signedWithPreviousKey)
+            }
+            guard let token = SessionToken(validating: raw) else {
+                return .rejected(reason: "malformed token of \(raw.utf8.count) bytes")
+            }
+            return .valid(token, reissue: false)
         }
-        return .valid(token)
     }
 
     // MARK: Loading
 
     enum LoadOutcome: Sendable {
-        case loaded(SessionRecord?)
+        case loaded(SessionRecord?, epoch: UInt64, reissue: Bool)
         case failed(SessionStoreError)
     }
 
     func load(_ incoming: IncomingToken) async -> LoadOutcome {
-        guard let token = incoming.token else { return .loaded(nil) }
-        let id = token.storageID
-        do {
-            let record = try await storeCall { try await self.store.load(id) }
-            if record != nil { metrics.loaded.increment() }
-            return .loaded(record)
-        } catch let error as SessionError {
-            if case .storeUnavailable(let storeError) = error { return .failed(storeError) }
-            return .failed(.unavailable(reason: "\(error)"))
-        } catch {
-            return .failed(.unavailable(reason: "\(error)"))
+        switch (backend, incoming) {
+        case (.store(let store), .valid(let token, let reissue)):
+            let id = token.storageID
+            do {
+                let record = try await storeCall { try await store.load(id) }
+                if record != nil { metrics.loaded.increment() }
+                return .loaded(record, epoch: 0, reissue: reissue && record != nil)
+            } catch {
+                return .failed(Self.storeError(from: error))
+            }
+        case (.sealed(let codec, let epochs), .sealed(let value)):
+            guard let opened = codec.open(Substring(value), now: clock.now()) else {
+                metrics.rejectedTokens.increment()
+                return .loaded(nil, epoch: 0, reissue: false)
+            }
+            let record = opened.payload.record
+            if let epochs, let user = record.userID {
+                do {
+                    let current = try await storeCall { try await epochs.current(forUser: user) }
+                    guard opened.payload.epoch >= current else {
+                        logger.debug("rejected a sealed session revoked by its user's epoch")
+                        return .loaded(nil, epoch: 0, reissue: false)
+                    }
+                } catch {
+                    return .failed(Self.storeError(from: error))
+                }
+            }
+            metrics.loaded.increment()
+            return .loaded(record, epoch: opened.payload.epoch, reissue: opened.sealedWithPreviousKey)
+        default:
+            return .loaded(nil, epoch: 0, reissue: false)
         }
+    }
+
+    private static func storeError(from error: any Error) -> SessionStoreError {
+        if case SessionError.storeUnavailable(let storeError) = error { return storeError }
+        if let storeError = error as? SessionStoreError { return storeError }
+        return .unavailable(reason: "\(error)")
     }
 
     // MARK: Commit
@@ -122,171 +195,39 @@ public final class SessionEngine: Sendable {
             return CommitSnapshot(state: state)
         }
         guard let snapshot else { return HTTPFields() }
+        if let failure = snapshot.loadFailure, snapshot.hasChanges || snapshot.regenerate || snapshot.destroyed {
+            throw SessionError.storeUnavailable(failure)
+        }
         let now = clock.now()
-
-        if snapshot.destroyed {
-            return try await commitDestroy(handle, now: now)
-        }
-        if snapshot.loadFailure != nil, snapshot.hasChanges || snapshot.regenerate {
-            throw SessionError.storeUnavailable(snapshot.loadFailure ?? .unavailable(reason: "load failed"))
-        }
-        if snapshot.regenerate {
-            return try await commitRegenerate(handle, snapshot, now: now)
-        }
-        if let record = snapshot.record, let token = handle.incoming.token {
-            return try await commitExisting(token.storageID, token, record, snapshot, now: now)
-        }
-        guard !snapshot.values.isEmpty || snapshot.userID != nil else { return HTTPFields() }
-        return try await createSession(snapshot, createdAt: now, absoluteExpiresAt: nil, userAgent: handle.userAgent, replacing: nil, now: now)
-    }
-
-    private func commitDestroy(_ handle: SessionHandle, now: Date) async throws -> HTTPFields {
-        guard handle.incoming.wasSent else { return HTTPFields() }
-        if let token = handle.incoming.token {
-            let id = token.storageID
-            try await storeCall { try await self.store.delete(id) }
-            metrics.destroyed.increment()
-            logger.debug("destroyed session", metadata: ["session": .stringConvertible(id)])
-        }
-        var fields = deletionFields()
-        if configuration.clearSiteDataOnDestroy {
-            if let clearSiteData = HTTPField.Name("Clear-Site-Data") {
-                fields[clearSiteData] = "\"cookies\""
-            }
-        }
-        return fields
-    }
-
-    private func commitRegenerate(_ handle: SessionHandle, _ snapshot: CommitSnapshot, now: Date) async throws -> HTTPFields {
-        let oldID = snapshot.record == nil ? nil : handle.incoming.token?.storageID
-        guard !snapshot.values.isEmpty || snapshot.userID != nil else {
-            // Nothing left to keep: regenerating an empty session just ends the old one.
-            if let oldID { try await storeCall { try await self.store.delete(oldID) } }
-            return handle.incoming.wasSent ? deletionFields() : HTTPFields()
-        }
-        let createdAt = snapshot.signedIn ? now : (snapshot.record?.createdAt ?? now)
-        let absolute = snapshot.signedIn ? nil : snapshot.record?.absoluteExpiresAt
-        if snapshot.signedIn, let user = snapshot.userID {
-            try await enforceSessionLimit(user: user, excluding: oldID)
-        }
-        let userAgent = handle.userAgent ?? snapshot.record?.userAgent
-        let fields = try await createSession(snapshot, createdAt: createdAt, absoluteExpiresAt: absolute, userAgent: userAgent, replacing: oldID, now: now)
-        metrics.regenerated.increment()
-        return fields
-    }
-
-    private func commitExisting(
-        _ id: SessionStorageID,
-        _ token: SessionToken,
-        _ record: SessionRecord,
-        _ snapshot: CommitSnapshot,
-        now: Date
-    ) async throws -> HTTPFields {
-        let idleExpiresAt = min(now.addingTimeInterval(idleTimeout(persistent: snapshot.persistent).seconds), record.absoluteExpiresAt)
-        if snapshot.hasChanges {
-            let patch = SessionPatch(
-                setValues: snapshot.setValues,
-                removedKeys: snapshot.removedKeys,
-                userID: snapshot.userIDChange,
-                idleExpiresAt: idleExpiresAt,
-                lastSeenAt: now,
-                expectedVersion: configuration.versionedWrites ? record.version : nil
-            )
-            let result = try await storeCall { try await self.store.patch(id, patch) }
-            switch result {
-            case .applied:
-                metrics.updated.increment()
-            case .notFound:
-                // Destroyed or expired while this request ran: never re-create it.
-                metrics.droppedWrites.increment()
-                logger.info("dropped a write to a session that ended meanwhile", metadata: ["session": .stringConvertible(id)])
-                return deletionFields()
-            case .conflict:
-                metrics.conflicts.increment()
-                throw SessionError.conflict
-            }
-        } else if now.timeIntervalSince(record.lastSeenAt) >= configuration.touchInterval.seconds {
-            let alive = try await storeCall { try await self.store.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: now) }
-            guard alive else { return HTTPFields() }
-            metrics.touched.increment()
-        } else {
-            return HTTPFields()
-        }
-        guard snapshot.persistent else { return HTTPFields() }
-        return tokenFields(token, expiresAt: min(idleExpiresAt, record.absoluteExpiresAt), now: now)
-    }
-
-    private func createSession(
-        _ snapshot: CommitSnapshot,
-        createdAt: Date,
-        absoluteExpiresAt: Date?,
-        userAgent: String?,
-        replacing oldID: SessionStorageID?,
-        now: Date
-    ) async throws -> HTTPFields {
-        let persistent = snapshot.persistent
-        let absolute = absoluteExpiresAt ?? createdAt.addingTimeInterval(absoluteTimeout(persistent: persistent).seconds)
-        let record = SessionRecord(
-            data: snapshot.values,
-            userID: snapshot.userID,
-            createdAt: createdAt,
-            lastSeenAt: now,
-            idleExpiresAt: min(now.addingTimeInterval(idleTimeout(persistent: persistent).seconds), absolute),
-            absoluteExpiresAt: absolute,
-            userAgent: userAgent
-        )
-        // A collision of 256-bit random tokens means a broken random generator; retry once, then fail.
-        for attempt in 0..<2 {
-            let token = SessionToken.generate()
-            let newID = token.storageID
-            do {
-                if let oldID {
-                    try await storeCall { try await self.store.replace(oldID, with: newID, record: record) }
-                } else {
-                    try await storeCall { try await self.store.create(newID, record) }
-                }
-                metrics.created.increment()
-                logger.debug("created session", metadata: ["session": .stringConvertible(newID)])
-                return tokenFields(token, expiresAt: persistent ? record.expiresAt : nil, now: now)
-            } catch SessionError.storeUnavailable(.collision) where attempt == 0 {
-                logger.error("session token collision; retrying with a new token")
-            }
-        }
-        throw SessionError.storeUnavailable(.collision)
-    }
-
-    private func enforceSessionLimit(user: String, excluding oldID: SessionStorageID?) async throws {
-        guard let limit = configuration.concurrentSessionLimit else { return }
-        let existing = try await storeCall { try await self.store.sessions(forUser: user) }.filter { $0.id != oldID }
-        guard existing.count >= limit.maxSessions else { return }
-        switch limit.policy {
-        case .refuse:
-            throw SessionError.tooManySessions(limit: limit.maxSessions)
-        case .evictOldest:
-            for victim in existing.prefix(existing.count - limit.maxSessions + 1) {
-                try await storeCall { try await self.store.delete(victim.id) }
-                metrics.evicted.increment()
-            }
+        switch backend {
+        case .store(let store):
+            return try await commitToStore(store, handle, snapshot, now: now)
+        case .sealed(let codec, let epochs):
+            return try await commitSealed(codec, epochs, handle, snapshot, now: now)
         }
     }
 
     // MARK: Response fields
 
-    private func tokenFields(_ token: SessionToken, expiresAt: Date?, now: Date) -> HTTPFields {
+    func tokenFields(cookieValue: String, expiresAt: Date?, now: Date) -> HTTPFields {
         var fields = HTTPFields()
         switch configuration.transport {
         case .cookie:
-            fields[.setCookie] = setCookie.cookie(value: token.text, expiresAt: expiresAt, now: now)
+            fields[.setCookie] = setCookie.cookie(value: cookieValue, expiresAt: expiresAt, now: now)
             fields[.vary] = "Cookie"
         case .header(let name):
-            fields[name] = token.text
+            fields[name] = cookieValue
             fields[.vary] = name.canonicalName
         }
         fields[.cacheControl] = "no-store"
         return fields
     }
 
-    private func deletionFields() -> HTTPFields {
+    func tokenFields(_ token: SessionToken, expiresAt: Date?, now: Date) -> HTTPFields {
+        tokenFields(cookieValue: signer?.sign(token) ?? token.text, expiresAt: expiresAt, now: now)
+    }
+
+    func deletionFields() -> HTTPFields {
         var fields = HTTPFields()
         switch configuration.transport {
         case .cookie:
@@ -297,14 +238,17 @@ public final class SessionEngine: Sendable {
             fields[.vary] = name.canonicalName
         }
         fields[.cacheControl] = "no-store"
+        if configuration.clearSiteDataOnDestroy, let clearSiteData = HTTPField.Name("Clear-Site-Data") {
+            fields[clearSiteData] = "\"cookies\""
+        }
         return fields
     }
 
-    private func idleTimeout(persistent: Bool) -> Duration {
+    func idleTimeout(persistent: Bool) -> Duration {
         persistent ? configuration.rememberMe.idleTimeout : configuration.idleTimeout
     }
 
-    private func absoluteTimeout(persistent: Bool) -> Duration {
+    func absoluteTimeout(persistent: Bool) -> Duration {
         persistent ? configuration.rememberMe.absoluteTimeout : configuration.absoluteTimeout
     }
 
@@ -328,7 +272,7 @@ public final class SessionEngine: Sendable {
             throw error
         } catch {
             metrics.storeErrors.increment()
-            logger.warning("session store failed", metadata: ["error": .string("\(error)")])
+            logger.warning("session store failed", metadata: ["error": .string(String(describing: type(of: error)))])
             throw SessionError.storeUnavailable(.unavailable(reason: String(describing: type(of: error))))
         }
     }
@@ -347,6 +291,8 @@ struct CommitSnapshot: Sendable {
     let destroyed: Bool
     let loadFailure: SessionStoreError?
     let persistent: Bool
+    let reissue: Bool
+    let epoch: UInt64
 
     init(state: borrowing HandleState) {
         record = state.record
@@ -360,7 +306,10 @@ struct CommitSnapshot: Sendable {
         destroyed = state.destroyed
         loadFailure = state.loadFailure
         persistent = state.isPersistent
+        reissue = state.reissue
+        epoch = state.epoch
     }
 
     var hasChanges: Bool { !setValues.isEmpty || !removedKeys.isEmpty || userIDChange != .unchanged }
+    var isEmpty: Bool { values.isEmpty && userID == nil }
 }

@@ -145,31 +145,44 @@ public final class SessionHandle: Sendable {
 
     // MARK: Per-user index
 
-    /// Lists the signed-in user's live sessions (metadata only). Empty when nobody is signed in.
+    /// Lists the signed-in user's live sessions (metadata only). Empty when nobody is signed
+    /// in, and always empty with sealed cookies (there is no server-side list).
     public func sessionsOfUser() async throws -> [SessionSummary] {
-        guard let engine = engine else { throw SessionError.notActive }
+        guard let engine, case .store(let store) = engine.backend else { return [] }
         guard let user = try await userID else { return [] }
-        return try await engine.storeCall { try await engine.store.sessions(forUser: user) }
+        return try await engine.storeCall { try await store.sessions(forUser: user) }
     }
 
-    /// Ends every session of the signed-in user except this one, at once. Returns how many ended.
+    /// Ends every session of the signed-in user except this one, at once. Returns how many
+    /// ended (with sealed cookies, which cannot be counted, 1 when the epoch moved).
     @discardableResult
     public func signOutOtherSessions() async throws -> Int {
-        guard let engine = engine else { throw SessionError.notActive }
+        guard let engine else { throw SessionError.notActive }
         guard let user = try await userID else { return 0 }
-        let current = try await storageID
-        return try await engine.storeCall { try await engine.store.deleteSessions(forUser: user, except: current) }
+        switch engine.backend {
+        case .store(let store):
+            let current = try await storageID
+            return try await engine.storeCall { try await store.deleteSessions(forUser: user, except: current) }
+        case .sealed(_, let epochs):
+            guard let epochs else { return 0 }
+            let epoch = try await engine.signOutOtherSealedSessions(epochs, user: user)
+            state.withLock { state in
+                state.epoch = epoch
+                state.reissue = true
+            }
+            return 1
+        }
     }
 
     /// Ends one of the signed-in user's sessions, chosen from ``sessionsOfUser()``. Returns
     /// `false` when the ID is not one of the user's live sessions.
     @discardableResult
     public func signOutSession(_ id: SessionStorageID) async throws -> Bool {
-        guard let engine = engine else { throw SessionError.notActive }
+        guard let engine, case .store(let store) = engine.backend else { return false }
         guard let user = try await userID else { return false }
-        let owned = try await engine.storeCall { try await engine.store.sessions(forUser: user) }
+        let owned = try await engine.storeCall { try await store.sessions(forUser: user) }
         guard owned.contains(where: { $0.id == id }) else { return false }
-        try await engine.storeCall { try await engine.store.delete(id) }
+        try await engine.storeCall { try await store.delete(id) }
         return true
     }
 
@@ -186,8 +199,10 @@ public final class SessionHandle: Sendable {
         try state.withLock { state in
             guard state.phase == .unloaded else { return }
             switch outcome {
-            case .loaded(let record):
+            case .loaded(let record, let epoch, let reissue):
                 state.adopt(record)
+                state.epoch = epoch
+                state.reissue = reissue
             case .failed(let error):
                 switch engine.configuration.loadFailurePolicy {
                 case .failRequest:
@@ -205,14 +220,17 @@ public final class SessionHandle: Sendable {
 enum IncomingToken: Sendable {
     /// No token was sent.
     case none
-    /// A well-formed token was sent (it may still be unknown to the store).
-    case valid(SessionToken)
+    /// A well-formed (and, with signing, verified) token was sent; it may still be unknown to
+    /// the store. `reissue` is set when it was signed with a previous key.
+    case valid(SessionToken, reissue: Bool)
+    /// A sealed-cookie value, opened (and authenticated) lazily on first use.
+    case sealed(String)
     /// Something was sent under the session's name that is not a token (or the name appeared
     /// twice); it is ignored and costs no store call.
     case rejected(reason: String)
 
     var token: SessionToken? {
-        if case .valid(let token) = self { return token }
+        if case .valid(let token, _) = self { return token }
         return nil
     }
 
@@ -243,6 +261,10 @@ struct HandleState: ~Copyable {
     var signedIn = false
     var destroyed = false
     var loadFailure: SessionStoreError?
+    /// The cookie must be sent again even without changes (old key, new epoch).
+    var reissue = false
+    /// Sealed cookies: the user's revocation epoch the session was issued under.
+    var epoch: UInt64 = 0
 
     var hasChanges: Bool { !setValues.isEmpty || !removedKeys.isEmpty || userID != .unchanged }
 

@@ -17,12 +17,15 @@ public enum SessionError: Error, Sendable, Equatable {
     /// The session was used after the request's commit, or by a request the middleware
     /// never saw (a programming error in the app).
     case notActive
+    /// A sealed cookie would exceed what browsers keep (name + value over `limit` bytes).
+    /// Answered 500 instead of silently dropping the cookie; move large data to a server store.
+    case cookieTooLarge(size: Int, limit: Int)
 
     /// The HTTP status an adapter answers with.
     public var status: HTTPResponse.Status {
         switch self {
         case .storeUnavailable: return .serviceUnavailable
-        case .typeMismatch, .encodingFailed, .notActive: return .internalServerError
+        case .typeMismatch, .encodingFailed, .notActive, .cookieTooLarge: return .internalServerError
         case .conflict: return .conflict
         case .tooManySessions: return .forbidden
         }
@@ -45,6 +48,7 @@ public enum SessionError: Error, Sendable, Equatable {
         case .typeMismatch, .encodingFailed, .notActive: return "Internal session error."
         case .conflict: return "The session was changed by another request. Please retry."
         case .tooManySessions(let limit): return "Too many active sessions (limit \(limit)). Sign out elsewhere first."
+        case .cookieTooLarge(let size, let limit): return "The session cookie would be \(size) bytes, over the \(limit)-byte limit."
         }
     }
 }

@@ -1,0 +1,45 @@
+import Crypto
+
+/// Signs server-side session tokens with the key ring, so forged or junk tokens are rejected
+/// without a store call.
+///
+/// A signed cookie value is `TOKEN.SIG`, where `SIG` is base64url of the 4-byte key ID
+/// followed by HMAC-SHA256(key ID ‖ token) under the ring's token-signing subkey: 43 + 1 + 48
+/// characters. Stores still see only the SHA-256 of `TOKEN`. A value signed with a previous
+/// key is accepted and re-signed with the current key on the same response.
+struct TokenSigner: Sendable {
+    static let signatureLength = 48
+    static let signedLength = SessionToken.encodedLength + 1 + signatureLength
+
+    let keyRing: KeyRing
+
+    func sign(_ token: SessionToken) -> String {
+        let key = keyRing.current
+        let idBytes = Self.bytes(of: key.id)
+        let mac = HMAC<SHA256>.authenticationCode(for: idBytes + Array(token.text.utf8), using: key.subkey(for: .tokenSigning))
+        return token.text + "." + Base64URL.encode(idBytes + Array(mac))
+    }
+
+    /// Returns the token and whether it was signed with a key other than the current one.
+    func verify(_ value: Substring) -> (token: SessionToken, signedWithPreviousKey: Bool)? {
+        let utf8 = value.utf8
+        guard utf8.count == Self.signedLength else { return nil }
+        let dot = value.index(value.startIndex, offsetBy: SessionToken.encodedLength)
+        guard value[dot] == "." else { return nil }
+        guard let token = SessionToken(validating: value[..<dot]) else { return nil }
+        guard let signature = Base64URL.decode(value[value.index(after: dot)...].utf8), signature.count == 36 else { return nil }
+        let id = signature[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard let key = keyRing.key(withID: id) else { return nil }
+        let valid = HMAC<SHA256>.isValidAuthenticationCode(
+            Array(signature[4...]),
+            authenticating: Array(signature[0..<4]) + Array(token.text.utf8),
+            using: key.subkey(for: .tokenSigning)
+        )
+        guard valid else { return nil }
+        return (token, key.id != keyRing.current.id)
+    }
+
+    static func bytes(of id: UInt32) -> [UInt8] {
+        [UInt8(truncatingIfNeeded: id >> 24), UInt8(truncatingIfNeeded: id >> 16), UInt8(truncatingIfNeeded: id >> 8), UInt8(truncatingIfNeeded: id)]
+    }
+}

@@ -1,0 +1,63 @@
+import Crypto
+import Foundation
+
+/// Per-user revocation epochs for sealed cookies, kept in any ``SessionStore``.
+///
+/// The epoch lives in an ordinary record whose storage ID is a hash of a fixed label and the
+/// user ID (so it cannot collide with a session's token digest), under the data key `epoch`.
+/// Epochs are at least the bump's wall-clock time in milliseconds, so they keep increasing
+/// even after an epoch record expires and is created anew.
+struct RevocationEpochs: Sendable {
+    let store: any SessionStore
+    /// How long an epoch record lives: at least as long as any cookie it may have to reject.
+    let lifetime: TimeInterval
+
+    static func storageID(forUser user: String) -> SessionStorageID {
+        SessionStorageID(digest: SHA256.hash(data: Array("sessionkit revocation epoch:\(user)".utf8)))
+    }
+
+    func current(forUser user: String) async throws -> UInt64 {
+        guard let record = try await store.load(Self.storageID(forUser: user)) else { return 0 }
+        return Self.epoch(in: record)
+    }
+
+    /// Moves the user's epoch forward and returns the new value.
+    func bump(forUser user: String, now: Date) async throws -> UInt64 {
+        let id = Self.storageID(forUser: user)
+        for _ in 0..<5 {
+            if let record = try await store.load(id) {
+                let next = max(Self.epoch(in: record) + 1, Self.millis(now))
+                let patch = SessionPatch(
+                    setValues: ["epoch": Data(String(next).utf8)],
+                    idleExpiresAt: now.addingTimeInterval(lifetime),
+                    lastSeenAt: now,
+                    expectedVersion: record.version
+                )
+                if case .applied = try await store.patch(id, patch) { return next }
+            } else {
+                let next = Self.millis(now)
+                let record = SessionRecord(
+                    data: ["epoch": Data(String(next).utf8)],
+                    createdAt: now,
+                    idleExpiresAt: now.addingTimeInterval(lifetime),
+                    absoluteExpiresAt: now.addingTimeInterval(lifetime)
+                )
+                do {
+                    try await store.create(id, record)
+                    return next
+                } catch SessionStoreError.collision {
+                    continue
+                }
+            }
+        }
+        throw SessionStoreError.unavailable(reason: "revocation epoch kept changing under concurrent updates")
+    }
+
+    private static func millis(_ date: Date) -> UInt64 {
+        UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    private static func epoch(in record: SessionRecord) -> UInt64 {
+        record.data["epoch"].flatMap { UInt64(String(decoding: $0, as: UTF8.self)) } ?? 0
+    }
+}
