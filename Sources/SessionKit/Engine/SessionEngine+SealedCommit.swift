@@ -13,7 +13,7 @@ extension SessionEngine {
     ) async throws -> HTTPFields {
         if snapshot.destroyed {
             guard handle.incoming.wasSent else { return HTTPFields() }
-            if let epochs, let user = snapshot.record?.userID ?? snapshot.userID {
+            if let epochs, let user = snapshot.record?.userID ?? snapshot.userID ?? signedInUser(of: handle, codec, now: now) {
                 // The browser's copy is deleted below; the epoch bump kills every other copy.
                 _ = try await storeCall { try await epochs.bump(forUser: user, now: now) }
             }
@@ -48,6 +48,13 @@ extension SessionEngine {
         }
         let value = try codec.seal(SealedPayload(record: record, epoch: epoch))
         return tokenFields(cookieValue: value, expiresAt: snapshot.persistent ? record.expiresAt : nil, now: now)
+    }
+
+    /// The user in a sealed cookie the handler destroyed without reading it (opening it is
+    /// local: no store call).
+    private func signedInUser(of handle: SessionHandle, _ codec: SealedCookieCodec, now: Date) -> String? {
+        guard case .sealed(let value) = handle.incoming else { return nil }
+        return codec.open(Substring(value), now: now)?.payload.record.userID
     }
 
     /// Sealed cookies: ends the user's other sessions by bumping the revocation epoch; the
