@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "SessionKit", targets: ["SessionKit"]),
         .library(name: "SessionKitHummingbird", targets: ["SessionKitHummingbird"]),
         .library(name: "SessionKitTesting", targets: ["SessionKitTesting"]),
+        .library(name: "SessionKitSQLite", targets: ["SessionKitSQLite"]),
+        .library(name: "SessionKitPostgres", targets: ["SessionKitPostgres"]),
         .executable(name: "session-demo", targets: ["session-demo"]),
     ],
     dependencies: [
@@ -22,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -31,12 +36,31 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "SessionKitTesting",
             dependencies: ["SessionKit"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SessionKitSQLite",
+            dependencies: [
+                "SessionKit",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SessionKitPostgres",
+            dependencies: [
+                "SessionKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -51,9 +75,13 @@ let package = Package(
             name: "SessionDemoApp",
             dependencies: [
                 "SessionKit",
+                "SessionKitSQLite",
+                "SessionKitPostgres",
                 "SessionKitHummingbird",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -68,6 +96,19 @@ let package = Package(
         .testTarget(
             name: "SessionKitTests",
             dependencies: ["SessionKit", "SessionKitTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SessionKitSQLiteTests",
+            dependencies: ["SessionKit", "SessionKitTesting", "SessionKitSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SessionKitPostgresTests",
+            dependencies: [
+                "SessionKit", "SessionKitTesting", "SessionKitPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

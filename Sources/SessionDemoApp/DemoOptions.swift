@@ -6,7 +6,15 @@ public struct DemoOptions: Sendable, Equatable {
         case memory
         /// Sealed client-side cookies (keys from `SESSIONKIT_KEYS`, or a generated one).
         case cookie
+        /// An SQLite file.
+        case sqlite(path: String)
+        /// A PostgreSQL server (`postgres://user:pass@host:port/db?sslmode=disable|prefer|require`).
+        case postgres(url: String)
     }
+
+    /// The store `session-demo` uses when `--store` is not given: a file next to it, so
+    /// sessions survive restarts.
+    public static let defaultCommandLineStore = StoreSpec.sqlite(path: "./session-demo.sqlite")
 
     /// The address to listen on (default 127.0.0.1).
     public var host: String
@@ -17,7 +25,8 @@ public struct DemoOptions: Sendable, Equatable {
     /// Whether the cookie is `Secure` with the `__Host-` prefix (needs HTTPS).
     public var secureCookies: Bool
 
-    /// Creates options; the defaults serve http://127.0.0.1:8080 from memory.
+    /// Creates options; the defaults serve http://127.0.0.1:8080 from memory (the command line
+    /// defaults to ``defaultCommandLineStore`` instead).
     public init(host: String = "127.0.0.1", port: Int = 8080, store: StoreSpec = .memory, secureCookies: Bool = false) {
         self.host = host
         self.port = port
@@ -30,14 +39,18 @@ public struct DemoOptions: Sendable, Equatable {
         usage: session-demo [--host ADDRESS] [--port PORT] [--store STORE] [--secure-cookies]
           --host ADDRESS     address to listen on (default 127.0.0.1)
           --port PORT        port to listen on (default 8080)
-          --store STORE      session store: memory (default) or cookie (sealed cookies;
-                             keys from SESSIONKIT_KEYS, else a throwaway key)
+          --store STORE      session store (default sqlite:./session-demo.sqlite):
+                               memory
+                               sqlite:PATH
+                               postgres://USER:PASS@HOST:PORT/DB[?sslmode=disable|prefer|require]
+                               cookie   (sealed cookies; keys from SESSIONKIT_KEYS,
+                                         else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
         """
 
     /// Parses command-line arguments (without the program name).
     public static func parse(_ arguments: [String]) throws(DemoOptionsError) -> DemoOptions {
-        var options = DemoOptions()
+        var options = DemoOptions(store: defaultCommandLineStore)
         var remaining = arguments[...]
         func value(for flag: String) throws(DemoOptionsError) -> String {
             guard let value = remaining.popFirst() else { throw DemoOptionsError("\(flag) needs a value") }
@@ -68,8 +81,14 @@ public struct DemoOptions: Sendable, Equatable {
         switch text {
         case "memory": return .memory
         case "cookie": return .cookie
+        case _ where text.hasPrefix("sqlite:"):
+            let path = String(text.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw DemoOptionsError("--store sqlite:PATH needs a path") }
+            return .sqlite(path: path)
+        case _ where text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"):
+            return .postgres(url: text)
         default:
-            throw DemoOptionsError("unsupported --store \(text): use memory or cookie")
+            throw DemoOptionsError("unsupported --store \(text): use memory, cookie, sqlite:PATH or postgres://…")
         }
     }
 }

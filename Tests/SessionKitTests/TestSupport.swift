@@ -147,3 +147,19 @@ func sessionError(
         return nil
     }
 }
+
+struct MissingToken: Error, CustomStringConvertible {
+    let value: String?
+    var description: String { "not a valid session token: \(String(describing: value))" }
+}
+
+/// The validated token of a cookie value (throws when there is none).
+func token(of value: String?) throws -> SessionToken {
+    guard let value, let token = SessionToken(validating: value) else { throw MissingToken(value: value) }
+    return token
+}
+
+/// The storage ID of a cookie value's token (throws when there is none).
+func storageID(of value: String?) throws -> SessionStorageID {
+    try token(of: value).storageID
+}

@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// Sessions live only as long as the process. Use SQLite for one persistent process, and
 /// PostgreSQL or Redis/Valkey when several instances share sessions.
-public final class MemorySessionStore: SessionStore {
+public final class MemorySessionStore: SweepableSessionStore {
     /// The maximum number of live sessions the store keeps.
     public let maxSessions: Int
     private let clock: any SessionClock
@@ -145,6 +145,12 @@ public final class MemorySessionStore: SessionStore {
     public func sweepExpired() -> Int {
         let now = clock.now()
         return shards.reduce(0) { total, shard in total + shard.withLock { $0.removeExpired(now: now) } }
+    }
+
+    /// Removes expired records (all of them: the memory store's sweep is already proportional
+    /// to what expired, so it ignores the batch size).
+    public func sweepExpired(batchSize: Int) async throws -> Int {
+        sweepExpired()
     }
 }
 

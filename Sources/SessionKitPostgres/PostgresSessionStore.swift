@@ -1,0 +1,276 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SessionKit
+
+/// A session store in PostgreSQL, shared by any number of server instances.
+///
+/// - Keyed by the token digest; `data` is `jsonb`, so a patch is one statement that merges only
+///   the changed keys (`(data - removed) || set`) and touches nothing once the row has expired.
+/// - Regenerate inserts the new row and deletes the old one in one transaction.
+/// - "Sign out everywhere" and "list my sessions" are one statement each on an index.
+/// - Expired rows are invisible at once and removed by ``SessionSweeper`` in batches; only one
+///   instance sweeps at a time (a transaction-scoped advisory lock), however many run.
+///
+/// The store uses a `PostgresClient` you run as a service (it is the connection pool):
+/// ```swift
+/// let client = PostgresClient(configuration: try PostgresConnectionURL.configuration(from: url))
+/// let store = PostgresSessionStore(client: client)
+/// // run `client` in your ServiceGroup (or `Task { await client.run() }`), then:
+/// try await store.migrate()
+/// ```
+/// Every failure (server down, restarting, timeout) surfaces as a ``SessionKit/SessionStoreError``,
+/// which the engine answers with 503; the pool reconnects by itself when the server returns.
+public final class PostgresSessionStore: SweepableSessionStore {
+    /// The connection pool.
+    public let client: PostgresClient
+    let clock: any SessionClock
+    let logger: Logger
+
+    /// Creates a store over a running (or soon running) client.
+    public init(client: PostgresClient, clock: any SessionClock = SystemSessionClock(), logger: Logger = Logger(label: "SessionKit.Postgres")) {
+        self.client = client
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Creates the table and indexes if they do not exist (see ``PostgresSchema``). Safe to run
+    /// from every instance at start-up, concurrently.
+    public func migrate() async throws {
+        try await run {
+            try await self.client.withTransaction(logger: self.logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockKey))", logger: self.logger)
+                for statement in PostgresSchema.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                }
+            }
+        }
+    }
+
+    // MARK: SessionStore
+
+    /// Returns the live record.
+    public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
+        let now = clock.now()
+        return try await run {
+            let rows = try await self.client.query(
+                """
+                SELECT data::text, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, user_agent, version
+                FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)
+                """,
+                logger: self.logger
+            )
+            for try await (data, user, created, lastSeen, idle, absolute, agent, version) in rows.decode(
+                (String, String?, Date, Date, Date, Date, String?, Int64).self
+            ) {
+                guard let values = try? SessionDataJSON.decodeObject(Array(data.utf8)) else {
+                    throw SessionStoreError.corrupt(reason: "session data is not a JSON object")
+                }
+                return SessionRecord(
+                    data: values,
+                    userID: user,
+                    createdAt: created,
+                    lastSeenAt: lastSeen,
+                    idleExpiresAt: idle,
+                    absoluteExpiresAt: absolute,
+                    userAgent: agent,
+                    version: UInt64(version)
+                )
+            }
+            return nil
+        }
+    }
+
+    /// Inserts a record; replaces an expired one with the same ID, fails on a live one.
+    public func create(_ id: SessionStorageID, _ record: SessionRecord) async throws {
+        let inserted = try await run { try await self.insert(id, record, on: nil) }
+        guard inserted else { throw SessionStoreError.collision }
+    }
+
+    private func insertQuery(_ id: SessionStorageID, _ record: SessionRecord) -> PostgresQuery {
+        let data = String(decoding: SessionDataJSON.encodeObject(record.data), as: UTF8.self)
+        let version = Int64(record.version)
+        return """
+            INSERT INTO sessionkit_sessions
+                (id, data, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, expires_at, user_agent, version)
+            VALUES (\(id.hex), \(data)::jsonb, \(record.userID), \(record.createdAt), \(record.lastSeenAt),
+                \(record.idleExpiresAt), \(record.absoluteExpiresAt), \(record.expiresAt), \(record.userAgent), \(version))
+            ON CONFLICT (id) DO UPDATE SET
+                data = excluded.data, user_id = excluded.user_id, created_at = excluded.created_at,
+                last_seen_at = excluded.last_seen_at, idle_expires_at = excluded.idle_expires_at,
+                absolute_expires_at = excluded.absolute_expires_at, expires_at = excluded.expires_at,
+                user_agent = excluded.user_agent, version = excluded.version
+            WHERE sessionkit_sessions.expires_at <= \(clock.now())
+            RETURNING id
+            """
+    }
+
+    private func insert(_ id: SessionStorageID, _ record: SessionRecord, on connection: PostgresConnection?) async throws -> Bool {
+        let query = insertQuery(id, record)
+        let rows =
+            if let connection {
+                try await connection.query(query, logger: logger)
+            } else {
+                try await client.query(query, logger: logger)
+            }
+        var inserted = false
+        for try await _ in rows { inserted = true }
+        return inserted
+    }
+
+    /// Merges a patch in one `UPDATE`.
+    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+        let set = String(decoding: SessionDataJSON.encodeObject(patch.setValues), as: UTF8.self)
+        let removed = patch.removedKeys.sorted()
+        let changesUser: Bool
+        let newUser: String?
+        if case .set(let user) = patch.userID {
+            changesUser = true
+            newUser = user
+        } else {
+            changesUser = false
+            newUser = nil
+        }
+        let expected = patch.expectedVersion.map { Int64($0) }
+        let now = clock.now()
+        return try await run {
+            let rows = try await self.client.query(
+                """
+                UPDATE sessionkit_sessions SET
+                    data = (data - \(removed)::text[]) || \(set)::jsonb,
+                    user_id = CASE WHEN \(changesUser) THEN \(newUser)::text ELSE user_id END,
+                    idle_expires_at = \(patch.idleExpiresAt),
+                    expires_at = LEAST(\(patch.idleExpiresAt), absolute_expires_at),
+                    last_seen_at = \(patch.lastSeenAt),
+                    version = version + 1
+                WHERE id = \(id.hex) AND expires_at > \(now) AND (\(expected)::bigint IS NULL OR version = \(expected)::bigint)
+                RETURNING version
+                """,
+                logger: self.logger
+            )
+            for try await version in rows.decode(Int64.self) {
+                return .applied(version: UInt64(version))
+            }
+            guard expected != nil else { return .notFound }
+            let current = try await self.client.query(
+                "SELECT version FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)",
+                logger: self.logger
+            )
+            for try await version in current.decode(Int64.self) {
+                return .conflict(currentVersion: UInt64(version))
+            }
+            return .notFound
+        }
+    }
+
+    /// Extends a live record's idle expiry.
+    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
+        let now = clock.now()
+        return try await run {
+            let rows = try await self.client.query(
+                """
+                UPDATE sessionkit_sessions SET idle_expires_at = \(idleExpiresAt),
+                    expires_at = LEAST(\(idleExpiresAt), absolute_expires_at), last_seen_at = \(lastSeenAt)
+                WHERE id = \(id.hex) AND expires_at > \(now) RETURNING id
+                """,
+                logger: self.logger
+            )
+            var touched = false
+            for try await _ in rows { touched = true }
+            return touched
+        }
+    }
+
+    /// Deletes a record.
+    public func delete(_ id: SessionStorageID) async throws {
+        try await run {
+            try await self.client.query("DELETE FROM sessionkit_sessions WHERE id = \(id.hex)", logger: self.logger)
+        }
+    }
+
+    /// Inserts the new record and deletes the old one in one transaction.
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+        try await run {
+            try await self.client.withTransaction(logger: self.logger) { connection in
+                guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
+                try await connection.query("DELETE FROM sessionkit_sessions WHERE id = \(oldID.hex)", logger: self.logger)
+            }
+        }
+    }
+
+    /// Lists a user's live sessions, oldest first.
+    public func sessions(forUser userID: String) async throws -> [SessionSummary] {
+        let now = clock.now()
+        return try await run {
+            let rows = try await self.client.query(
+                """
+                SELECT id, created_at, last_seen_at, expires_at, user_agent FROM sessionkit_sessions
+                WHERE user_id = \(userID) AND expires_at > \(now) ORDER BY created_at, id
+                """,
+                logger: self.logger
+            )
+            var result: [SessionSummary] = []
+            for try await (hex, created, lastSeen, expires, agent) in rows.decode((String, Date, Date, Date, String?).self) {
+                guard let id = SessionStorageID(hex: hex) else { throw SessionStoreError.corrupt(reason: "a session row has a malformed id") }
+                result.append(SessionSummary(id: id, userID: userID, createdAt: created, lastSeenAt: lastSeen, expiresAt: expires, userAgent: agent))
+            }
+            return result
+        }
+    }
+
+    /// Deletes a user's sessions except one, in one statement.
+    public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
+        let kept = keptID?.hex
+        let now = clock.now()
+        return try await run {
+            let rows = try await self.client.query(
+                """
+                DELETE FROM sessionkit_sessions WHERE user_id = \(userID) AND (\(kept)::text IS NULL OR id <> \(kept)::text)
+                RETURNING expires_at > \(now)
+                """,
+                logger: self.logger
+            )
+            var live = 0
+            for try await wasLive in rows.decode(Bool.self) where wasLive { live += 1 }
+            return live
+        }
+    }
+
+    /// Deletes up to `batchSize` expired rows, unless another instance is sweeping right now
+    /// (then it deletes nothing and returns 0).
+    public func sweepExpired(batchSize: Int) async throws -> Int {
+        let now = clock.now()
+        let limit = Int64(batchSize)
+        return try await run {
+            let rows = try await self.client.query(
+                """
+                WITH sweeper AS (SELECT pg_try_advisory_xact_lock(\(PostgresSchema.sweeperLockKey)) AS acquired),
+                doomed AS (
+                    SELECT id FROM sessionkit_sessions
+                    WHERE expires_at <= \(now) AND (SELECT acquired FROM sweeper)
+                    ORDER BY expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                )
+                DELETE FROM sessionkit_sessions WHERE id IN (SELECT id FROM doomed) RETURNING 1
+                """,
+                logger: self.logger
+            )
+            var deleted = 0
+            for try await _ in rows { deleted += 1 }
+            return deleted
+        }
+    }
+
+    // MARK: Errors
+
+    private func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as SessionStoreError {
+            throw error
+        } catch let error as PSQLError {
+            throw SessionStoreError.unavailable(reason: "PostgreSQL: \(error.code)\(error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")")
+        } catch {
+            throw SessionStoreError.unavailable(reason: "PostgreSQL: \(error)")
+        }
+    }
+}

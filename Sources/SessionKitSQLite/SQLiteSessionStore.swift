@@ -1,0 +1,307 @@
+import Foundation
+import Logging
+import NIOCore
+import SQLiteNIO
+import SessionKit
+
+/// A session store in an SQLite file: the embedded, persistent default.
+///
+/// - WAL journal, `synchronous=NORMAL`, and a busy timeout, so the file stays consistent
+///   across crashes and concurrent requests wait instead of failing.
+/// - Writes go through one connection behind a FIFO lock (SQLite has one writer anyway);
+///   reads use a second connection and run alongside writes thanks to WAL.
+/// - Every patch is one `UPDATE` merging only the changed keys with `json_set`/`json_remove`,
+///   guarded by `expires_at > now`, so a gone record is never re-created.
+///
+/// Open it, run the migration once at start-up, and hand it to the engine:
+/// ```swift
+/// let store = try await SQLiteSessionStore.open(path: "sessions.sqlite")
+/// try await store.migrate()
+/// ```
+public final class SQLiteSessionStore: SweepableSessionStore {
+    let writer: SQLiteConnection
+    let reader: SQLiteConnection
+    let writeLock = AsyncLock()
+    let clock: any SessionClock
+    /// The file the store lives in.
+    public let path: String
+
+    private init(path: String, writer: SQLiteConnection, reader: SQLiteConnection, clock: any SessionClock) {
+        self.path = path
+        self.writer = writer
+        self.reader = reader
+        self.clock = clock
+    }
+
+    /// Opens (creating if needed) the database file and configures WAL mode and the busy timeout.
+    public static func open(
+        path: String,
+        busyTimeout: Duration = .seconds(5),
+        clock: any SessionClock = SystemSessionClock(),
+        logger: Logger = Logger(label: "SessionKit.SQLite")
+    ) async throws -> SQLiteSessionStore {
+        do {
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let timeoutMillis = Int(busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000)
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=\(timeoutMillis)"] {
+                _ = try await writer.query(pragma, [])
+            }
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            _ = try await reader.query("PRAGMA busy_timeout=\(timeoutMillis)", [])
+            return SQLiteSessionStore(path: path, writer: writer, reader: reader, clock: clock)
+        } catch {
+            throw SessionStoreError.unavailable(reason: "cannot open SQLite file \(path): \(error)")
+        }
+    }
+
+    /// Creates the table and indexes if they do not exist (see ``SQLiteSchema``). Safe to run
+    /// on every start-up.
+    public func migrate() async throws {
+        try await write { connection in
+            for statement in SQLiteSchema.statements {
+                _ = try await connection.query(statement, [])
+            }
+        }
+    }
+
+    /// Closes both connections.
+    public func close() async throws {
+        try await writer.close()
+        try await reader.close()
+    }
+
+    // MARK: SessionStore
+
+    /// Returns the live record.
+    public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
+        let rows = try await read(
+            "SELECT data, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, user_agent, version FROM sessionkit_sessions WHERE id = ?1 AND expires_at > ?2",
+            [.text(id.hex), .integer(millis(clock.now()))]
+        )
+        guard let row = rows.first else { return nil }
+        return try record(from: row)
+    }
+
+    /// Inserts a record; replaces an expired one with the same ID, fails on a live one.
+    public func create(_ id: SessionStorageID, _ record: SessionRecord) async throws {
+        let inserted = try await write { connection in try await self.insert(id, record, on: connection) }
+        guard inserted else { throw SessionStoreError.collision }
+    }
+
+    private func insert(_ id: SessionStorageID, _ record: SessionRecord, on connection: SQLiteConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            INSERT INTO sessionkit_sessions
+                (id, data, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, expires_at, user_agent, version)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            ON CONFLICT (id) DO UPDATE SET
+                data = excluded.data, user_id = excluded.user_id, created_at = excluded.created_at,
+                last_seen_at = excluded.last_seen_at, idle_expires_at = excluded.idle_expires_at,
+                absolute_expires_at = excluded.absolute_expires_at, expires_at = excluded.expires_at,
+                user_agent = excluded.user_agent, version = excluded.version
+            WHERE sessionkit_sessions.expires_at <= ?11
+            RETURNING id
+            """,
+            [
+                .text(id.hex), .text(String(decoding: SessionDataJSON.encodeObject(record.data), as: UTF8.self)),
+                record.userID.map(SQLiteData.text) ?? .null,
+                .integer(millis(record.createdAt)), .integer(millis(record.lastSeenAt)),
+                .integer(millis(record.idleExpiresAt)), .integer(millis(record.absoluteExpiresAt)),
+                .integer(millis(record.expiresAt)), record.userAgent.map(SQLiteData.text) ?? .null,
+                .integer(SQLiteInt64(record.version)), .integer(millis(clock.now())),
+            ]
+        )
+        return !rows.isEmpty
+    }
+
+    /// Merges a patch in one `UPDATE`.
+    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+        var expression = "data"
+        var binds: [SQLiteData] = [.text(id.hex), .integer(millis(clock.now()))]
+        func bind(_ value: SQLiteData) -> String {
+            binds.append(value)
+            return "?\(binds.count)"
+        }
+        if !patch.setValues.isEmpty {
+            var arguments: [String] = []
+            for (key, value) in patch.setValues.sorted(by: { $0.key < $1.key }) {
+                arguments.append("\(bind(.text(try Self.path(for: key)))), json(\(bind(.text(String(decoding: value, as: UTF8.self)))))")
+            }
+            expression = "json_set(\(expression), \(arguments.joined(separator: ", ")))"
+        }
+        if !patch.removedKeys.isEmpty {
+            let paths = try patch.removedKeys.sorted().map { bind(.text(try Self.path(for: $0))) }
+            expression = "json_remove(\(expression), \(paths.joined(separator: ", ")))"
+        }
+        var assignments = [
+            "data = \(expression)",
+            "idle_expires_at = \(bind(.integer(millis(patch.idleExpiresAt))))",
+            "expires_at = min(?\(binds.count), absolute_expires_at)",
+            "last_seen_at = \(bind(.integer(millis(patch.lastSeenAt))))",
+            "version = version + 1",
+        ]
+        if case .set(let user) = patch.userID {
+            assignments.append("user_id = \(bind(user.map(SQLiteData.text) ?? .null))")
+        }
+        var condition = "id = ?1 AND expires_at > ?2"
+        if let expected = patch.expectedVersion {
+            condition += " AND version = \(bind(.integer(SQLiteInt64(expected))))"
+        }
+        let sql = "UPDATE sessionkit_sessions SET \(assignments.joined(separator: ", ")) WHERE \(condition) RETURNING version"
+        let arguments = binds
+        return try await write { connection in
+            let rows = try await connection.query(sql, arguments)
+            if let version = rows.first?.column("version")?.integer {
+                return .applied(version: UInt64(version))
+            }
+            guard patch.expectedVersion != nil else { return .notFound }
+            let current = try await connection.query(
+                "SELECT version FROM sessionkit_sessions WHERE id = ?1 AND expires_at > ?2",
+                [.text(id.hex), .integer(self.millis(self.clock.now()))]
+            )
+            guard let version = current.first?.column("version")?.integer else { return .notFound }
+            return .conflict(currentVersion: UInt64(version))
+        }
+    }
+
+    /// Extends a live record's idle expiry.
+    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
+        let rows = try await write { connection in
+            try await connection.query(
+                """
+                UPDATE sessionkit_sessions SET idle_expires_at = ?3, expires_at = min(?3, absolute_expires_at), last_seen_at = ?4
+                WHERE id = ?1 AND expires_at > ?2 RETURNING id
+                """,
+                [.text(id.hex), .integer(self.millis(self.clock.now())), .integer(self.millis(idleExpiresAt)), .integer(self.millis(lastSeenAt))]
+            )
+        }
+        return !rows.isEmpty
+    }
+
+    /// Deletes a record.
+    public func delete(_ id: SessionStorageID) async throws {
+        _ = try await write { connection in
+            try await connection.query("DELETE FROM sessionkit_sessions WHERE id = ?1", [.text(id.hex)])
+        }
+    }
+
+    /// Inserts the new record and deletes the old one in one transaction.
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+        try await write { connection in
+            _ = try await connection.query("BEGIN IMMEDIATE", [])
+            do {
+                guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
+                _ = try await connection.query("DELETE FROM sessionkit_sessions WHERE id = ?1", [.text(oldID.hex)])
+                _ = try await connection.query("COMMIT", [])
+            } catch {
+                _ = try? await connection.query("ROLLBACK", [])
+                throw error
+            }
+        }
+    }
+
+    /// Lists a user's live sessions, oldest first.
+    public func sessions(forUser userID: String) async throws -> [SessionSummary] {
+        let rows = try await read(
+            """
+            SELECT id, user_id, created_at, last_seen_at, expires_at, user_agent FROM sessionkit_sessions
+            WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at, id
+            """,
+            [.text(userID), .integer(millis(clock.now()))]
+        )
+        return try rows.map { row in
+            guard let hex = row.column("id")?.string, let id = SessionStorageID(hex: hex) else {
+                throw SessionStoreError.corrupt(reason: "a session row has a malformed id")
+            }
+            return SessionSummary(
+                id: id,
+                userID: row.column("user_id")?.string,
+                createdAt: date(row, "created_at"),
+                lastSeenAt: date(row, "last_seen_at"),
+                expiresAt: date(row, "expires_at"),
+                userAgent: row.column("user_agent")?.string
+            )
+        }
+    }
+
+    /// Deletes a user's sessions except one, in one statement.
+    public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
+        let rows = try await write { connection in
+            try await connection.query(
+                "DELETE FROM sessionkit_sessions WHERE user_id = ?1 AND id IS NOT ?2 RETURNING expires_at > ?3 AS live",
+                [.text(userID), keptID.map { .text($0.hex) } ?? .null, .integer(self.millis(self.clock.now()))]
+            )
+        }
+        return rows.filter { $0.column("live")?.integer == 1 }.count
+    }
+
+    // MARK: Sweeping
+
+    /// Deletes up to `batchSize` expired rows; returns how many it deleted.
+    @discardableResult
+    public func sweepExpired(batchSize: Int) async throws -> Int {
+        let rows = try await write { connection in
+            try await connection.query(
+                """
+                DELETE FROM sessionkit_sessions WHERE id IN
+                    (SELECT id FROM sessionkit_sessions WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
+                RETURNING 1 AS deleted
+                """,
+                [.integer(self.millis(self.clock.now())), .integer(SQLiteInt64(batchSize))]
+            )
+        }
+        return rows.count
+    }
+
+    // MARK: Helpers
+
+    private func read(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
+        do {
+            return try await reader.query(sql, binds)
+        } catch {
+            throw SessionStoreError.unavailable(reason: "SQLite read failed: \(error)")
+        }
+    }
+
+    private func write<Result: Sendable>(_ body: @Sendable (SQLiteConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await writeLock.withLock { try await body(self.writer) }
+        } catch let error as SessionStoreError {
+            throw error
+        } catch {
+            throw SessionStoreError.unavailable(reason: "SQLite write failed: \(error)")
+        }
+    }
+
+    private func record(from row: SQLiteRow) throws -> SessionRecord {
+        guard let text = row.column("data")?.string, let data = try? SessionDataJSON.decodeObject(Array(text.utf8)) else {
+            throw SessionStoreError.corrupt(reason: "session data is not a JSON object")
+        }
+        return SessionRecord(
+            data: data,
+            userID: row.column("user_id")?.string,
+            createdAt: date(row, "created_at"),
+            lastSeenAt: date(row, "last_seen_at"),
+            idleExpiresAt: date(row, "idle_expires_at"),
+            absoluteExpiresAt: date(row, "absolute_expires_at"),
+            userAgent: row.column("user_agent")?.string,
+            version: UInt64(row.column("version")?.integer ?? 1)
+        )
+    }
+
+    private func date(_ row: SQLiteRow, _ column: String) -> Date {
+        Date(timeIntervalSince1970: Double(row.column(column)?.integer ?? 0) / 1000)
+    }
+
+    func millis(_ date: Date) -> SQLiteInt64 {
+        SQLiteInt64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// The `json_set` path of a key. SQLite's JSON paths cannot escape `"`, so such keys are refused.
+    static func path(for key: String) throws -> String {
+        guard !key.utf8.contains(UInt8(ascii: "\"")) else {
+            throw SessionStoreError.corrupt(reason: "the SQLite store cannot address session keys containing '\"'")
+        }
+        return "$.\"\(key)\""
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import SessionKit
+import SessionKitSQLite
+import SessionKitTesting
+import Testing
+
+/// A fresh database file in the temporary directory, removed with its WAL files afterwards.
+func temporaryDatabasePath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("sessionkit-\(UUID().uuidString).sqlite").path
+}
+
+func removeDatabase(_ path: String) {
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+}
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    @Test(arguments: SessionStoreConformance.cases)
+    func conformance(_ check: SessionStoreConformance.Case) async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(path) }
+        try await check.run { clock in
+            let store = try await SQLiteSessionStore.open(path: path, clock: clock)
+            try await store.migrate()
+            return store
+        }
+    }
+
+    @Test("the migration is idempotent and uses WAL")
+    func migrationIsIdempotent() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(path) }
+        let store = try await SQLiteSessionStore.open(path: path)
+        try await store.migrate()
+        try await store.migrate()
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        try await store.close()
+    }
+
+    @Test("sessions survive closing and reopening the file")
+    func persistence() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(path) }
+        let id = SessionToken.generate().storageID
+        let now = Date()
+        do {
+            let store = try await SQLiteSessionStore.open(path: path)
+            try await store.migrate()
+            try await store.create(id, SessionRecord(data: ["user": Data("\"ada\"".utf8)], userID: "ada", createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
+            try await store.close()
+        }
+        let reopened = try await SQLiteSessionStore.open(path: path)
+        try await reopened.migrate()
+        let record = try #require(try await reopened.load(id))
+        #expect(record.userID == "ada")
+        #expect(record.data["user"] == Data("\"ada\"".utf8))
+        try await reopened.close()
+    }
+
+    @Test("500 concurrent patches of different keys of one session all survive")
+    func manyConcurrentPatches() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(path) }
+        let store = try await SQLiteSessionStore.open(path: path)
+        try await store.migrate()
+        let id = SessionToken.generate().storageID
+        let now = Date()
+        try await store.create(id, SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
+        let writers = 500
+        try await withThrowingTaskGroup(of: SessionPatchResult.self) { group in
+            for index in 0..<writers {
+                group.addTask {
+                    try await store.patch(id, SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date()))
+                }
+            }
+            for try await result in group {
+                guard case .applied = result else { Issue.record("patch returned \(result)"); return }
+            }
+        }
+        let record = try #require(try await store.load(id))
+        #expect(record.data.count == writers)
+        #expect((0..<writers).allSatisfy { record.data["k\($0)"] == Data(String($0).utf8) })
+        try await store.close()
+    }
+
+    @Test("the sweeper deletes expired rows in bounded batches and keeps live ones")
+    func sweeper() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(path) }
+        let clock = TestClock()
+        let store = try await SQLiteSessionStore.open(path: path, clock: clock)
+        try await store.migrate()
+        let now = clock.now()
+        var live: [SessionStorageID] = []
+        for index in 0..<250 {
+            let id = SessionToken.generate().storageID
+            let idle: TimeInterval = index < 200 ? 10 : 1000
+            try await store.create(id, SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + idle, absoluteExpiresAt: now + 3600))
+            if index >= 200 { live.append(id) }
+        }
+        clock.advance(by: .seconds(11))
+        #expect(try await store.sweepExpired(batchSize: 64) == 64)
+        let sweeper = SessionSweeper(store: store, batchSize: 64)
+        #expect(try await sweeper.sweepNow() == 136)
+        #expect(try await sweeper.sweepNow() == 0)
+        for id in live { #expect(try await store.load(id) != nil) }
+        try await store.close()
+    }
+
+    @Test("a key containing a double quote is refused with a typed error, not corrupted")
+    func quotedKeyIsRefused() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(path) }
+        let store = try await SQLiteSessionStore.open(path: path)
+        try await store.migrate()
+        let id = SessionToken.generate().storageID
+        let now = Date()
+        try await store.create(id, SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
+        await #expect(throws: SessionStoreError.self) {
+            try await store.patch(id, SessionPatch(setValues: ["bad\"key": Data("1".utf8)], idleExpiresAt: now + 600, lastSeenAt: now))
+        }
+        #expect(try await store.load(id)?.data == ["a": Data("1".utf8)])
+        try await store.close()
+    }
+
+    @Test("an unreadable database path is a typed store error")
+    func unopenablePath() async throws {
+        await #expect(throws: SessionStoreError.self) {
+            _ = try await SQLiteSessionStore.open(path: "/nonexistent-dir/sessions.sqlite")
+        }
+    }
+}

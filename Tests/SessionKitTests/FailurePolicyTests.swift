@@ -1,0 +1,224 @@
+import Foundation
+import HTTPTypes
+import SessionKit
+import SessionKitTesting
+import Testing
+
+@Suite("Store failure policy")
+struct FailurePolicyTests {
+    /// A harness with a live session holding `count = 1`; returns the client.
+    func sessionUnderTest(_ harness: FaultHarness) async throws -> EngineTestClient {
+        let client = harness.client()
+        try await client.send { try await $0.set(Keys.count, 1) }
+        #expect(client.cookie != nil)
+        harness.store.reset()
+        return client
+    }
+
+    @Test func loadFailureFailsTheRequestWith503() async throws {
+        let harness = try FaultHarness()
+        let client = try await sessionUnderTest(harness)
+        harness.faults.fault = .unavailable
+        let error = await sessionError {
+            try await client.send { _ = try await $0.get(Keys.count) }
+        }
+        #expect(error == .storeUnavailable(.unavailable(reason: "injected outage")))
+        #expect(error?.status == .serviceUnavailable)
+        let fields = try #require(error).responseFields(retryAfterSeconds: harness.engine.configuration.retryAfterSeconds)
+        #expect(fields[.retryAfter] == "5")
+        #expect(fields[.cacheControl] == "no-store")
+        #expect(try #require(error).responseFields(retryAfterSeconds: 30)[.retryAfter] == "30")
+        #expect(error?.publicMessage.contains("injected") == false)
+    }
+
+    @Test func sessionIsIntactAfterTheOutage() async throws {
+        let harness = try FaultHarness()
+        let client = try await sessionUnderTest(harness)
+        let token = client.cookie
+        harness.faults.fault = .unavailable
+        for _ in 0..<3 {
+            _ = await sessionError { try await client.send { try await $0.set(Keys.count, 2) } }
+            _ = await sessionError { try await client.send { _ = try await $0.get(Keys.count) } }
+        }
+        harness.faults.fault = .none
+        #expect(client.cookie == token, "the outage replaced or cleared the client's cookie")
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
+        #expect(harness.memory.count == 1)
+    }
+
+    @Test func treatAsAnonymousReadsNilButWritesFail() async throws {
+        var configuration = SessionConfiguration()
+        configuration.loadFailurePolicy = .treatAsAnonymous
+        let harness = try FaultHarness(configuration: configuration)
+        let client = try await sessionUnderTest(harness)
+        let token = client.cookie
+        harness.faults.fault = .unavailable
+
+        // Reads continue as anonymous, and the response does not touch the cookie.
+        let (value, response) = try await client.request { try await $0.get(Keys.count) }
+        #expect(value == nil)
+        #expect(response.fields.isEmpty, "an outage must not clear or replace the cookie")
+
+        // A write makes the commit fail, so the real session is never replaced.
+        for action in ["set", "regenerate", "signIn", "csrf", "flash"] {
+            let error = await sessionError {
+                try await client.send { session in
+                    switch action {
+                    case "set": try await session.set(Keys.count, 2)
+                    case "regenerate":
+                        try await session.set(Keys.count, 2)
+                        try await session.regenerate()
+                    case "signIn": try await session.signIn(userID: "mallory")
+                    case "csrf": _ = try await session.csrfToken()
+                    default: try await session.flash(FlashMessage("hi"))
+                    }
+                }
+            }
+            #expect(error?.status == .serviceUnavailable, "\(action) did not fail")
+        }
+        #expect(harness.store.calls[.create] == nil)
+        #expect(harness.store.calls[.replace] == nil)
+
+        harness.faults.fault = .none
+        #expect(client.cookie == token)
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
+        #expect(harness.memory.count == 1)
+    }
+
+    @Test func treatAsAnonymousStillWorksForRequestsWithoutACookie() async throws {
+        var configuration = SessionConfiguration()
+        configuration.loadFailurePolicy = .treatAsAnonymous
+        let harness = try FaultHarness(configuration: configuration)
+        // No token: no load, so no load failure; the create itself fails during the outage.
+        harness.faults.fault = .unavailable
+        let error = await sessionError { try await harness.client().send { try await $0.set(Keys.count, 1) } }
+        #expect(error?.status == .serviceUnavailable)
+        harness.faults.fault = .none
+        let client = harness.client()
+        try await client.send { try await $0.set(Keys.count, 1) }
+        #expect(client.cookie != nil)
+    }
+
+    @Test func saveFailureOnPatchThrows() async throws {
+        let harness = try FaultHarness()
+        let client = try await sessionUnderTest(harness)
+        let faults = harness.faults
+        let error = await sessionError {
+            try await client.send { session in
+                #expect(try await session.get(Keys.count) == 1)
+                faults.fault = .unavailable
+                try await session.set(Keys.count, 2)
+            }
+        }
+        #expect(error == .storeUnavailable(.unavailable(reason: "injected outage")))
+        faults.fault = .none
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
+    }
+
+    @Test func saveFailureOnCreateThrows() async throws {
+        let harness = try FaultHarness()
+        harness.faults.fault = .unavailable
+        let client = harness.client()
+        let error = await sessionError { try await client.send { try await $0.set(Keys.count, 1) } }
+        #expect(error == .storeUnavailable(.unavailable(reason: "injected outage")))
+        #expect(client.cookie == nil)
+        #expect(harness.memory.count == 0)
+    }
+
+    @Test func failureOnRegenerateKeepsTheOldSession() async throws {
+        let harness = try FaultHarness()
+        let client = try await sessionUnderTest(harness)
+        let token = client.cookie
+        let faults = harness.faults
+        let error = await sessionError {
+            try await client.send { session in
+                _ = try await session.get(Keys.count)
+                faults.fault = .unavailable
+                try await session.regenerate()
+            }
+        }
+        #expect(error?.status == .serviceUnavailable)
+        faults.fault = .none
+        #expect(client.cookie == token)
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
+    }
+
+    @Test func destroyDuringAnOutageFailsInsteadOfPretending() async throws {
+        let harness = try FaultHarness()
+        let client = try await sessionUnderTest(harness)
+        harness.faults.fault = .unavailable
+        let error = await sessionError { try await client.send { try $0.destroy() } }
+        #expect(error?.status == .serviceUnavailable)
+        harness.faults.fault = .none
+        #expect(harness.memory.count == 1)
+    }
+
+    @Test func touchFailureFailsTheRequest() async throws {
+        let harness = try FaultHarness()
+        let client = try await sessionUnderTest(harness)
+        harness.clock.advance(by: .seconds(120))
+        let faults = harness.faults
+        let error = await sessionError {
+            try await client.send { session in
+                _ = try await session.get(Keys.count)
+                faults.fault = .unavailable
+            }
+        }
+        #expect(error?.status == .serviceUnavailable)
+        faults.fault = .none
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func hangingStoreTimesOutPromptly() async throws {
+        var configuration = SessionConfiguration()
+        configuration.storeTimeout = .milliseconds(100)
+        let harness = try FaultHarness(configuration: configuration)
+        let client = try await sessionUnderTest(harness)
+        let token = client.cookie
+        harness.faults.fault = .hang
+        defer { harness.faults.fault = .none }
+
+        let start = ContinuousClock.now
+        let error = await sessionError { try await client.send { _ = try await $0.get(Keys.count) } }
+        let elapsed = ContinuousClock.now - start
+        #expect(error == .storeUnavailable(.timedOut))
+        #expect(error?.status == .serviceUnavailable)
+        #expect(elapsed >= .milliseconds(90))
+        #expect(elapsed < .seconds(2), "took \(elapsed) with a 100 ms store timeout")
+
+        // A write that hangs times out too.
+        let writeStart = ContinuousClock.now
+        let writeError = await sessionError { try await harness.client().send { try await $0.set(Keys.count, 5) } }
+        #expect(writeError == .storeUnavailable(.timedOut))
+        #expect(ContinuousClock.now - writeStart < .seconds(2))
+
+        // Release the hung calls; the session survived the outage.
+        harness.faults.fault = .none
+        #expect(client.cookie == token)
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
+    }
+
+    @Test func fastStoreIsNotAffectedByTheTimeout() async throws {
+        var configuration = SessionConfiguration()
+        configuration.storeTimeout = .milliseconds(100)
+        let harness = try FaultHarness(configuration: configuration)
+        let client = try await sessionUnderTest(harness)
+        for value in 2...20 {
+            try await client.send { try await $0.set(Keys.count, value) }
+        }
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 20)
+    }
+
+    @Test func errorStatusesAndMessages() {
+        #expect(SessionError.storeUnavailable(.timedOut).status == .serviceUnavailable)
+        #expect(SessionError.conflict.status == .conflict)
+        #expect(SessionError.tooManySessions(limit: 3).status == .forbidden)
+        #expect(SessionError.typeMismatch(key: "k", expected: "Int").status == .internalServerError)
+        #expect(SessionError.encodingFailed(key: "k").status == .internalServerError)
+        #expect(SessionError.conflict.responseFields(retryAfterSeconds: 5)[.retryAfter] == nil)
+        #expect(SessionError.conflict.responseFields(retryAfterSeconds: 5)[.cacheControl] == "no-store")
+        #expect(SessionError.tooManySessions(limit: 3).publicMessage.contains("3"))
+        #expect(!SessionError.storeUnavailable(.unavailable(reason: "db password wrong")).publicMessage.contains("password"))
+    }
+}

@@ -1,0 +1,482 @@
+import Foundation
+import HTTPTypes
+import SessionKit
+import SessionKitTesting
+import Synchronization
+import Testing
+
+/// A store wrapper that keeps every patch it is asked to apply.
+final class PatchRecordingStore: SessionStore {
+    let base: any SessionStore
+    private let recorded = Mutex<[SessionPatch]>([])
+
+    init(_ base: any SessionStore) { self.base = base }
+
+    var patches: [SessionPatch] { recorded.withLock { $0 } }
+
+    func load(_ id: SessionStorageID) async throws -> SessionRecord? { try await base.load(id) }
+    func create(_ id: SessionStorageID, _ record: SessionRecord) async throws { try await base.create(id, record) }
+    func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+        recorded.withLock { $0.append(patch) }
+        return try await base.patch(id, patch)
+    }
+    func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
+        try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
+    }
+    func delete(_ id: SessionStorageID) async throws { try await base.delete(id) }
+    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+        try await base.replace(oldID, with: newID, record: record)
+    }
+    func sessions(forUser userID: String) async throws -> [SessionSummary] { try await base.sessions(forUser: userID) }
+    func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
+        try await base.deleteSessions(forUser: userID, except: keptID)
+    }
+}
+
+@Suite("Session lifecycle and store call counts")
+struct LifecycleTests {
+    // MARK: Nothing / read only
+
+    @Test func untouchedSessionCostsNothing() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
+        let response = try await client.send { _ in }
+        #expect(harness.store.total == 0)
+        #expect(response.fields.isEmpty)
+        // Without a cookie either.
+        let anonymous = try await harness.client().send { _ in }
+        #expect(harness.store.total == 0)
+        #expect(anonymous.fields.isEmpty)
+    }
+
+    @Test func readOnlyWithinTouchIntervalIsOneLoad() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 5)
+        harness.clock.advance(by: .seconds(59))
+        let (value, response) = try await client.request { try await $0.get(Keys.count) }
+        #expect(value == 5)
+        #expect(harness.store.calls == [.load: 1])
+        #expect(response.fields.isEmpty)
+    }
+
+    @Test func readOnlyAfterTouchIntervalIsLoadPlusTouch() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 5)
+        let token = client.cookie
+        harness.clock.advance(by: .seconds(61))
+        let (value, response) = try await client.request { try await $0.get(Keys.count) }
+        #expect(value == 5)
+        #expect(harness.store.calls == [.load: 1, .touch: 1])
+        #expect(response.fields.isEmpty, "a browser-session cookie needs no Set-Cookie on touch")
+        #expect(response.setCookie == nil)
+        #expect(client.cookie == token)
+        let record = try #require(try await harness.record(for: token))
+        #expect(record.lastSeenAt == harness.clock.now())
+        #expect(record.idleExpiresAt == harness.clock.now().addingTimeInterval(1800))
+
+        // The touch reset the interval: the next read within a minute is a single load.
+        harness.store.reset()
+        harness.clock.advance(by: .seconds(30))
+        _ = try await client.request { try await $0.get(Keys.count) }
+        #expect(harness.store.calls == [.load: 1])
+    }
+
+    @Test func touchHappensExactlyAtTheInterval() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
+        harness.clock.advance(by: .seconds(60))
+        _ = try await client.request { try await $0.get(Keys.count) }
+        #expect(harness.store.calls == [.load: 1, .touch: 1])
+    }
+
+    // MARK: New sessions
+
+    @Test func anonymousReadCostsNothingAndSetsNothing() async throws {
+        let harness = try Harness()
+        let client = harness.client()
+        let (value, response) = try await client.request { session -> Int? in
+            let value = try await session.get(Keys.count)
+            #expect(try await session.isEmpty)
+            #expect(try await session.userID == nil)
+            #expect(try await session.createdAt == nil)
+            #expect(try await session.storageID == nil)
+            return value
+        }
+        #expect(value == nil)
+        #expect(harness.store.total == 0)
+        #expect(response.fields.isEmpty)
+        #expect(client.cookie == nil)
+        #expect(harness.memory.count == 0)
+    }
+
+    @Test func anonymousSetThenRemoveCreatesNothing() async throws {
+        let harness = try Harness()
+        let response = try await harness.client().send { session in
+            try await session.set(Keys.count, 1)
+            try await session.remove(Keys.count)
+        }
+        #expect(harness.store.total == 0)
+        #expect(response.fields.isEmpty)
+    }
+
+    @Test func newSessionWithDataIsOneCreate() async throws {
+        let harness = try Harness()
+        let client = harness.client()
+        let response = try await client.send { try await $0.set(Keys.name, "Ada") }
+        #expect(harness.store.calls == [.create: 1])
+        let cookie = try #require(response.setCookie)
+        #expect(SessionToken(validating: cookie.value) != nil)
+        #expect(!cookie.isPersistent)
+        #expect(response.fields[.vary] == "Cookie")
+        #expect(response.fields[.cacheControl] == "no-store")
+        #expect(harness.memory.count == 1)
+        let record = try #require(try await harness.record(for: cookie.value))
+        #expect(record.data == ["name": Data("\"Ada\"".utf8)])
+        #expect(record.createdAt == testEpoch)
+        #expect(record.idleExpiresAt == testEpoch.addingTimeInterval(1800))
+        #expect(record.absoluteExpiresAt == testEpoch.addingTimeInterval(43_200))
+        #expect(record.userID == nil)
+        // The next request reads it back.
+        #expect(try await client.request { try await $0.get(Keys.name) }.value == "Ada")
+    }
+
+    @Test func userAgentIsRecordedAndCapped() async throws {
+        let harness = try Harness()
+        let client = harness.client()
+        var headers = HTTPFields()
+        headers[.userAgent] = String(repeating: "u", count: 1000)
+        try await client.send(headers: headers) { try await $0.set(Keys.count, 1) }
+        let record = try #require(try await harness.record(for: client.cookie))
+        #expect(record.userAgent == String(repeating: "u", count: 256))
+
+        var configuration = SessionConfiguration()
+        configuration.recordsUserAgent = false
+        let quiet = try Harness(configuration: configuration)
+        let other = quiet.client()
+        try await other.send(headers: headers) { try await $0.set(Keys.count, 1) }
+        #expect(try await quiet.record(for: other.cookie)?.userAgent == nil)
+    }
+
+    // MARK: Changes
+
+    @Test func changedKeyIsLoadPlusPatchOfOnlyThatKey() async throws {
+        let clock = TestClock(start: testEpoch)
+        let memory = MemorySessionStore(clock: clock)
+        let recording = PatchRecordingStore(memory)
+        let counting = CountingSessionStore(recording)
+        let engine = try SessionEngine(store: counting, clock: clock)
+        let client = EngineTestClient(engine: engine)
+        try await client.send { session in
+            try await session.set(Keys.count, 1)
+            try await session.set(Keys.name, "Ada")
+            try await session.set(Keys.other, "keep")
+        }
+        counting.reset()
+        let response = try await client.send { session in
+            try await session.set(Keys.count, 2)
+            try await session.remove(Keys.name)
+        }
+        #expect(counting.calls == [.load: 1, .patch: 1])
+        #expect(response.fields.isEmpty, "a browser-session cookie needs no Set-Cookie on update")
+        let patch = try #require(recording.patches.last)
+        #expect(patch.setValues == ["count": Data("2".utf8)])
+        #expect(patch.removedKeys == ["name"])
+        #expect(patch.userID == .unchanged)
+        #expect(patch.expectedVersion == nil)
+        let record = try #require(try await memory.load(try storageID(of: client.cookie)))
+        #expect(record.data == ["count": Data("2".utf8), "other": Data("\"keep\"".utf8)])
+    }
+
+    @Test func settingTheSameValueAgainWritesNothing() async throws {
+        let harness = try Harness()
+        let client = harness.client()
+        try await client.send { session in
+            try await session.set(Keys.count, 1)
+            try await session.set(Keys.cart, ["a", "b"])
+        }
+        harness.store.reset()
+        let response = try await client.send { session in
+            try await session.set(Keys.count, 1)
+            try await session.set(Keys.cart, ["a", "b"])
+        }
+        #expect(harness.store.calls == [.load: 1])
+        #expect(response.fields.isEmpty)
+    }
+
+    @Test func changingAndRevertingAValueWritesNothing() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        try await client.send { session in
+            try await session.set(Keys.count, 2)
+            try await session.set(Keys.count, 3)
+            try await session.set(Keys.count, 1)
+        }
+        #expect(harness.store.calls == [.load: 1])
+    }
+
+    @Test func removingAnAbsentKeyWritesNothing() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        try await client.send { try await $0.remove(Keys.name) }
+        #expect(harness.store.calls == [.load: 1])
+    }
+
+    @Test func removingAndRestoringAValueWritesNothing() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        try await client.send { session in
+            try await session.remove(Keys.count)
+            try await session.set(Keys.count, 1)
+        }
+        #expect(harness.store.calls == [.load: 1])
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
+    }
+
+    @Test func removingTheLastValueKeepsAnEmptySession() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        try await client.send { try await $0.remove(Keys.count) }
+        #expect(harness.store.calls == [.load: 1, .patch: 1])
+        #expect(try await client.request { try await $0.isEmpty }.value)
+    }
+
+    @Test func typeMismatchIsReported() async throws {
+        let harness = try Harness()
+        let client = harness.client()
+        try await client.send { try await $0.set(Keys.name, "not a number") }
+        let error = await sessionError {
+            try await client.send { _ = try await $0.get(SessionKey<Int>("name")) }
+        }
+        #expect(error == .typeMismatch(key: "name", expected: "Int"))
+        #expect(error?.status == .internalServerError)
+    }
+
+    // MARK: Regenerate
+
+    @Test func regenerateIssuesANewTokenKeepsDataAndKillsTheOldOne() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 9)
+        let oldToken = try #require(client.cookie)
+        harness.clock.advance(by: .seconds(5))
+        let response = try await client.send { try await $0.regenerate() }
+        #expect(harness.store.calls == [.load: 1, .replace: 1])
+        let newCookie = try #require(response.setCookie)
+        #expect(newCookie.value != oldToken)
+        #expect(SessionToken(validating: newCookie.value) != nil)
+        #expect(!newCookie.isPersistent)
+        #expect(response.fields[.vary] == "Cookie")
+        #expect(response.fields[.cacheControl] == "no-store")
+        #expect(harness.memory.count == 1)
+        #expect(try await harness.record(for: oldToken) == nil)
+        let record = try #require(try await harness.record(for: newCookie.value))
+        #expect(record.data["count"] == Data("9".utf8))
+        #expect(record.createdAt == testEpoch, "plain regenerate keeps the creation time")
+
+        // The new cookie works.
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 9)
+        // The old one is anonymous.
+        harness.store.reset()
+        let replay = harness.client(cookie: oldToken)
+        let (value, replayResponse) = try await replay.request { try await $0.get(Keys.count) }
+        #expect(value == nil)
+        #expect(replayResponse.fields.isEmpty)
+        #expect(harness.store.calls == [.load: 1])
+    }
+
+    @Test func regenerateOfAnEmptySessionEndsIt() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        let old = try #require(client.cookie)
+        let response = try await client.send { session in
+            try await session.remove(Keys.count)
+            try await session.regenerate()
+        }
+        #expect(harness.memory.count == 0)
+        #expect(try #require(response.setCookie).isDeletion)
+        #expect(try await harness.record(for: old) == nil)
+    }
+
+    // MARK: Destroy
+
+    @Test func destroyIsOneDeleteAndADeletingCookie() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        let token = try #require(client.cookie)
+        let response = try await client.send { try $0.destroy() }
+        #expect(harness.store.calls == [.delete: 1])
+        #expect(harness.memory.count == 0)
+        let cookie = try #require(response.setCookie)
+        #expect(cookie.name == "__Host-id")
+        #expect(cookie.value == "")
+        #expect(cookie.attributes["max-age"] == "0")
+        #expect(cookie.attributes["expires"] == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(cookie.attributes["path"] == "/")
+        #expect(cookie.attributes["secure"] == "")
+        #expect(cookie.attributes["httponly"] == "")
+        #expect(cookie.attributes["samesite"] == "Lax")
+        #expect(cookie.isDeletion)
+        #expect(response.fields[.vary] == "Cookie")
+        #expect(response.fields[.cacheControl] == "no-store")
+        #expect(response.fields[HTTPField.Name("Clear-Site-Data")!] == nil)
+        #expect(client.cookie == nil)
+
+        // Replaying the old cookie is anonymous.
+        harness.store.reset()
+        let replay = harness.client(cookie: token)
+        let (value, replayResponse) = try await replay.request { try await $0.get(Keys.count) }
+        #expect(value == nil)
+        #expect(replayResponse.fields.isEmpty)
+        #expect(harness.store.calls == [.load: 1])
+    }
+
+    @Test func destroyKeepsTheCookiePathAndDomain() async throws {
+        var configuration = SessionConfiguration()
+        configuration.cookie = SessionCookieOptions(name: "__Secure-s", path: "/app", domain: "example.com")
+        let harness = try Harness(configuration: configuration)
+        let client = try await harness.clientWithSession()
+        let cookie = try #require(try await client.send { try $0.destroy() }.setCookie)
+        #expect(cookie.name == "__Secure-s")
+        #expect(cookie.attributes["path"] == "/app")
+        #expect(cookie.attributes["domain"] == "example.com")
+        #expect(cookie.isDeletion)
+    }
+
+    @Test func destroyWithClearSiteData() async throws {
+        var configuration = SessionConfiguration()
+        configuration.clearSiteDataOnDestroy = true
+        let harness = try Harness(configuration: configuration)
+        let client = try await harness.clientWithSession()
+        let response = try await client.send { try $0.destroy() }
+        #expect(response.fields[HTTPField.Name("Clear-Site-Data")!] == "\"cookies\"")
+    }
+
+    @Test func destroyWithoutACookieCostsNothing() async throws {
+        let harness = try Harness()
+        let response = try await harness.client().send { try $0.destroy() }
+        #expect(harness.store.total == 0)
+        #expect(response.fields.isEmpty)
+    }
+
+    @Test func destroyWithAMalformedCookieClearsItWithoutAStoreCall() async throws {
+        let harness = try Harness()
+        let response = try await harness.client(cookie: "junk").send { try $0.destroy() }
+        #expect(harness.store.total == 0)
+        #expect(try #require(response.setCookie).isDeletion)
+    }
+
+    @Test func destroyThenWriteInTheSameRequestStillDestroys() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
+        let response = try await client.send { session in
+            try session.destroy()
+            try await session.set(Keys.count, 42)
+        }
+        #expect(harness.memory.count == 0)
+        #expect(try #require(response.setCookie).isDeletion)
+    }
+
+    // MARK: Strict mode
+
+    @Test func unknownWellFormedTokenIsNeverAdopted() async throws {
+        let harness = try Harness()
+        let unknown = SessionToken.generate()
+        let client = harness.client(cookie: unknown.text)
+        let (value, readResponse) = try await client.request { try await $0.get(Keys.count) }
+        #expect(value == nil)
+        #expect(readResponse.fields.isEmpty)
+        #expect(harness.store.calls == [.load: 1])
+        harness.store.reset()
+
+        let response = try await client.send { try await $0.set(Keys.count, 1) }
+        let issued = try #require(response.setCookie)
+        #expect(issued.value != unknown.text)
+        #expect(harness.store.calls == [.load: 1, .create: 1])
+        #expect(try await harness.memory.load(unknown.storageID) == nil)
+        #expect(harness.memory.count == 1)
+        #expect(try await harness.record(for: issued.value)?.data["count"] == Data("1".utf8))
+    }
+
+    @Test func unknownTokenIsNotAdoptedOnRegenerateOrSignIn() async throws {
+        let harness = try Harness()
+        for action in ["regenerate", "signIn"] {
+            let unknown = SessionToken.generate()
+            let client = harness.client(cookie: unknown.text)
+            let response = try await client.send { session in
+                try await session.set(Keys.count, 1)
+                if action == "regenerate" { try await session.regenerate() } else { try await session.signIn(userID: "u") }
+            }
+            #expect(try #require(response.setCookie).value != unknown.text)
+            #expect(try await harness.memory.load(unknown.storageID) == nil)
+        }
+    }
+
+    @Test func thousandRandomCookiesThatOnlyReadLeaveTheStoreEmpty() async throws {
+        let harness = try Harness()
+        var generator = SeededGenerator(seed: 7)
+        for index in 0..<1000 {
+            let cookie: String
+            if index % 2 == 0 {
+                cookie = SessionToken.generate().text
+            } else {
+                let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+                cookie = String((0..<43).map { _ in alphabet.randomElement(using: &generator)! })
+            }
+            let response = try await harness.client(cookie: cookie).send { session in
+                _ = try await session.get(Keys.count)
+                _ = try await session.userID
+                _ = try await session.verifyCSRFToken("x")
+                _ = try await session.consumeFlashes()
+            }
+            #expect(response.fields.isEmpty)
+        }
+        #expect(harness.memory.count == 0)
+        #expect(harness.store.calls[.create] == nil)
+        #expect(harness.store.calls[.patch] == nil)
+        #expect(harness.store.calls[.replace] == nil)
+        #expect(harness.store.calls[.touch] == nil)
+        #expect((harness.store.calls[.load] ?? 0) <= 1000)
+        #expect((harness.store.calls[.load] ?? 0) >= 500)
+    }
+
+    // MARK: Handles
+
+    @Test func handleIsDeadAfterCommit() async throws {
+        let harness = try Harness()
+        let handle = harness.engine.begin(HTTPFields())
+        try await handle.set(Keys.count, 1)
+        let fields = try await harness.engine.commit(handle)
+        #expect(fields[.setCookie] != nil)
+        await #expect(throws: SessionError.notActive) { try await handle.set(Keys.count, 2) }
+        await #expect(throws: SessionError.notActive) { _ = try await handle.get(Keys.count) }
+        #expect(throws: SessionError.notActive) { try handle.destroy() }
+        // A second commit does nothing.
+        harness.store.reset()
+        #expect(try await harness.engine.commit(handle).isEmpty)
+        #expect(harness.store.total == 0)
+    }
+
+    @Test func inactiveHandleThrowsNotActive() async throws {
+        let handle = SessionHandle.inactive
+        await #expect(throws: SessionError.notActive) { _ = try await handle.get(Keys.count) }
+        await #expect(throws: SessionError.notActive) { try await handle.set(Keys.count, 1) }
+        #expect(throws: SessionError.notActive) { try handle.destroy() }
+        await #expect(throws: SessionError.notActive) { _ = try await handle.signOutOtherSessions() }
+        await #expect(throws: SessionError.notActive) { _ = try await handle.csrfToken() }
+        // "every call throws notActive" (SessionHandle.inactive's contract) includes the
+        // per-user index: an unattached handle must not report "no sessions".
+        await #expect(throws: SessionError.notActive) { _ = try await handle.sessionsOfUser() }
+        await #expect(throws: SessionError.notActive) { _ = try await handle.signOutSession(SessionToken.generate().storageID) }
+        #expect(SessionError.notActive.status == .internalServerError)
+    }
+
+    @Test func loadHappensOncePerRequest() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 4)
+        try await client.send { session in
+            for _ in 0..<10 { _ = try await session.get(Keys.count) }
+            _ = try await session.userID
+            _ = try await session.isEmpty
+        }
+        #expect(harness.store.calls == [.load: 1])
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import HTTPTypes
+import Logging
+import SessionKit
+import SessionKitTesting
+import Synchronization
+import Testing
+
+/// Collects every log line (message, metadata, error, source) rendered as text.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var all: [String] { lines.withLock { $0 } }
+
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        for (key, value) in event.metadata ?? [:] { merged[key] = value }
+        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        var line = "[\(event.level)] \(event.message) {\(rendered)}"
+        if let error = event.error { line += " error=\(error)" }
+        capture.append(line)
+    }
+}
+
+@Suite("Logging never leaks tokens")
+struct LoggingTests {
+    func logger(_ capture: LogCapture) -> Logger {
+        var logger = Logger(label: "SessionKitTests") { _ in CapturingLogHandler(capture: capture) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    @Test func noTokenTextInAnyLogLine() async throws {
+        let capture = LogCapture()
+        let harness = try Harness(logger: logger(capture))
+        var secrets: Set<String> = []
+        var digests: Set<String> = []
+        func remember(_ token: String?) {
+            guard let token else { return }
+            secrets.insert(token)
+            if let valid = SessionToken(validating: token) { digests.insert(valid.storageID.hex) }
+        }
+
+        // Create.
+        let client = harness.client()
+        try await client.send { try await $0.set(Keys.count, 1) }
+        remember(client.cookie)
+        // Touch.
+        harness.clock.advance(by: .seconds(120))
+        _ = try await client.request { try await $0.get(Keys.count) }
+        // CSRF token and flash.
+        let csrf = try await client.request { try await $0.csrfToken() }.value
+        secrets.insert(csrf)
+        try await client.send { try await $0.flash(FlashMessage("hello")) }
+        // Regenerate and sign in (twice, with remember me).
+        try await client.send { try await $0.regenerate() }
+        remember(client.cookie)
+        try await client.send { try await $0.signIn(userID: "alice") }
+        remember(client.cookie)
+        try await client.send { try await $0.signIn(userID: "alice", rememberMe: true) }
+        remember(client.cookie)
+        let live = try #require(client.cookie)
+
+        // Malformed, oversized and ambiguous cookies carrying real token text.
+        for headers in [
+            cookieFields("__Host-id=\(live)A"),
+            cookieFields("__Host-id=\(live.dropLast())"),
+            cookieFields("__Host-id=\"\(live)\""),
+            cookieFields("__Host-id=\(live)\(String(repeating: "x", count: 5000))"),
+            cookieFields("__Host-id=\(live)", "__Host-id=\(live)"),
+            cookieFields("__Host-id=\(live); __Host-id=x"),
+        ] {
+            _ = try await harness.client().request(headers: headers) { try await $0.get(Keys.count) }
+        }
+        // An unknown well-formed token.
+        let unknown = SessionToken.generate().text
+        remember(unknown)
+        try await harness.client(cookie: unknown).send { try await $0.set(Keys.count, 2) }
+
+        // A late write to a destroyed session (the "dropped write" path).
+        let slow = harness.engine.begin(sessionCookie(live))
+        _ = try await slow.get(Keys.count)
+        try await harness.client(cookie: live).send { try $0.destroy() }
+        try await slow.set(Keys.count, 3)
+        _ = try await harness.engine.commit(slow)
+
+        // Per-user listing and sign-out.
+        let other = harness.client()
+        try await other.send { try await $0.signIn(userID: "bob") }
+        remember(other.cookie)
+        _ = try await other.request { try await $0.sessionsOfUser() }
+        _ = try await other.request { try await $0.signOutOtherSessions() }
+        try await other.send { try $0.destroy() }
+
+        let lines = capture.all
+        #expect(!lines.isEmpty)
+        #expect(lines.contains { $0.contains("created session") })
+        #expect(lines.contains { $0.contains("destroyed session") })
+        #expect(lines.contains { $0.contains("malformed") })
+        #expect(lines.contains { $0.contains("dropped a write") })
+        #expect(secrets.count >= 6)
+        for line in lines {
+            for secret in secrets {
+                #expect(!line.contains(secret), "a token leaked into the log: \(line)")
+                // Not even a long fragment of it.
+                #expect(!line.contains(secret.prefix(16)), "a token fragment leaked into the log: \(line)")
+            }
+            for digest in digests {
+                #expect(!line.contains(digest), "a full storage ID was logged (only the prefix is allowed): \(line)")
+            }
+        }
+    }
+
+    @Test func storeFailuresAreLoggedWithoutTokens() async throws {
+        let capture = LogCapture()
+        let clock = TestClock(start: testEpoch)
+        let memory = MemorySessionStore(clock: clock)
+        let faults = FaultInjectingSessionStore(memory)
+        let engine = try SessionEngine(store: faults, clock: clock, logger: logger(capture))
+        let client = EngineTestClient(engine: engine)
+        try await client.send { try await $0.set(Keys.count, 1) }
+        let token = try #require(client.cookie)
+        faults.fault = .unavailable
+        _ = await sessionError { try await client.send { _ = try await $0.get(Keys.count) } }
+        _ = await sessionError { try await client.send { try $0.destroy() } }
+        faults.fault = .none
+        let lines = capture.all
+        #expect(lines.contains { $0.contains("store failed") })
+        #expect(lines.allSatisfy { !$0.contains(token) })
+    }
+
+    @Test func loggedSessionIdentifiersAreLogPrefixes() async throws {
+        let capture = LogCapture()
+        let harness = try Harness(logger: logger(capture))
+        let client = harness.client()
+        try await client.send { try await $0.set(Keys.count, 1) }
+        let id = try storageID(of: client.cookie)
+        #expect(capture.all.contains { $0.contains(id.logPrefix) }, "the created session is identified by its log prefix")
+    }
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Starts and stops the services SessionKit's tests use, on loopback ports of their own:
+#   PostgreSQL 127.0.0.1:55432 (cluster "sessionkit", role/db "sessionkit"), Redis 127.0.0.1:56379.
+#
+#   scripts/services.sh install   # apt-get install what is missing (needs root)
+#   scripts/services.sh start     # start both; prints the exports the tests read
+#   scripts/services.sh stop      # stop what `start` started (by PID / cluster name)
+#   eval "$(scripts/services.sh env)"
+set -euo pipefail
+
+PG_PORT="${SESSIONKIT_PG_PORT:-55432}"
+REDIS_PORT="${SESSIONKIT_REDIS_PORT:-56379}"
+STATE_DIR="${SESSIONKIT_SERVICES_DIR:-/tmp/sessionkit-services}"
+PG_CLUSTER=sessionkit
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+
+pg_version() {
+    ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1
+}
+
+install() {
+    local missing=()
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    [ -n "$(pg_version)" ] || missing+=(postgresql)
+    command -v pg_createcluster >/dev/null || missing+=(postgresql-common)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+env_lines() {
+    local version
+    version="$(pg_version)"
+    echo "export SESSIONKIT_POSTGRES_URL='postgres://sessionkit:sessionkit@127.0.0.1:${PG_PORT}/sessionkit?sslmode=disable'"
+    echo "export SESSIONKIT_POSTGRES_STOP='pg_ctlcluster ${version} ${PG_CLUSTER} stop -m fast'"
+    echo "export SESSIONKIT_POSTGRES_START='pg_ctlcluster ${version} ${PG_CLUSTER} start'"
+    echo "export SESSIONKIT_REDIS_URL='redis://127.0.0.1:${REDIS_PORT}/0'"
+    echo "export SESSIONKIT_REDIS_STOP='$SELF stop-redis'"
+    echo "export SESSIONKIT_REDIS_START='$SELF start-redis'"
+}
+
+start_postgres() {
+    local version
+    version="$(pg_version)"
+    if ! pg_lsclusters -h | awk '{print $2}' | grep -qx "$PG_CLUSTER"; then
+        pg_createcluster "$version" "$PG_CLUSTER" -p "$PG_PORT" >/dev/null
+        mkdir -p "/etc/postgresql/$version/$PG_CLUSTER/conf.d"
+        printf "listen_addresses = '127.0.0.1'\nfsync = off\nmax_connections = 200\n" \
+            >"/etc/postgresql/$version/$PG_CLUSTER/conf.d/sessionkit.conf"
+    fi
+    pg_ctlcluster "$version" "$PG_CLUSTER" start 2>/dev/null || true
+    local ready=no
+    for _ in $(seq 1 100); do
+        if su postgres -c "pg_isready -q -h 127.0.0.1 -p $PG_PORT"; then ready=yes; break; fi
+        sleep 0.2
+    done
+    if [ "$ready" != yes ]; then
+        echo "PostgreSQL did not start; its log:" >&2
+        tail -20 "/var/log/postgresql/postgresql-$version-$PG_CLUSTER.log" >&2
+        return 1
+    fi
+    su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_roles WHERE rolname='sessionkit'\"" | grep -q 1 ||
+        su postgres -c "psql -q -p $PG_PORT -c \"CREATE ROLE sessionkit LOGIN PASSWORD 'sessionkit'\""
+    su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_database WHERE datname='sessionkit'\"" | grep -q 1 ||
+        su postgres -c "psql -q -p $PG_PORT -c 'CREATE DATABASE sessionkit OWNER sessionkit'"
+}
+
+stop_postgres() {
+    local version
+    version="$(pg_version)"
+    [ -n "$version" ] && pg_ctlcluster "$version" "$PG_CLUSTER" stop -m fast 2>/dev/null || true
+}
+
+start_redis() {
+    mkdir -p "$STATE_DIR"
+    if [ -f "$STATE_DIR/redis.pid" ] && kill -0 "$(cat "$STATE_DIR/redis.pid")" 2>/dev/null; then return; fi
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+        --daemonize yes --pidfile "$STATE_DIR/redis.pid" --logfile "$STATE_DIR/redis.log" --dir "$STATE_DIR"
+    for _ in $(seq 1 50); do
+        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    echo "redis did not start" >&2
+    return 1
+}
+
+stop_redis() {
+    if [ -f "$STATE_DIR/redis.pid" ]; then
+        local pid
+        pid="$(cat "$STATE_DIR/redis.pid")"
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        rm -f "$STATE_DIR/redis.pid"
+    fi
+}
+
+case "${1:-}" in
+    install) install ;;
+    start) start_postgres; start_redis; env_lines ;;
+    stop) stop_redis; stop_postgres ;;
+    env) env_lines ;;
+    start-redis) start_redis ;;
+    stop-redis) stop_redis ;;
+    start-postgres) start_postgres ;;
+    stop-postgres) stop_postgres ;;
+    *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;
+esac
