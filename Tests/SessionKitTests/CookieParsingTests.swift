@@ -213,6 +213,21 @@ struct CookieParsingTests {
         #expect(try await harness.record(for: token)?.data["count"] == Data("3".utf8))
     }
 
+    @Test func unicodeCannotHideADuplicateSessionCookieFromTheEngine() async throws {
+        // Cookie tossing: an attacker plants their own session cookie plus a cookie whose value
+        // ends in U+0600 just before the victim's. The request carries `id` twice, so it must
+        // authenticate as neither, at zero store cost.
+        var configuration = SessionConfiguration()
+        configuration.cookie = .insecureLocalDevelopment
+        let harness = try Harness(configuration: configuration)
+        let attacker = try await harness.clientWithSession(count: 666)
+        let victim = try await harness.clientWithSession(count: 1)
+        let header = "id=\(try #require(attacker.cookie)); z=\u{0600}; id=\(try #require(victim.cookie))"
+        let value = try await harness.client().request(headers: cookieFields(header)) { try await $0.get(Keys.count) }.value
+        #expect(value == nil, "the request authenticated as the planted session")
+        #expect(harness.store.total == 0)
+    }
+
     @Test func oversizedCookieCostsNoStoreCall() async throws {
         let harness = try Harness()
         let big = String(repeating: "A", count: 4097)
