@@ -267,6 +267,9 @@ public final class PostgresSessionStore: SweepableSessionStore {
             return try await body()
         } catch let error as SessionStoreError {
             throw error
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError as? SessionStoreError { throw inner }
+            throw SessionStoreError.unavailable(reason: "PostgreSQL transaction failed")
         } catch let error as PSQLError {
             throw SessionStoreError.unavailable(reason: "PostgreSQL: \(error.code)\(error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")")
         } catch {

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import SQLiteNIO
 import SessionKit
+import Synchronization
 
 /// A session store in an SQLite file: the embedded, persistent default.
 ///
@@ -23,6 +24,7 @@ public final class SQLiteSessionStore: SweepableSessionStore {
     let reader: SQLiteConnection
     let writeLock = AsyncLock()
     let clock: any SessionClock
+    let closed = Mutex(false)
     /// The file the store lives in.
     public let path: String
 
@@ -64,10 +66,26 @@ public final class SQLiteSessionStore: SweepableSessionStore {
         }
     }
 
-    /// Closes both connections.
+    /// Closes both connections. A store that is dropped without this closes them itself.
     public func close() async throws {
-        try await writer.close()
+        guard markClosed() else { return }
+        try await writeLock.withLock { try await self.writer.close() }
         try await reader.close()
+    }
+
+    private func markClosed() -> Bool {
+        closed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+    }
+
+    deinit {
+        if markClosed() {
+            // The futures keep the connections alive until they have closed.
+            _ = writer.close() as EventLoopFuture<Void>
+            _ = reader.close() as EventLoopFuture<Void>
+        }
     }
 
     // MARK: SessionStore

@@ -13,7 +13,7 @@ private struct SealedApp {
     static let cookieName = "__Host-id"
     static let counter = SessionKey<Int>("counter")
     static let blob = SessionKey<String>("blob")
-    static let secret = Data((0..<32).map { UInt8(17 &* $0 &+ 5) }).base64EncodedString()
+    static let secret = Data((0..<32).map { UInt8(truncatingIfNeeded: 17 &* $0 &+ 5) }).base64EncodedString()
 
     let clock: TestClock
     let revocations: CountingSessionStore

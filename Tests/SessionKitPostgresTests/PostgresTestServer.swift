@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SessionKit
 import SessionKitPostgres
+import SessionKitTesting
 import Testing
 
 /// The PostgreSQL server the tests use, named by `SESSIONKIT_POSTGRES_URL` (set by
@@ -42,12 +43,8 @@ enum PostgresTestServer {
     /// Runs a shell command from the environment (the server's stop/start commands).
     static func runCommand(_ variable: String) throws {
         let command = try #require(ProcessInfo.processInfo.environment[variable], "\(variable) is not set")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(command) failed")
+        let status = try ChildProcess.runShell(command)
+        #expect(status == 0, "\(command) failed with status \(status)")
     }
 }
 

@@ -88,8 +88,10 @@ struct MemoryStoreBoundsTests {
         let clock = TestClock(start: testEpoch)
         for (max, shards) in [(10, 1), (10, 4), (64, 16), (10, 16), (100, 16)] {
             let store = MemorySessionStore(maxSessions: max, shardCount: shards, clock: clock)
+            // IDs spread evenly over the shards (the first 64 bits pick the shard).
             for index in 0..<(max * 5) {
-                try await store.create(newID(), record(clock, expiresIn: 100 + TimeInterval(index)))
+                let id = id(inShard: UInt64(index % shards), of: UInt64(shards), index: UInt64(index / shards))
+                try await store.create(id, record(clock, expiresIn: 100 + TimeInterval(index)))
             }
             #expect(store.count <= max, "maxSessions \(max) with \(shards) shards holds \(store.count) records")
         }

@@ -315,6 +315,42 @@ struct SignedTokenTests {
         }
     }
 
+    @Test func nonASCIIValueWithTheDotInPlaceCostsNoStoreCall() async throws {
+        let harness = try SignedHarness()
+        let value = try await harness.newSession()
+        // 92 bytes, 91 characters: the character at offset 43 is not the dot.
+        let candidate = String(value.prefix(40)) + "\u{E9}" + String(value.dropFirst(42))
+        #expect(candidate.utf8.count == 92)
+        await expectRejected(candidate, harness, "non-ASCII in the token part")
+    }
+
+    /// Values of exactly 92 UTF-8 bytes but fewer than 44 characters pass the length check;
+    /// the signature check must then not index by characters past the end. Run in a child
+    /// process so a trap fails this test instead of killing the whole test run.
+    @Test(arguments: [
+        "4-byte scalars",
+        "2-byte scalars",
+        "combining marks",
+    ])
+    func multiByteValuesOf92BytesDoNotCrash(kind: String) async {
+        await #expect(processExitsWith: .success, "a 92-byte value of \(kind) crashed the engine") { [kind] in
+            let value: String
+            switch kind {
+            case "4-byte scalars": value = String(repeating: "\u{1F600}", count: 23)  // 23 characters
+            case "2-byte scalars": value = String(repeating: "\u{E9}", count: 46)  // 46 characters, 2 bytes each
+            default: value = String(repeating: "e\u{301}", count: 30) + "AA"  // 32 characters
+            }
+            precondition(value.utf8.count == 92)
+            let ring = try KeyRing.parse("k1=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            let engine = try SessionEngine(store: MemorySessionStore(), configuration: SessionConfiguration(tokenSigning: ring))
+            var fields = HTTPFields()
+            fields[.cookie] = "__Host-id=\(value)"
+            let handle = engine.begin(fields)
+            guard try await handle.isEmpty else { fatalError("a junk value opened a session") }
+            _ = try await engine.commit(handle)
+        }
+    }
+
     @Test func storageIDAsCookieCostsNoStoreCall() async throws {
         let harness = try SignedHarness()
         let value = try await harness.newSession()
