@@ -188,15 +188,35 @@ public final class PostgresSessionStore: SweepableSessionStore {
         }
     }
 
-    /// Inserts the new record and deletes the old one in one transaction.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
-        try await run {
-            try await self.client.withTransaction(logger: self.logger) { connection in
-                guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
-                try await connection.query("DELETE FROM sessionkit_sessions WHERE id = \(oldID.hex)", logger: self.logger)
+    /// Deletes the live old row and inserts the new one in one transaction; writes nothing
+    /// when the old row is gone.
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        let now = clock.now()
+        return try await run {
+            do {
+                return try await replaceInTransaction(oldID, with: newID, record: record, now: now)
+            } catch let error as PostgresTransactionError where error.closureError is ReplaceAborted {
+                return false
             }
         }
     }
+
+    private func replaceInTransaction(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord, now: Date) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { connection -> Bool in
+                let deleted = try await connection.query(
+                    "DELETE FROM sessionkit_sessions WHERE id = \(oldID.hex) RETURNING expires_at > \(now)",
+                    logger: self.logger
+                )
+                var live = false
+                for try await wasLive in deleted.decode(Bool.self) { live = wasLive }
+                guard live else { throw ReplaceAborted() }
+                guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
+                return true
+        }
+    }
+
+    /// Rolls back a replace whose old row was gone.
+    private struct ReplaceAborted: Error {}
 
     /// Lists a user's live sessions, oldest first.
     public func sessions(forUser userID: String) async throws -> [SessionSummary] {

@@ -203,14 +203,23 @@ public final class SQLiteSessionStore: SweepableSessionStore {
         }
     }
 
-    /// Inserts the new record and deletes the old one in one transaction.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+    /// Deletes the live old record and inserts the new one in one transaction; writes nothing
+    /// when the old record is gone.
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         try await write { connection in
             _ = try await connection.query("BEGIN IMMEDIATE", [])
             do {
+                let deleted = try await connection.query(
+                    "DELETE FROM sessionkit_sessions WHERE id = ?1 RETURNING expires_at > ?2 AS live",
+                    [.text(oldID.hex), .integer(self.millis(self.clock.now()))]
+                )
+                guard deleted.first?.column("live")?.integer == 1 else {
+                    _ = try await connection.query("ROLLBACK", [])
+                    return false
+                }
                 guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
-                _ = try await connection.query("DELETE FROM sessionkit_sessions WHERE id = ?1", [.text(oldID.hex)])
                 _ = try await connection.query("COMMIT", [])
+                return true
             } catch {
                 _ = try? await connection.query("ROLLBACK", [])
                 throw error

@@ -45,6 +45,10 @@ struct LifecycleApp {
             try await context.session.signIn(userID: user)
             return "signed in \(user)"
         }
+        router.get("/login-remember") { _, context in
+            try await context.session.signIn(userID: "alice", rememberMe: true)
+            return "signed in alice"
+        }
         router.get("/regenerate") { _, context in
             try await context.session.regenerate()
             return "regenerated"
@@ -357,6 +361,73 @@ struct MiddlewareLifecycleTests {
             #expect(response.status == .ok)
             #expect(app.store.calls == [:])
             #expect(!response.hasSetCookie)
+        }
+    }
+
+    @Test("remember-me: sign-in sets a persistent cookie; writes and touches refresh it, quiet reads do not")
+    func rememberMeRefreshesPersistentCookie() async throws {
+        let app = try LifecycleApp()
+        try await app.run { client in
+            let fourteenDays = 14 * 86_400
+            var jar = app.jar()
+            let signIn = try await client.send("/login-remember", jar: &jar)
+            let issued = try #require(sessionSetCookie(in: signIn, name: LifecycleApp.cookieName))
+            #expect(issued.isPersistent)
+            #expect(issued.attributes["max-age"].flatMap { Int($0) }.map { (fourteenDays - 1...fourteenDays).contains($0) } == true)
+            #expect(issued.attributes["expires"]?.hasSuffix(" GMT") == true)
+            #expect(issued.attributes["httponly"] == "")
+            #expect(issued.attributes["secure"] == "")
+
+            // A write: one load and one patch, and the same token re-sent with a fresh expiry.
+            app.clock.advance(by: .seconds(10))
+            app.store.reset()
+            let write = try await client.send("/counter", jar: &jar)
+            #expect(app.store.calls == [.load: 1, .patch: 1])
+            let rewritten = try #require(sessionSetCookie(in: write, name: LifecycleApp.cookieName))
+            #expect(rewritten.value == issued.value)
+            #expect(rewritten.isPersistent)
+            #expect(write.headers[.cacheControl] == "no-store")
+
+            // A quiet read within the touch interval: one load, no cookie.
+            app.clock.advance(by: .seconds(10))
+            app.store.reset()
+            let quiet = try await client.send("/read", jar: &jar)
+            #expect(app.store.calls == [.load: 1])
+            #expect(!quiet.hasSetCookie)
+
+            // A read after the touch interval: one load, one touch, the same token with a fresh expiry.
+            app.clock.advance(by: .seconds(61))
+            app.store.reset()
+            let touched = try await client.send("/read", jar: &jar)
+            #expect(app.store.calls == [.load: 1, .touch: 1])
+            let refreshed = try #require(sessionSetCookie(in: touched, name: LifecycleApp.cookieName))
+            #expect(refreshed.value == issued.value)
+            #expect(refreshed.isPersistent)
+            #expect(refreshed.attributes["max-age"].flatMap { Int($0) }.map { (fourteenDays - 1...fourteenDays).contains($0) } == true)
+        }
+    }
+
+    @Test("the session cookie is found among other cookies, in any position and with extra spaces")
+    func cookieAmongOthers() async throws {
+        let app = try LifecycleApp()
+        try await app.run { client in
+            var jar = app.jar()
+            _ = try await client.send("/login?user=alice", jar: &jar)
+            let token = try #require(jar.value)
+            let name = LifecycleApp.cookieName
+            let variants = [
+                "theme=dark; \(name)=\(token); lang=en",
+                "\(name)=\(token);lang=en",
+                "a=1;  \(name)=\(token)  ",
+                "\(name)x=junk; x\(name)=junk; \(name)=\(token)",
+            ]
+            for variant in variants {
+                let response = try await client.execute(uri: "/whoami", method: .get, headers: fields([.cookie: variant]))
+                #expect(response.text == "alice", "\(variant)")
+            }
+            // Names are exact: another case or a prefix is another cookie.
+            let lowercased = fields([.cookie: "\(name.lowercased())=\(token)"])
+            #expect(try await client.execute(uri: "/whoami", method: .get, headers: lowercased).text == "anonymous")
         }
     }
 

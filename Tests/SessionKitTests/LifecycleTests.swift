@@ -24,8 +24,8 @@ final class PatchRecordingStore: SessionStore {
         try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
     }
     func delete(_ id: SessionStorageID) async throws { try await base.delete(id) }
-    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
-        try await base.replace(oldID, with: newID, record: record)
+    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        return try await base.replace(oldID, with: newID, record: record)
     }
     func sessions(forUser userID: String) async throws -> [SessionSummary] { try await base.sessions(forUser: userID) }
     func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {

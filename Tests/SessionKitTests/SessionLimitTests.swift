@@ -43,8 +43,8 @@ final class ListingBarrierStore: SessionStore {
         try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
     }
     func delete(_ id: SessionStorageID) async throws { try await base.delete(id) }
-    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
-        try await base.replace(oldID, with: newID, record: record)
+    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        return try await base.replace(oldID, with: newID, record: record)
     }
     func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
         try await base.deleteSessions(forUser: userID, except: keptID)
@@ -98,13 +98,15 @@ struct SessionLimitTests {
         #expect(agents == ["device-2", "device-3", "device-4"])
     }
 
-    @Test func evictionCostsOneListingAndOneDelete() async throws {
+    /// One listing before the write, one delete, and one listing after it (the re-check that
+    /// settles concurrent sign-ins).
+    @Test func evictionCostsTwoListingsAndOneDelete() async throws {
         let harness = try limited(2, .evictOldest)
         _ = try await signedIn(harness, "alice")
         _ = try await signedIn(harness, "alice")
         harness.store.reset()
         _ = try await signedIn(harness, "alice")
-        #expect(harness.store.calls == [.sessionsForUser: 1, .delete: 1, .create: 1])
+        #expect(harness.store.calls == [.sessionsForUser: 2, .delete: 1, .create: 1])
     }
 
     @Test func refuseThrowsTooManySessions() async throws {

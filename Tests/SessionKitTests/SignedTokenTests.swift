@@ -36,10 +36,10 @@ private final class IDRecordingStore: SessionStore {
         note(id)
         try await base.delete(id)
     }
-    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         note(oldID)
         note(newID)
-        try await base.replace(oldID, with: newID, record: record)
+        return try await base.replace(oldID, with: newID, record: record)
     }
     func sessions(forUser userID: String) async throws -> [SessionSummary] {
         try await base.sessions(forUser: userID)

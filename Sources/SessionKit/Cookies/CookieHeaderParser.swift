@@ -2,6 +2,8 @@ import HTTPTypes
 
 /// Finds one cookie's value in a request's `Cookie` header fields, exactly.
 ///
+/// - Everything works on bytes: `;` and `=` split pairs wherever they appear, even next to
+///   combining marks that would merge them into one Swift `Character`.
 /// - Names are compared byte for byte: no case folding, no percent-decoding, no Unicode
 ///   trimming (`ID`, `%69d` or ` id` are other cookies).
 /// - Pairs are split on `;` and only spaces and tabs around them are skipped (RFC 6265 OWS).
@@ -10,7 +12,7 @@ import HTTPTypes
 ///   request authenticates as neither.
 /// - A value longer than `maxValueLength` is reported as ``Lookup/oversized`` without being
 ///   copied.
-struct CookieHeaderParser {
+struct CookieHeaderParser: Sendable {
     enum Lookup: Equatable {
         case absent
         case found(Substring)
@@ -39,37 +41,29 @@ struct CookieHeaderParser {
     }
 
     func lookup(in header: String) -> Lookup {
+        let bytes = header.utf8
         let nameBytes = name.utf8
         var result = Lookup.absent
-        var pairStart = header.startIndex
-        let end = header.endIndex
+        var pairStart = bytes.startIndex
+        let end = bytes.endIndex
         while pairStart < end {
-            let pairEnd = header[pairStart...].firstIndex(of: ";") ?? end
-            let pair = Self.trimmed(header[pairStart..<pairEnd])
-            if let equals = pair.firstIndex(of: "=") {
-                let pairName = pair[..<equals]
-                if pairName.utf8.elementsEqual(nameBytes) {
-                    if result != .absent { return .ambiguous }
-                    let value = pair[pair.index(after: equals)...]
-                    result = value.utf8.count > maxValueLength ? .oversized : .found(value)
-                }
+            let pairEnd = bytes[pairStart...].firstIndex(of: UInt8(ascii: ";")) ?? end
+            var start = pairStart
+            var stop = pairEnd
+            while start < stop, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
+            while stop > start {
+                let before = bytes.index(before: stop)
+                guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
+                stop = before
             }
-            pairStart = pairEnd < end ? header.index(after: pairEnd) : end
+            if let equals = bytes[start..<stop].firstIndex(of: UInt8(ascii: "=")), bytes[start..<equals].elementsEqual(nameBytes) {
+                if result != .absent { return .ambiguous }
+                let valueStart = bytes.index(after: equals)
+                let length = bytes.distance(from: valueStart, to: stop)
+                result = length > maxValueLength ? .oversized : .found(Substring(header.utf8[valueStart..<stop]))
+            }
+            pairStart = pairEnd < end ? bytes.index(after: pairEnd) : end
         }
         return result
-    }
-
-    private static func trimmed(_ text: Substring) -> Substring {
-        var start = text.startIndex
-        var end = text.endIndex
-        while start < end, text.utf8[start] == 0x20 || text.utf8[start] == 0x09 {
-            start = text.utf8.index(after: start)
-        }
-        while end > start {
-            let before = text.utf8.index(before: end)
-            guard text.utf8[before] == 0x20 || text.utf8[before] == 0x09 else { break }
-            end = before
-        }
-        return text[start..<end]
     }
 }

@@ -129,7 +129,9 @@ public struct KeyRing: Sendable {
                 continue
             }
             guard let equals = entry.firstIndex(of: "=") else {
-                throw SessionConfigurationError("key entry \(keys.count + 1) has no '=': write name=secret")
+                throw SessionConfigurationError(
+                    "key entry \(keys.count + 1) has no '=': write name=secret, with a secret from: openssl rand -base64 32"
+                )
             }
             let name = String(entry[..<equals])
             let secretText = String(entry[entry.index(after: equals)...])

@@ -22,12 +22,14 @@ struct TokenSigner: Sendable {
 
     /// Returns the token and whether it was signed with a key other than the current one.
     func verify(_ value: Substring) -> (token: SessionToken, signedWithPreviousKey: Bool)? {
-        let utf8 = value.utf8
-        guard utf8.count == Self.signedLength else { return nil }
-        let dot = value.index(value.startIndex, offsetBy: SessionToken.encodedLength)
-        guard value[dot] == "." else { return nil }
-        guard let token = SessionToken(validating: value[..<dot]) else { return nil }
-        guard let signature = Base64URL.decode(value[value.index(after: dot)...].utf8), signature.count == 36 else { return nil }
+        // Work on bytes: a value of the right byte length may hold multi-byte characters, and
+        // character offsets would then run past its end.
+        let bytes = Array(value.utf8)
+        guard bytes.count == Self.signedLength, bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+        guard bytes[SessionToken.encodedLength] == UInt8(ascii: ".") else { return nil }
+        let tokenText = String(decoding: bytes[..<SessionToken.encodedLength], as: UTF8.self)
+        guard let token = SessionToken(validating: tokenText) else { return nil }
+        guard let signature = Base64URL.decode(bytes[(SessionToken.encodedLength + 1)...]), signature.count == 36 else { return nil }
         let id = signature[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         guard let key = keyRing.key(withID: id) else { return nil }
         let valid = HMAC<SHA256>.isValidAuthenticationCode(

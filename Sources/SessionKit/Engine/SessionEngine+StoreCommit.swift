@@ -24,7 +24,7 @@ extension SessionEngine {
             userAgent: handle.userAgent,
             replacing: nil,
             now: now
-        )
+        ).fields
     }
 
     private func destroyInStore(_ store: any SessionStore, _ handle: SessionHandle) async throws -> HTTPFields {
@@ -50,7 +50,7 @@ extension SessionEngine {
         if snapshot.signedIn, let user = snapshot.userID {
             try await enforceSessionLimit(store, user: user, excluding: oldID)
         }
-        let fields = try await createInStore(
+        let (fields, newID) = try await createInStore(
             store,
             snapshot,
             createdAt: createdAt,
@@ -60,6 +60,9 @@ extension SessionEngine {
             now: now
         )
         metrics.regenerated.increment()
+        if snapshot.signedIn, let user = snapshot.userID, let newID {
+            return try await settleSessionLimit(store, user: user, newID: newID, fields: fields)
+        }
         return fields
     }
 
@@ -115,7 +118,7 @@ extension SessionEngine {
         userAgent: String?,
         replacing oldID: SessionStorageID?,
         now: Date
-    ) async throws -> HTTPFields {
+    ) async throws -> (fields: HTTPFields, id: SessionStorageID?) {
         let record = newRecord(snapshot, createdAt: createdAt, absoluteExpiresAt: absoluteExpiresAt, userAgent: userAgent, now: now)
         // Two equal 256-bit random tokens mean a broken random generator: retry once, then fail.
         for attempt in 0..<2 {
@@ -123,13 +126,18 @@ extension SessionEngine {
             let newID = token.storageID
             do {
                 if let oldID {
-                    try await storeCall { try await store.replace(oldID, with: newID, record: record) }
+                    guard try await storeCall({ try await store.replace(oldID, with: newID, record: record) }) else {
+                        // Destroyed or expired while this request ran: never re-create it.
+                        metrics.droppedWrites.increment()
+                        logger.info("dropped a regenerate of a session that ended meanwhile", metadata: ["session": .stringConvertible(oldID)])
+                        return (deletionFields(), nil)
+                    }
                 } else {
                     try await storeCall { try await store.create(newID, record) }
                 }
                 metrics.created.increment()
                 logger.debug("created session", metadata: ["session": .stringConvertible(newID)])
-                return tokenFields(token, expiresAt: snapshot.persistent ? record.expiresAt : nil, now: now)
+                return (tokenFields(token, expiresAt: snapshot.persistent ? record.expiresAt : nil, now: now), newID)
             } catch SessionError.storeUnavailable(.collision) where attempt == 0 {
                 logger.error("session token collision; retrying with a new token")
             }
@@ -148,6 +156,28 @@ extension SessionEngine {
             absoluteExpiresAt: absolute,
             userAgent: userAgent
         )
+    }
+
+    /// Re-checks the cap after a sign-in, for sign-ins of one user that ran at the same time
+    /// (each saw room before either wrote). Every request computes the same survivors — the
+    /// newest sessions for `evictOldest`, the oldest for `refuse` — so they converge without
+    /// a lock, across instances too.
+    private func settleSessionLimit(_ store: any SessionStore, user: String, newID: SessionStorageID, fields: HTTPFields) async throws -> HTTPFields {
+        guard let limit = configuration.concurrentSessionLimit else { return fields }
+        let sessions = try await storeCall { try await store.sessions(forUser: user) }
+        guard sessions.count > limit.maxSessions else { return fields }
+        switch limit.policy {
+        case .evictOldest:
+            for victim in sessions.prefix(sessions.count - limit.maxSessions) {
+                try await storeCall { try await store.delete(victim.id) }
+                metrics.evicted.increment()
+            }
+            return fields
+        case .refuse:
+            guard !sessions.prefix(limit.maxSessions).contains(where: { $0.id == newID }) else { return fields }
+            try await storeCall { try await store.delete(newID) }
+            throw SessionError.tooManySessions(limit: limit.maxSessions)
+        }
     }
 
     private func enforceSessionLimit(_ store: any SessionStore, user: String, excluding oldID: SessionStorageID?) async throws {

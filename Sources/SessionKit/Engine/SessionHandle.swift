@@ -148,7 +148,8 @@ public final class SessionHandle: Sendable {
     /// Lists the signed-in user's live sessions (metadata only). Empty when nobody is signed
     /// in, and always empty with sealed cookies (there is no server-side list).
     public func sessionsOfUser() async throws -> [SessionSummary] {
-        guard let engine, case .store(let store) = engine.backend else { return [] }
+        guard let engine else { throw SessionError.notActive }
+        guard case .store(let store) = engine.backend else { return [] }
         guard let user = try await userID else { return [] }
         return try await engine.storeCall { try await store.sessions(forUser: user) }
     }
@@ -178,7 +179,8 @@ public final class SessionHandle: Sendable {
     /// `false` when the ID is not one of the user's live sessions.
     @discardableResult
     public func signOutSession(_ id: SessionStorageID) async throws -> Bool {
-        guard let engine, case .store(let store) = engine.backend else { return false }
+        guard let engine else { throw SessionError.notActive }
+        guard case .store(let store) = engine.backend else { return false }
         guard let user = try await userID else { return false }
         let owned = try await engine.storeCall { try await store.sessions(forUser: user) }
         guard owned.contains(where: { $0.id == id }) else { return false }

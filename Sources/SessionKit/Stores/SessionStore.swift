@@ -33,10 +33,11 @@ public protocol SessionStore: Sendable {
     /// Deletes a record if it exists. Deleting nothing is not an error.
     func delete(_ id: SessionStorageID) async throws
 
-    /// Moves a session to a new ID: creates `record` under `newID` and deletes `oldID` as one
-    /// step, so the old token is dead the moment the new one works. Throws
-    /// ``SessionStoreError/collision`` if `newID` is taken.
-    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws
+    /// Moves a live session to a new ID: creates `record` under `newID` and deletes `oldID` as
+    /// one step, so the old token is dead the moment the new one works. Returns `false` and
+    /// writes nothing when `oldID` is gone (destroyed or expired meanwhile: no resurrection
+    /// under a new name). Throws ``SessionStoreError/collision`` if `newID` is taken.
+    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool
 
     /// Lists a user's live sessions (metadata only), oldest first.
     func sessions(forUser userID: String) async throws -> [SessionSummary]
@@ -46,10 +47,12 @@ public protocol SessionStore: Sendable {
 }
 
 extension SessionStore {
-    /// Default: create then delete. Stores that can do both in one transaction override it.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+    /// Default: check, create, delete. Stores that can do it in one transaction override it.
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        guard try await load(oldID) != nil else { return false }
         try await create(newID, record)
         try await delete(oldID)
+        return true
     }
 }
 

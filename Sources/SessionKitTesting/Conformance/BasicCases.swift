@@ -125,10 +125,26 @@ extension SessionStoreConformance {
             let old = newID()
             let new = newID()
             try await store.create(old, makeRecord(clock, data: ["a": json("1")], userID: "u"))
-            try await store.replace(old, with: new, record: makeRecord(clock, data: ["a": json("1"), "b": json("2")], userID: "u"))
+            let replaced = try await store.replace(old, with: new, record: makeRecord(clock, data: ["a": json("1"), "b": json("2")], userID: "u"))
+            try expect(replaced, "replace of a live record reported failure")
             try expect(try await store.load(old) == nil, "old ID still loads after replace")
             try expectData(try await store.load(new), ["a": json("1"), "b": json("2")], "replaced record")
             try expectEqual(try await store.sessions(forUser: "u").map(\.id), [new], "user index after replace")
+        },
+        Case(name: "replace of a gone record writes nothing") { store, clock in
+            let old = newID()
+            let new = newID()
+            try await store.create(old, makeRecord(clock, userID: "u"))
+            try await store.delete(old)
+            let replaced = try await store.replace(old, with: new, record: makeRecord(clock, userID: "u"))
+            try expect(!replaced, "replace of a deleted record reported success")
+            try expect(try await store.load(new) == nil, "replace of a deleted record created the new one")
+            let expired = newID()
+            try await store.create(expired, makeRecord(clock, idle: 5, absolute: 5))
+            clock.advance(by: .seconds(6))
+            try expect(!(try await store.replace(expired, with: new, record: makeRecord(clock))), "replace of an expired record reported success")
+            try expect(try await store.load(new) == nil, "replace of an expired record created the new one")
+            try expectEqual(try await store.sessions(forUser: "u").count, 0, "user index after failed replaces")
         },
         Case(name: "replace fails on a taken new ID and keeps the old record") { store, clock in
             let old = newID()
@@ -136,7 +152,7 @@ extension SessionStoreConformance {
             try await store.create(old, makeRecord(clock, data: ["who": json("\"old\"")]))
             try await store.create(taken, makeRecord(clock, data: ["who": json("\"taken\"")]))
             do {
-                try await store.replace(old, with: taken, record: makeRecord(clock, data: ["who": json("\"new\"")]))
+                _ = try await store.replace(old, with: taken, record: makeRecord(clock, data: ["who": json("\"new\"")]))
                 throw ConformanceFailure("replace onto a live ID succeeded")
             } catch SessionStoreError.collision {}
             try expectData(try await store.load(taken), ["who": json("\"taken\"")], "the record at the taken ID")

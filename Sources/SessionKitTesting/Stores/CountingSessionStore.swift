@@ -76,9 +76,9 @@ public final class CountingSessionStore: SessionStore {
     }
 
     /// Counts and forwards (as one call, whatever the base store does inside).
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         count(.replace)
-        try await base.replace(oldID, with: newID, record: record)
+        return try await base.replace(oldID, with: newID, record: record)
     }
 
     /// Counts and forwards.

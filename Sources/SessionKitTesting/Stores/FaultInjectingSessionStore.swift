@@ -88,9 +88,9 @@ public final class FaultInjectingSessionStore: SessionStore {
     }
 
     /// Forwards unless a fault is injected.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         try await gate()
-        try await base.replace(oldID, with: newID, record: record)
+        return try await base.replace(oldID, with: newID, record: record)
     }
 
     /// Forwards unless a fault is injected.

@@ -5,8 +5,8 @@ import Synchronization
 ///
 /// - **Concurrency:** records are spread over independently locked shards, so concurrent
 ///   requests rarely wait on one another.
-/// - **Bounded:** at most ``maxSessions`` live records; when full, creating a session first
-///   removes expired records, then evicts the ones closest to expiry.
+/// - **Bounded:** at most ``maxSessions`` records; when full, creating a session first
+///   removes expired records, then evicts the record closest to expiry across all shards.
 /// - **Expiry:** every read honours idle and absolute expiry. Expired records are removed as
 ///   writes happen (and by ``sweepExpired()``) at a cost proportional to what expired, not to
 ///   what is stored.
@@ -18,7 +18,8 @@ public final class MemorySessionStore: SweepableSessionStore {
     public let maxSessions: Int
     private let clock: any SessionClock
     private let shards: [ShardBox]
-    private let perShardLimit: Int
+    /// Records held across all shards (kept under the shard locks).
+    private let total = Atomic<Int>(0)
 
     /// Creates a memory store.
     /// - Parameters:
@@ -29,7 +30,6 @@ public final class MemorySessionStore: SweepableSessionStore {
         let shardCount = max(1, shardCount)
         self.maxSessions = max(1, maxSessions)
         self.clock = clock
-        self.perShardLimit = max(1, (self.maxSessions + shardCount - 1) / shardCount)
         self.shards = (0..<shardCount).map { _ in ShardBox() }
     }
 
@@ -40,7 +40,7 @@ public final class MemorySessionStore: SweepableSessionStore {
 
     /// The number of records held, live or expired but not yet swept.
     public var count: Int {
-        shards.reduce(0) { total, shard in total + shard.withLock { $0.records.count } }
+        total.load(ordering: .relaxed)
     }
 
     /// Returns the live record for `id`.
@@ -55,20 +55,38 @@ public final class MemorySessionStore: SweepableSessionStore {
     /// Stores a new record, evicting as needed to stay within ``maxSessions``.
     public func create(_ id: SessionStorageID, _ record: SessionRecord) async throws {
         let now = clock.now()
-        try shard(for: id).withLock { shard in
-            shard.removeExpired(now: now)
+        let change = try shard(for: id).withLock { shard -> Int in
+            let swept = shard.removeExpired(now: now)
             if let existing = shard.records[id], !existing.record.isExpired(at: now) {
                 throw SessionStoreError.collision
             }
-            shard.insert(id, record, limit: perShardLimit)
+            return shard.insert(id, record) - swept
         }
+        total.add(change, ordering: .relaxed)
+        while total.load(ordering: .relaxed) > maxSessions {
+            guard evictSoonestToExpire(now: now) else { break }
+        }
+    }
+
+    /// Evicts the record closest to expiry across all shards (expired ones first). Returns
+    /// `false` when there was nothing to evict.
+    private func evictSoonestToExpire(now: Date) -> Bool {
+        var best: (index: Int, expiresAt: Double)?
+        for (index, shard) in shards.enumerated() {
+            if let top = shard.withLock({ $0.liveTop() }), best.map({ top.expiresAt < $0.expiresAt }) ?? true {
+                best = (index, top.expiresAt)
+            }
+        }
+        guard let best else { return false }
+        let removed = shards[best.index].withLock { $0.evictTop() }
+        total.subtract(removed, ordering: .relaxed)
+        return true
     }
 
     /// Merges a patch into a live record.
     public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
         let now = clock.now()
         return shard(for: id).withLock { shard in
-            shard.removeExpired(now: now)
             guard var slot = shard.records[id], !slot.record.isExpired(at: now) else { return .notFound }
             if let expected = patch.expectedVersion, expected != slot.record.version {
                 return .conflict(currentVersion: slot.record.version)
@@ -94,15 +112,18 @@ public final class MemorySessionStore: SweepableSessionStore {
 
     /// Deletes a record.
     public func delete(_ id: SessionStorageID) async throws {
-        shard(for: id).withLock { shard in _ = shard.remove(id) }
+        let removed = shard(for: id).withLock { shard in shard.remove(id) == nil ? 0 : 1 }
+        total.subtract(removed, ordering: .relaxed)
     }
 
-    /// Creates `record` under `newID` and deletes `oldID` with no moment in between where a
-    /// request could observe both (or neither) when they share a shard; across shards the new
-    /// record is visible before the old one disappears.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws {
+    /// Creates `record` under `newID` and deletes `oldID`, if `oldID` is live. The new record
+    /// becomes visible before the old one disappears; if a destroy races in between, the
+    /// regenerate is ordered first.
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        guard try await load(oldID) != nil else { return false }
         try await create(newID, record)
         try await delete(oldID)
+        return true
     }
 
     /// Lists a user's live sessions, oldest first.
@@ -127,14 +148,17 @@ public final class MemorySessionStore: SweepableSessionStore {
         let now = clock.now()
         var deleted = 0
         for shard in shards {
-            shard.withLock { shard in
-                guard let ids = shard.users[userID] else { return }
+            let removed = shard.withLock { shard -> Int in
+                guard let ids = shard.users[userID] else { return 0 }
+                var removed = 0
                 for id in ids where id != keptID {
-                    if let slot = shard.remove(id), !slot.record.isExpired(at: now) {
-                        deleted += 1
-                    }
+                    guard let slot = shard.remove(id) else { continue }
+                    removed += 1
+                    if !slot.record.isExpired(at: now) { deleted += 1 }
                 }
+                return removed
             }
+            total.subtract(removed, ordering: .relaxed)
         }
         return deleted
     }
@@ -144,7 +168,13 @@ public final class MemorySessionStore: SweepableSessionStore {
     @discardableResult
     public func sweepExpired() -> Int {
         let now = clock.now()
-        return shards.reduce(0) { total, shard in total + shard.withLock { $0.removeExpired(now: now) } }
+        var removed = 0
+        for shard in shards {
+            let count = shard.withLock { $0.removeExpired(now: now) }
+            total.subtract(count, ordering: .relaxed)
+            removed += count
+        }
+        return removed
     }
 
     /// Removes expired records (all of them: the memory store's sweep is already proportional
@@ -176,16 +206,31 @@ struct MemoryShard: ~Copyable {
     var heap = ExpiryHeap()
     var nextGeneration: UInt32 = 0
 
-    mutating func insert(_ id: SessionStorageID, _ record: SessionRecord, limit: Int) {
-        _ = remove(id)
-        while records.count >= limit, let evicted = heap.popTop() {
-            if records[evicted.id]?.generation == evicted.generation { _ = remove(evicted.id) }
-        }
+    /// Inserts a record; returns how many records the shard gained (0 when it replaced one).
+    mutating func insert(_ id: SessionStorageID, _ record: SessionRecord) -> Int {
+        let replaced = remove(id) != nil
         nextGeneration &+= 1
         records[id] = Slot(record: record, generation: nextGeneration)
         heap.push(.init(expiresAt: record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: nextGeneration))
         if let user = record.userID { users[user, default: []].insert(id) }
         compactIfNeeded()
+        return replaced ? 0 : 1
+    }
+
+    /// The heap's top after dropping stale entries: the record closest to expiry.
+    mutating func liveTop() -> ExpiryHeap.Entry? {
+        while let top = heap.top {
+            if records[top.id]?.generation == top.generation { return top }
+            _ = heap.popTop()
+        }
+        return nil
+    }
+
+    /// Removes the record closest to expiry; returns 1 if one was removed.
+    mutating func evictTop() -> Int {
+        guard let top = liveTop() else { return 0 }
+        _ = heap.popTop()
+        return remove(top.id) == nil ? 0 : 1
     }
 
     mutating func update(_ id: SessionStorageID, slot: Slot, previousUser: String?) {
