@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SessionKitTesting", targets: ["SessionKitTesting"]),
         .library(name: "SessionKitSQLite", targets: ["SessionKitSQLite"]),
         .library(name: "SessionKitPostgres", targets: ["SessionKitPostgres"]),
+        .library(name: "SessionKitRedis", targets: ["SessionKitRedis"]),
         .executable(name: "session-demo", targets: ["session-demo"]),
     ],
     dependencies: [
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -64,6 +66,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SessionKitRedis",
+            dependencies: [
+                "SessionKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SessionKitHummingbird",
             dependencies: [
                 "SessionKit",
@@ -77,6 +91,7 @@ let package = Package(
                 "SessionKit",
                 "SessionKitSQLite",
                 "SessionKitPostgres",
+                "SessionKitRedis",
                 "SessionKitHummingbird",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -108,6 +123,16 @@ let package = Package(
             dependencies: [
                 "SessionKit", "SessionKitTesting", "SessionKitPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SessionKitRedisTests",
+            dependencies: [
+                "SessionKit", "SessionKitTesting", "SessionKitRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -36,7 +36,7 @@ public struct SessionKitMiddleware<Context: SessionRequestContext>: RouterMiddle
             response = try error.response(from: request, context: context)
         }
         do {
-            response.headers.append(contentsOf: try await engine.commit(session))
+            response.headers.mergeSessionFields(try await engine.commit(session))
         } catch let error as SessionError {
             throw httpError(for: error)
         }

@@ -1,0 +1,115 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// One connection to Redis or Valkey: many requests may be in flight on it at once
+/// (pipelining), each with its own timeout.
+public final class RedisConnection: Sendable {
+    let channel: any Channel
+    let commandTimeout: Duration
+
+    init(channel: any Channel, commandTimeout: Duration) {
+        self.channel = channel
+        self.commandTimeout = commandTimeout
+    }
+
+    /// Whether the connection is still open.
+    public var isActive: Bool { channel.isActive }
+
+    /// Opens a connection and runs the handshake (`HELLO 3`/`AUTH`, `SELECT`).
+    public static func connect(
+        _ configuration: RedisConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> RedisConnection {
+        let sslContext: NIOSSLContext?
+        if configuration.useTLS {
+            do {
+                sslContext = try NIOSSLContext(configuration: .makeClientConfiguration())
+            } catch {
+                throw RedisError.connectionClosed(reason: "TLS setup failed")
+            }
+        } else {
+            sslContext = nil
+        }
+        let parser = RESPParser(limits: configuration.limits)
+        let host = configuration.host
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000 + configuration.connectTimeout.components.attoseconds / 1_000_000_000))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: host)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPReplyDecoder(parser: parser)))
+                    try channel.pipeline.syncOperations.addHandler(RedisCommandHandler())
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw RedisError.connectionClosed(reason: "cannot connect to \(configuration.host):\(configuration.port)")
+        }
+        let connection = RedisConnection(channel: channel, commandTimeout: configuration.commandTimeout)
+        do {
+            try await connection.handshake(configuration)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return connection
+    }
+
+    private func handshake(_ configuration: RedisConfiguration) async throws {
+        var commands: [RedisCommand] = []
+        if configuration.protocolVersion == 3 {
+            var hello = ["3"]
+            if let password = configuration.password {
+                hello += ["AUTH", configuration.username ?? "default", password]
+            }
+            commands.append(RedisCommand("HELLO", hello))
+        } else if let password = configuration.password {
+            commands.append(RedisCommand("AUTH", configuration.username.map { [$0, password] } ?? [password]))
+        }
+        if configuration.database != 0 {
+            commands.append(RedisCommand("SELECT", [String(configuration.database)]))
+        }
+        guard !commands.isEmpty else { return }
+        for reply in try await send(commands) {
+            if let error = reply.serverError { throw error }
+        }
+    }
+
+    /// Sends commands in one write and returns one reply per command, in order. Error replies
+    /// are returned as ``RESPValue/error(_:)``, not thrown; connection failures and timeouts
+    /// throw ``RedisError``.
+    public func send(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+        let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
+        let channel = self.channel
+        let timeout = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000 + commandTimeout.components.attoseconds / 1_000_000_000)) {
+            // A late reply would be matched to the next request: close the connection.
+            promise.fail(RedisError.timedOut)
+            channel.close(promise: nil)
+        }
+        promise.futureResult.whenComplete { _ in timeout.cancel() }
+        channel.writeAndFlush(RedisRequest(commands: commands, promise: promise)).whenFailure { _ in
+            promise.fail(RedisError.connectionClosed(reason: "write failed"))
+        }
+        return try await promise.futureResult.get()
+    }
+
+    /// Sends one command and returns its reply, throwing server errors as ``RedisError/server(kind:message:)``.
+    public func send(_ command: RedisCommand) async throws -> RESPValue {
+        let reply = try await send([command]).first ?? .null
+        if let error = reply.serverError { throw error }
+        return reply
+    }
+
+    /// Closes the connection.
+    public func close() async {
+        try? await channel.close()
+    }
+}

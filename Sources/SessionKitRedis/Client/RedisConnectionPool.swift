@@ -1,0 +1,149 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A fixed set of multiplexed connections to one Redis/Valkey server.
+///
+/// Requests are spread round-robin over ``RedisConfiguration/connectionCount`` connections
+/// and pipelined on each, so no request waits for a free connection. Each connection slot is
+/// a small state machine:
+///
+/// ```
+/// disconnected ──use──▶ connecting ──ok──▶ connected ──closed──▶ disconnected
+///      ▲                    │ failed
+///      └──── backing off ◀──┘   (requests fail fast until the backoff ends)
+/// ```
+/// After a failed connect the slot waits 50 ms, doubling up to ``RedisConfiguration/maxBackoff``,
+/// before trying again; in between, requests fail at once with ``RedisError/backingOff(retryInMilliseconds:)``
+/// instead of piling up. When the server returns, the next request after the backoff
+/// reconnects: the pool heals without a restart.
+public final class RedisConnectionPool: Sendable {
+    /// The configuration the pool connects with.
+    public let configuration: RedisConfiguration
+    private let slots: [ConnectionSlot]
+    private let next = Atomic<Int>(0)
+    private let group: any EventLoopGroup
+
+    /// Creates a pool; connections open on first use.
+    public init(configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = group
+        self.slots = (0..<max(1, configuration.connectionCount)).map { _ in ConnectionSlot() }
+    }
+
+    /// Sends commands as one pipeline on one connection; one reply per command.
+    public func send(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+        let index = next.add(1, ordering: .relaxed).newValue % slots.count
+        let connection = try await slots[index].connection(configuration: configuration, group: group)
+        return try await connection.send(commands)
+    }
+
+    /// Sends one command; server errors are thrown.
+    public func send(_ command: RedisCommand) async throws -> RESPValue {
+        let reply = try await send([command]).first ?? .null
+        if let error = reply.serverError { throw error }
+        return reply
+    }
+
+    /// Closes every open connection.
+    public func close() async {
+        for slot in slots { await slot.close() }
+    }
+}
+
+/// One connection of the pool and its state.
+final class ConnectionSlot: Sendable {
+    enum State {
+        case disconnected(failures: Int, retryAt: ContinuousClock.Instant?)
+        case connecting(waiters: [CheckedContinuation<RedisConnection, any Error>])
+        case connected(RedisConnection)
+    }
+
+    private enum Step {
+        case use(RedisConnection)
+        case fail(RedisError)
+        case connect(failures: Int)
+        case wait
+    }
+
+    private let state = Mutex<State>(.disconnected(failures: 0, retryAt: nil))
+
+    func connection(configuration: RedisConfiguration, group: any EventLoopGroup) async throws -> RedisConnection {
+        let now = ContinuousClock.now
+        let step = state.withLock { state -> Step in
+            switch state {
+            case .connected(let connection) where connection.isActive:
+                return .use(connection)
+            case .connected:
+                state = .connecting(waiters: [])
+                return .connect(failures: 0)
+            case .connecting:
+                return .wait
+            case .disconnected(let failures, let retryAt):
+                if let retryAt, now < retryAt {
+                    let milliseconds = Int((retryAt - now).components.seconds * 1000 + (retryAt - now).components.attoseconds / 1_000_000_000_000_000)
+                    return .fail(.backingOff(retryInMilliseconds: max(1, milliseconds)))
+                }
+                state = .connecting(waiters: [])
+                return .connect(failures: failures)
+            }
+        }
+        switch step {
+        case .use(let connection):
+            return connection
+        case .fail(let error):
+            throw error
+        case .connect(let failures):
+            return try await connect(configuration: configuration, group: group, failures: failures)
+        case .wait:
+            return try await withCheckedThrowingContinuation { continuation in
+                let immediate = state.withLock { state -> Result<RedisConnection, any Error>? in
+                    switch state {
+                    case .connecting(var waiters):
+                        waiters.append(continuation)
+                        state = .connecting(waiters: waiters)
+                        return nil
+                    case .connected(let connection):
+                        return .success(connection)
+                    case .disconnected:
+                        return .failure(RedisError.connectionClosed(reason: "connection attempt failed"))
+                    }
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        }
+    }
+
+    private func connect(configuration: RedisConfiguration, group: any EventLoopGroup, failures: Int) async throws -> RedisConnection {
+        do {
+            let connection = try await RedisConnection.connect(configuration, group: group)
+            let waiters = state.withLock { state -> [CheckedContinuation<RedisConnection, any Error>] in
+                defer { state = .connected(connection) }
+                if case .connecting(let waiters) = state { return waiters }
+                return []
+            }
+            for waiter in waiters { waiter.resume(returning: connection) }
+            return connection
+        } catch {
+            let attempt = failures + 1
+            let backoff = min(Duration.milliseconds(50) * (1 << min(attempt - 1, 16)), configuration.maxBackoff)
+            let waiters = state.withLock { state -> [CheckedContinuation<RedisConnection, any Error>] in
+                defer { state = .disconnected(failures: attempt, retryAt: .now + backoff) }
+                if case .connecting(let waiters) = state { return waiters }
+                return []
+            }
+            for waiter in waiters { waiter.resume(throwing: error) }
+            throw error
+        }
+    }
+
+    func close() async {
+        let connection = state.withLock { state -> RedisConnection? in
+            defer { state = .disconnected(failures: 0, retryAt: nil) }
+            if case .connected(let connection) = state { return connection }
+            return nil
+        }
+        await connection?.close()
+    }
+}

@@ -1,0 +1,86 @@
+import NIOCore
+
+/// Turns bytes from the server into ``RESPValue`` replies (a `ByteToMessageDecoder`).
+struct RESPReplyDecoder: ByteToMessageDecoder {
+    typealias InboundOut = RESPValue
+
+    let parser: RESPParser
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let value = try parser.parse(&buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(value))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+}
+
+/// A batch of commands written together (a pipeline) and the promise for their replies.
+struct RedisRequest {
+    let commands: [RedisCommand]
+    let promise: EventLoopPromise<[RESPValue]>
+}
+
+/// Matches replies to requests in order, so many requests can be in flight on one connection.
+///
+/// Writes encode each request's commands into one buffer; replies are collected until the
+/// request at the head of the queue has one per command. When the connection fails or
+/// closes, every waiting request fails with a typed ``RedisError``.
+final class RedisCommandHandler: ChannelDuplexHandler {
+    typealias InboundIn = RESPValue
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private struct Pending {
+        let promise: EventLoopPromise<[RESPValue]>
+        let expected: Int
+        var replies: [RESPValue]
+    }
+
+    private var pending = CircularBuffer<Pending>()
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = Self.unwrapOutboundIn(data)
+        guard !request.commands.isEmpty else {
+            request.promise.succeed([])
+            promise?.succeed(())
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 128 * request.commands.count)
+        for command in request.commands { command.encode(into: &buffer) }
+        pending.append(Pending(promise: request.promise, expected: request.commands.count, replies: []))
+        context.write(Self.wrapOutboundOut(buffer), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let value = Self.unwrapInboundIn(data)
+        guard var head = pending.popFirst() else {
+            // A reply nobody asked for: the stream is out of step; it cannot be trusted.
+            failAll(.protocolViolation(reason: "unsolicited reply"))
+            context.close(promise: nil)
+            return
+        }
+        head.replies.append(value)
+        if head.replies.count == head.expected {
+            head.promise.succeed(head.replies)
+        } else {
+            pending.prepend(head)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(error as? RedisError ?? .protocolViolation(reason: String(describing: type(of: error))))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(.connectionClosed(reason: "the server closed the connection"))
+        context.fireChannelInactive()
+    }
+
+    private func failAll(_ error: RedisError) {
+        while let next = pending.popFirst() { next.promise.fail(error) }
+    }
+}

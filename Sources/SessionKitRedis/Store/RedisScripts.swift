@@ -1,0 +1,112 @@
+import Crypto
+
+/// The Lua scripts the Redis store runs with `EVALSHA` (falling back to `EVAL` once per
+/// server after a restart or `SCRIPT FLUSH`). Each makes one lifecycle step atomic and costs
+/// one round trip. All take the caller's clock as `ARGV[1]` (milliseconds), so expiry is
+/// judged by the same clock as every other store, while the key's own `PEXPIREAT` makes
+/// Redis delete it by itself.
+///
+/// Hash fields: `d:<key>` holds a session value (JSON); `m:c` created, `m:l` last seen,
+/// `m:i` idle expiry, `m:a` absolute expiry, `m:e` effective expiry (all milliseconds),
+/// `m:u` user, `m:g` user agent, `m:v` version.
+struct RedisScript: Sendable {
+    let source: String
+    let sha1: String
+
+    init(_ source: String) {
+        self.source = source
+        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    /// KEYS: session[, user set]. ARGV: now, expires, absolute, id, field, value, …
+    /// Returns 1, or 0 when a live record has the ID.
+    static let create = RedisScript(
+        """
+        local e = redis.call('HGET', KEYS[1], 'm:e')
+        if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+        redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+        if KEYS[2] then
+          redis.call('SADD', KEYS[2], ARGV[4])
+          redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'NX')
+          redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'GT')
+        end
+        return 1
+        """
+    )
+
+    /// KEYS: new session, old session[, user set]. ARGV: now, expires, absolute, new id,
+    /// old id, field, value, … Returns 1; 0 when the new ID is taken; -1 when the old
+    /// session is gone (nothing written).
+    static let replace = RedisScript(
+        """
+        local old = redis.call('HGET', KEYS[2], 'm:e')
+        if not old or tonumber(old) <= tonumber(ARGV[1]) then return -1 end
+        local e = redis.call('HGET', KEYS[1], 'm:e')
+        if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+        redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+        redis.call('DEL', KEYS[2])
+        if KEYS[3] then
+          redis.call('SREM', KEYS[3], ARGV[5])
+          redis.call('SADD', KEYS[3], ARGV[4])
+          redis.call('PEXPIREAT', KEYS[3], ARGV[3], 'NX')
+          redis.call('PEXPIREAT', KEYS[3], ARGV[3], 'GT')
+        end
+        return 1
+        """
+    )
+
+    /// KEYS: session. ARGV: now, expected version or '', idle expiry, last seen, set count,
+    /// field, value, …, removed count, field, …, user mode ('keep'|'set'|'clear')[, user].
+    /// Returns {1, version, previous user} | {0} gone | {-1, version} conflict.
+    static let patch = RedisScript(
+        """
+        local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:v', 'm:a', 'm:u')
+        if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return {0} end
+        if ARGV[2] ~= '' and ARGV[2] ~= meta[2] then return {-1, tonumber(meta[2])} end
+        local sets = tonumber(ARGV[5])
+        if sets > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + 2 * sets)) end
+        local i = 6 + 2 * sets
+        local removed = tonumber(ARGV[i])
+        if removed > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, i + 1, i + removed)) end
+        i = i + removed + 1
+        if ARGV[i] == 'set' then redis.call('HSET', KEYS[1], 'm:u', ARGV[i + 1])
+        elseif ARGV[i] == 'clear' then redis.call('HDEL', KEYS[1], 'm:u') end
+        local expires = ARGV[3]
+        if tonumber(meta[3]) < tonumber(ARGV[3]) then expires = meta[3] end
+        redis.call('HSET', KEYS[1], 'm:i', ARGV[3], 'm:e', expires, 'm:l', ARGV[4])
+        local version = redis.call('HINCRBY', KEYS[1], 'm:v', 1)
+        redis.call('PEXPIREAT', KEYS[1], expires)
+        return {1, version, meta[4] or ''}
+        """
+    )
+
+    /// KEYS: session. ARGV: now, idle expiry, last seen. Returns 1, or 0 when gone.
+    static let touch = RedisScript(
+        """
+        local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:a')
+        if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return 0 end
+        local expires = ARGV[2]
+        if tonumber(meta[2]) < tonumber(ARGV[2]) then expires = meta[2] end
+        redis.call('HSET', KEYS[1], 'm:i', ARGV[2], 'm:e', expires, 'm:l', ARGV[3])
+        redis.call('PEXPIREAT', KEYS[1], expires)
+        return 1
+        """
+    )
+
+    /// KEYS: session. ARGV: now. Deletes the session; returns 1 if it was live.
+    static let deleteReportingLive = RedisScript(
+        """
+        local e = redis.call('HGET', KEYS[1], 'm:e')
+        redis.call('DEL', KEYS[1])
+        if e and tonumber(e) > tonumber(ARGV[1]) then return 1 end
+        return 0
+        """
+    )
+}

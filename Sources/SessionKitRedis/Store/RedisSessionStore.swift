@@ -1,0 +1,293 @@
+import Crypto
+import Foundation
+import SessionKit
+
+/// A session store in Redis or Valkey, shared by any number of server instances.
+///
+/// Layout (prefix `sk:` by default): one hash per session at `sk:s:{<digest>}` — session
+/// values as `d:<key>` fields plus metadata — with `PEXPIREAT` at the session's expiry, so
+/// Redis removes it by itself; one set per user at `sk:u:{<hash of user>}` listing the user's
+/// session digests, trimmed as sessions die. The `{…}` hash tag keeps each session's key in
+/// one cluster slot.
+///
+/// Each lifecycle step is one round trip: a load is `HGETALL`; create, patch, touch and
+/// regenerate are one `EVALSHA` of a small Lua script that checks expiry and applies only the
+/// changed fields atomically (a gone session is never re-created); destroy is one `DEL`.
+public final class RedisSessionStore: SessionStore {
+    /// The connection pool.
+    public let pool: RedisConnectionPool
+    /// The prefix of every key.
+    public let keyPrefix: String
+    let clock: any SessionClock
+
+    /// Creates a store over a pool.
+    public init(pool: RedisConnectionPool, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) {
+        self.pool = pool
+        self.keyPrefix = keyPrefix
+        self.clock = clock
+    }
+
+    /// The key of a session's hash.
+    public func sessionKey(_ id: SessionStorageID) -> String { "\(keyPrefix)s:{\(id.hex)}" }
+
+    /// The key of a user's set of sessions (the user ID is hashed, so any ID makes a safe key).
+    public func userKey(_ user: String) -> String {
+        let digest = SHA256.hash(data: Array(user.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        return "\(keyPrefix)u:{\(digest)}"
+    }
+
+    // MARK: SessionStore
+
+    /// Returns the live record (one `HGETALL`).
+    public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
+        let reply = try await command(RedisCommand("HGETALL", [sessionKey(id)]))
+        let fields = try Self.pairs(reply)
+        guard !fields.isEmpty else { return nil }
+        let record = try Self.record(from: fields)
+        return record.isExpired(at: clock.now()) ? nil : record
+    }
+
+    /// Creates a record (one `EVALSHA`).
+    public func create(_ id: SessionStorageID, _ record: SessionRecord) async throws {
+        var keys = [sessionKey(id)]
+        if let user = record.userID { keys.append(userKey(user)) }
+        let arguments = [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), id.hex] + Self.fields(of: record)
+        let reply = try await evaluate(.create, keys: keys, arguments: arguments)
+        guard reply.int == 1 else { throw SessionStoreError.collision }
+    }
+
+    /// Merges a patch (one `EVALSHA`; a second round trip only when the user changes).
+    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+        var arguments = [
+            millis(clock.now()), patch.expectedVersion.map { String($0) } ?? "", millis(patch.idleExpiresAt), millis(patch.lastSeenAt),
+            String(patch.setValues.count),
+        ]
+        for (key, value) in patch.setValues.sorted(by: { $0.key < $1.key }) {
+            arguments.append("d:" + key)
+            arguments.append(String(decoding: value, as: UTF8.self))
+        }
+        arguments.append(String(patch.removedKeys.count))
+        arguments += patch.removedKeys.sorted().map { "d:" + $0 }
+        switch patch.userID {
+        case .unchanged: arguments.append("keep")
+        case .set(nil): arguments.append("clear")
+        case .set(.some(let user)): arguments += ["set", user]
+        }
+        let reply = try await evaluate(.patch, keys: [sessionKey(id)], arguments: arguments)
+        guard let parts = reply.array, let status = parts.first?.int else { throw RedisError.unexpectedReply("\(reply)") }
+        switch status {
+        case 1:
+            let version = UInt64(parts.count > 1 ? parts[1].int ?? 0 : 0)
+            if case .set(let newUser) = patch.userID {
+                let previous = parts.count > 2 ? parts[2].string.flatMap { $0.isEmpty ? nil : $0 } : nil
+                try await moveUserIndex(id, from: previous, to: newUser)
+            }
+            return .applied(version: version)
+        case -1:
+            return .conflict(currentVersion: UInt64(parts.count > 1 ? parts[1].int ?? 0 : 0))
+        default:
+            return .notFound
+        }
+    }
+
+    private func moveUserIndex(_ id: SessionStorageID, from previous: String?, to next: String?) async throws {
+        guard previous != next else { return }
+        var commands: [RedisCommand] = []
+        if let previous { commands.append(RedisCommand("SREM", [userKey(previous), id.hex])) }
+        if let next {
+            commands.append(RedisCommand("SADD", [userKey(next), id.hex]))
+            if let record = try await load(id) {
+                commands.append(RedisCommand("PEXPIREAT", [userKey(next), millis(record.absoluteExpiresAt), "NX"]))
+                commands.append(RedisCommand("PEXPIREAT", [userKey(next), millis(record.absoluteExpiresAt), "GT"]))
+            }
+        }
+        try Self.check(try await send(commands))
+    }
+
+    /// Extends a live record's idle expiry (one `EVALSHA`).
+    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
+        let reply = try await evaluate(.touch, keys: [sessionKey(id)], arguments: [millis(clock.now()), millis(idleExpiresAt), millis(lastSeenAt)])
+        return reply.int == 1
+    }
+
+    /// Deletes a record (one `DEL`; the user's set drops the stale entry on its next listing).
+    public func delete(_ id: SessionStorageID) async throws {
+        _ = try await command(RedisCommand("DEL", [sessionKey(id)]))
+    }
+
+    /// Moves a live session to a new ID (one `EVALSHA`).
+    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        var keys = [sessionKey(newID), sessionKey(oldID)]
+        if let user = record.userID { keys.append(userKey(user)) }
+        let arguments = [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), newID.hex, oldID.hex] + Self.fields(of: record)
+        let reply = try await evaluate(.replace, keys: keys, arguments: arguments)
+        switch reply.int {
+        case 1: return true
+        case -1: return false
+        default: throw SessionStoreError.collision
+        }
+    }
+
+    /// Lists a user's live sessions, oldest first (two round trips: the set, then the
+    /// sessions' metadata pipelined); entries of sessions that died are removed from the set.
+    public func sessions(forUser userID: String) async throws -> [SessionSummary] {
+        let members = try await members(of: userID)
+        guard !members.isEmpty else { return [] }
+        let replies = try await send(members.map { RedisCommand("HMGET", [sessionKey($0), "m:e", "m:c", "m:l", "m:u", "m:g"]) })
+        let now = clock.now()
+        var result: [SessionSummary] = []
+        var stale: [String] = []
+        for (id, reply) in zip(members, replies) {
+            guard let values = reply.array, values.count == 5, let expires = values[0].int, Double(expires) / 1000 > now.timeIntervalSince1970,
+                values[3].string == userID
+            else {
+                stale.append(id.hex)
+                continue
+            }
+            result.append(
+                SessionSummary(
+                    id: id,
+                    userID: userID,
+                    createdAt: Self.date(values[1]),
+                    lastSeenAt: Self.date(values[2]),
+                    expiresAt: Self.date(values[0]),
+                    userAgent: values[4].string
+                )
+            )
+        }
+        if !stale.isEmpty { _ = try? await send([RedisCommand("SREM", [userKey(userID)] + stale)]) }
+        return result.sorted { ($0.createdAt, $0.id.hex) < ($1.createdAt, $1.id.hex) }
+    }
+
+    /// Deletes a user's sessions except one (two round trips: the set, then one pipelined
+    /// batch of deletes). Returns how many live sessions ended.
+    public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
+        let doomed = try await members(of: userID).filter { $0 != keptID }
+        guard !doomed.isEmpty else { return 0 }
+        let now = millis(clock.now())
+        var commands = doomed.map { RedisCommand("EVALSHA", [RedisScript.deleteReportingLive.sha1, "1", sessionKey($0), now]) }
+        commands.append(RedisCommand("SREM", [userKey(userID)] + doomed.map(\.hex)))
+        var replies = try await send(commands)
+        if replies.contains(where: { $0.serverError.map(Self.isNoScript) ?? false }) {
+            commands = doomed.map { RedisCommand("EVAL", [RedisScript.deleteReportingLive.source, "1", sessionKey($0), now]) }
+            replies = try await send(commands)
+        }
+        try Self.check(replies)
+        return replies.prefix(doomed.count).filter { $0.int == 1 }.count
+    }
+
+    // MARK: Helpers
+
+    private func members(of userID: String) async throws -> [SessionStorageID] {
+        let reply = try await command(RedisCommand("SMEMBERS", [userKey(userID)]))
+        return (reply.array ?? []).compactMap { $0.string.flatMap(SessionStorageID.init(hex:)) }
+    }
+
+    private func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPValue {
+        let tail = [String(keys.count)] + keys + arguments
+        let reply = try await send([RedisCommand("EVALSHA", [script.sha1] + tail)])[0]
+        if let error = reply.serverError, Self.isNoScript(error) {
+            return try await command(RedisCommand("EVAL", [script.source] + tail))
+        }
+        if let error = reply.serverError { throw Self.storeError(error) }
+        return reply
+    }
+
+    private func command(_ command: RedisCommand) async throws -> RESPValue {
+        let reply = try await send([command])[0]
+        if let error = reply.serverError { throw Self.storeError(error) }
+        return reply
+    }
+
+    private func send(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        do {
+            let replies = try await pool.send(commands)
+            guard replies.count == commands.count else { throw RedisError.unexpectedReply("\(replies.count) replies for \(commands.count) commands") }
+            return replies
+        } catch let error as RedisError {
+            throw Self.storeError(error)
+        }
+    }
+
+    private static func check(_ replies: [RESPValue]) throws {
+        if let error = replies.lazy.compactMap(\.serverError).first { throw storeError(error) }
+    }
+
+    private static func isNoScript(_ error: RedisError) -> Bool {
+        if case .server("NOSCRIPT", _) = error { return true }
+        return false
+    }
+
+    static func storeError(_ error: RedisError) -> SessionStoreError {
+        switch error {
+        case .timedOut: return .timedOut
+        case .server("WRONGTYPE", let message): return .corrupt(reason: "Redis WRONGTYPE: \(message)")
+        default: return .unavailable(reason: error.description)
+        }
+    }
+
+    private static func fields(of record: SessionRecord) -> [String] {
+        var fields = [
+            "m:c", millis(record.createdAt), "m:l", millis(record.lastSeenAt), "m:i", millis(record.idleExpiresAt),
+            "m:a", millis(record.absoluteExpiresAt), "m:e", millis(record.expiresAt), "m:v", String(record.version),
+        ]
+        if let user = record.userID { fields += ["m:u", user] }
+        if let agent = record.userAgent { fields += ["m:g", agent] }
+        for (key, value) in record.data.sorted(by: { $0.key < $1.key }) {
+            fields.append("d:" + key)
+            fields.append(String(decoding: value, as: UTF8.self))
+        }
+        return fields
+    }
+
+    private static func pairs(_ reply: RESPValue) throws -> [(String, RESPValue)] {
+        switch reply {
+        case .map(let pairs):
+            return pairs.compactMap { key, value in key.string.map { ($0, value) } }
+        case .array(let values):
+            guard values.count % 2 == 0 else { throw SessionStoreError.corrupt(reason: "odd HGETALL reply") }
+            return stride(from: 0, to: values.count, by: 2).compactMap { index in values[index].string.map { ($0, values[index + 1]) } }
+        case .null:
+            return []
+        default:
+            throw SessionStoreError.corrupt(reason: "unexpected HGETALL reply")
+        }
+    }
+
+    private static func record(from fields: [(String, RESPValue)]) throws -> SessionRecord {
+        var data: [String: Data] = [:]
+        var meta: [String: RESPValue] = [:]
+        for (name, value) in fields {
+            if name.hasPrefix("d:") {
+                guard case .bulkString(let bytes) = value else { throw SessionStoreError.corrupt(reason: "non-string session field") }
+                data[String(name.dropFirst(2))] = Data(bytes)
+            } else {
+                meta[name] = value
+            }
+        }
+        guard meta["m:e"] != nil, meta["m:a"] != nil, meta["m:i"] != nil else {
+            throw SessionStoreError.corrupt(reason: "session hash without expiry metadata")
+        }
+        return SessionRecord(
+            data: data,
+            userID: meta["m:u"]?.string,
+            createdAt: date(meta["m:c"]),
+            lastSeenAt: date(meta["m:l"]),
+            idleExpiresAt: date(meta["m:i"]),
+            absoluteExpiresAt: date(meta["m:a"]),
+            userAgent: meta["m:g"]?.string,
+            version: UInt64(meta["m:v"]?.int ?? 1)
+        )
+    }
+
+    private static func date(_ value: RESPValue?) -> Date {
+        Date(timeIntervalSince1970: Double(value?.int ?? 0) / 1000)
+    }
+
+    private static func millis(_ date: Date) -> String {
+        String(Int64((date.timeIntervalSince1970 * 1000).rounded()))
+    }
+
+    private func millis(_ date: Date) -> String { Self.millis(date) }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import SessionKit
+import SessionKitRedis
+import SessionKitTesting
+import Testing
+
+/// Every test against the real server runs in one serialized suite: the outage test stops it.
+@Suite("Redis store", .serialized, .enabled(if: RedisTestServer.isConfigured, RedisTestServer.skipReason))
+struct RedisStoreTests {
+    @Test(arguments: SessionStoreConformance.cases)
+    func conformance(_ check: SessionStoreConformance.Case) async throws {
+        try await check.run { clock in try RedisTestServer.isolatedStore(clock: clock) }
+    }
+
+    @Test("500 concurrent patches of different keys of one session all survive")
+    func manyConcurrentPatches() async throws {
+        let store = try RedisTestServer.isolatedStore()
+        let id = SessionToken.generate().storageID
+        let now = Date()
+        try await store.create(id, SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
+        let writers = 500
+        try await withThrowingTaskGroup(of: SessionPatchResult.self) { group in
+            for index in 0..<writers {
+                group.addTask {
+                    try await store.patch(id, SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date()))
+                }
+            }
+            for try await result in group {
+                guard case .applied = result else { Issue.record("patch returned \(result)"); return }
+            }
+        }
+        let record = try #require(try await store.load(id))
+        #expect(record.data.count == writers)
+        #expect((0..<writers).allSatisfy { record.data["k\($0)"] == Data(String($0).utf8) })
+    }
+
+    @Test("keys hold only the token digest, in one hash slot per session, with a TTL")
+    func keyLayout() async throws {
+        let pool = RedisConnectionPool(configuration: try RedisTestServer.configuration())
+        let store = try RedisTestServer.isolatedStore(pool: pool)
+        let engine = try SessionEngine(store: store)
+        let client = EngineTestClient(engine: engine)
+        try await client.send { try await $0.signIn(userID: "ada") }
+        let token = try #require(client.cookie)
+        let id = try #require(SessionToken(validating: token)).storageID
+        let keys = try await pool.send(RedisCommand("KEYS", [store.keyPrefix + "*"])).array?.compactMap(\.string) ?? []
+        #expect(Set(keys) == [store.sessionKey(id), store.userKey("ada")])
+        #expect(store.sessionKey(id).contains("{\(id.hex)}"))
+        #expect(!keys.contains { $0.contains(token) })
+        let ttl = try await pool.send(RedisCommand("PTTL", [store.sessionKey(id)])).int ?? -1
+        #expect(ttl > 0 && ttl <= 30 * 60 * 1000)
+        let userTTL = try await pool.send(RedisCommand("PTTL", [store.userKey("ada")])).int ?? -1
+        #expect(userTTL > 0)
+    }
+
+    @Test("scripts are reloaded after SCRIPT FLUSH")
+    func scriptFlush() async throws {
+        let pool = RedisConnectionPool(configuration: try RedisTestServer.configuration())
+        let store = try RedisTestServer.isolatedStore(pool: pool)
+        let id = SessionToken.generate().storageID
+        let now = Date()
+        _ = try await pool.send(RedisCommand("SCRIPT", ["FLUSH"]))
+        try await store.create(id, SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
+        _ = try await pool.send(RedisCommand("SCRIPT", ["FLUSH"]))
+        #expect(try await store.patch(id, SessionPatch(setValues: ["b": Data("2".utf8)], idleExpiresAt: now + 600, lastSeenAt: now)) == .applied(version: 2))
+    }
+
+    @Test("Redis down: 503 during the outage, success afterwards without restarting the app")
+    func outageAndRecovery() async throws {
+        var configuration = try RedisTestServer.configuration()
+        configuration.commandTimeout = .milliseconds(500)
+        let store = try RedisTestServer.isolatedStore(pool: RedisConnectionPool(configuration: configuration))
+        let engine = try SessionEngine(store: store)
+        let visits = SessionKey<Int>("visits")
+        let user = EngineTestClient(engine: engine)
+        try await user.send { try await $0.signIn(userID: "ada") }
+        try await user.send { try await $0.set(visits, 1) }
+        let cookie = user.cookie
+
+        try RedisTestServer.runCommand("SESSIONKIT_REDIS_STOP")
+        var outageErrors = 0
+        for _ in 0..<5 {
+            do {
+                try await user.send { _ = try await $0.get(visits) }
+                Issue.record("a request succeeded while Redis was down")
+            } catch let error as SessionError {
+                guard case .storeUnavailable = error else { Issue.record("expected storeUnavailable, got \(error)"); continue }
+                outageErrors += 1
+            }
+        }
+        #expect(outageErrors == 5)
+        #expect(user.cookie == cookie, "the outage changed the client's cookie")
+
+        // Redis keeps no data across this restart (--save ""), as a failover to an empty
+        // replica would: the session is gone, but the app must work again by itself.
+        try RedisTestServer.runCommand("SESSIONKIT_REDIS_START")
+        let restarted = ContinuousClock.now
+        var recovered = false
+        for _ in 0..<100 where !recovered {
+            do {
+                try await user.send { try await $0.set(visits, 1) }
+                recovered = true
+            } catch {
+                try await Task.sleep(for: .milliseconds(50))  // polling for the restarted server
+            }
+        }
+        #expect(recovered, "requests did not succeed again after Redis came back")
+        print("redis outage: \(outageErrors) requests answered 503; recovered \(ContinuousClock.now - restarted) after restart")
+    }
+}
