@@ -18,7 +18,7 @@ public enum DemoApplication {
     ) throws -> SessionEngine {
         let configuration = sessionConfiguration(options)
         switch options.store {
-        case .sqlite, .postgres:
+        case .sqlite, .postgres, .redis:
             throw SessionConfigurationError("\(options.store) needs DemoSessions.make (it opens connections)")
         case .memory:
             return try SessionEngine(store: MemorySessionStore(clock: clock), configuration: configuration, clock: clock, logger: logger)

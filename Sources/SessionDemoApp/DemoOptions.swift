@@ -10,6 +10,8 @@ public struct DemoOptions: Sendable, Equatable {
         case sqlite(path: String)
         /// A PostgreSQL server (`postgres://user:pass@host:port/db?sslmode=disable|prefer|require`).
         case postgres(url: String)
+        /// A Redis or Valkey server (`redis://[user[:pass]@]host[:port][/db]`, `rediss://` for TLS).
+        case redis(url: String)
     }
 
     /// The store `session-demo` uses when `--store` is not given: a file next to it, so
@@ -43,6 +45,7 @@ public struct DemoOptions: Sendable, Equatable {
                                memory
                                sqlite:PATH
                                postgres://USER:PASS@HOST:PORT/DB[?sslmode=disable|prefer|require]
+                               redis://[USER[:PASS]@]HOST[:PORT][/DB]  (rediss:// for TLS)
                                cookie   (sealed cookies; keys from SESSIONKIT_KEYS,
                                          else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
@@ -87,8 +90,10 @@ public struct DemoOptions: Sendable, Equatable {
             return .sqlite(path: path)
         case _ where text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"):
             return .postgres(url: text)
+        case _ where text.hasPrefix("redis://") || text.hasPrefix("rediss://"):
+            return .redis(url: text)
         default:
-            throw DemoOptionsError("unsupported --store \(text): use memory, cookie, sqlite:PATH or postgres://…")
+            throw DemoOptionsError("unsupported --store \(text): use memory, cookie, sqlite:PATH, postgres://… or redis://…")
         }
     }
 }

@@ -4,6 +4,7 @@ import PostgresNIO
 import ServiceLifecycle
 import SessionKit
 import SessionKitPostgres
+import SessionKitRedis
 import SessionKitSQLite
 
 /// The session engine for a `--store` choice, with the background services it needs
@@ -42,6 +43,11 @@ public struct DemoSessions: Sendable {
                 services: [client, SessionSweeper(store: store, logger: logger)],
                 prepare: { try await store.migrate() }
             )
+        case .redis(let url):
+            let pool = RedisConnectionPool(configuration: try RedisConfiguration(url: url))
+            let store = RedisSessionStore(pool: pool, clock: clock)
+            let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
+            return DemoSessions(engine: engine, services: [], prepare: {})
         }
     }
 }

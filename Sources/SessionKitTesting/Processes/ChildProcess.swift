@@ -76,6 +76,11 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     /// What went wrong.
     public let message: String
 
+    /// Creates an error with a message.
+    public init(message: String) {
+        self.message = message
+    }
+
     /// The message.
     public var description: String { message }
 }

@@ -1,0 +1,101 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SessionKitTesting
+import Testing
+
+/// A real `session-demo` process on a free loopback port, started from the binary the test
+/// build produced, and stopped by its PID.
+final class DemoServer: Sendable {
+    let process: ChildProcess
+    let port: Int
+    let logPath: String
+
+    /// The built `session-demo` next to the test bundle.
+    static var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("session-demo").path
+    }
+
+    static var isBuilt: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+
+    private init(process: ChildProcess, port: Int, logPath: String) {
+        self.process = process
+        self.port = port
+        self.logPath = logPath
+    }
+
+    /// Starts the demo with `--store store` and waits until it listens.
+    static func start(store: String, environment: [String: String] = [:]) async throws -> DemoServer {
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("session-demo-\(UUID().uuidString).log").path
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        let process = try ChildProcess(executable: binary, arguments: ["--port", "0", "--store", store], environment: env, logPath: logPath)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let log = try? String(contentsOfFile: logPath, encoding: .utf8),
+                let range = log.range(of: "listening on 127.0.0.1:")
+            {
+                let digits = log[range.upperBound...].prefix(while: \.isNumber)
+                if let port = Int(digits) { return DemoServer(process: process, port: port, logPath: logPath) }
+            }
+            try await Task.sleep(for: .milliseconds(50))  // waiting for the child to log its port
+        }
+        await process.stop()
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        throw ChildProcessError(message: "session-demo did not start within 30 s; log:\n\(log)")
+    }
+
+    func stop() async {
+        await process.stop()
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+}
+
+/// A tiny HTTP client with one cookie jar, for driving demo processes.
+final class DemoClient: Sendable {
+    struct Reply {
+        var status: Int
+        var json: [String: Any]?
+        var body: String
+        var setCookie: String?
+    }
+
+    private let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    private let jar = JarBox()
+
+    private final class JarBox: Sendable {
+        let value = Mutex<String?>(nil)
+    }
+
+    var cookie: String? {
+        get { jar.value.withLock { $0 } }
+        set { jar.value.withLock { $0 = newValue } }
+    }
+
+    func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    func send(_ method: HTTPMethod, _ server: DemoServer, _ path: String, json: String? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)\(path)")
+        request.method = method
+        if let cookie { request.headers.add(name: "Cookie", value: "id=\(cookie)") }
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        } else if method != .GET {
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        let response = try await http.execute(request, timeout: .seconds(10))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        let setCookie = response.headers["Set-Cookie"].first
+        if let setCookie, let value = SetCookie(setCookie), value.name == "id" {
+            cookie = value.isDeletion ? nil : value.value
+        }
+        let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        return Reply(status: Int(response.status.code), json: json, body: body, setCookie: setCookie)
+    }
+}
+
+import Synchronization
