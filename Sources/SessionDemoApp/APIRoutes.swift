@@ -46,6 +46,27 @@ enum APIRoutes {
         let signedOut: Int
     }
 
+    struct Note: ResponseEncodable, Decodable {
+        let value: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(value, forKey: .value)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case value
+        }
+    }
+
+    /// The session key of a named note: letters, digits, `-` and `_`, at most 40 characters.
+    static func noteKey(_ name: String?) throws -> SessionKey<String> {
+        guard let name, (1...40).contains(name.count),
+            name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" })
+        else { throw HTTPError(.badRequest, message: "note names are 1-40 letters, digits, '-' or '_'") }
+        return SessionKey("note.\(name)")
+    }
+
     static func add(to router: Router<DemoContext>) {
         let api = router.group("api")
         api.get("me") { _, context -> Me in
@@ -86,6 +107,19 @@ enum APIRoutes {
                     current: summary.id == current
                 )
             }
+        }
+        // Free-form notes, one session key each: scripts use them to check that concurrent
+        // writes to different keys all survive and that no client ever sees another's value.
+        api.put("notes/:name") { request, context -> Note in
+            try requireJSON(request)
+            let key = try noteKey(context.parameters.get("name"))
+            let note = try await request.decode(as: Note.self, context: context)
+            guard let value = note.value, value.utf8.count <= 512 else { throw HTTPError(.badRequest, message: "value must be a string of at most 512 bytes") }
+            try await context.session.set(key, value)
+            return Note(value: value)
+        }
+        api.get("notes/:name") { _, context -> Note in
+            Note(value: try await context.session.get(try noteKey(context.parameters.get("name"))))
         }
         api.delete("sessions/others") { request, context -> SignedOut in
             try requireJSON(request)

@@ -1,0 +1,41 @@
+import HTTPTypes
+import SessionKitTesting
+@testable import SessionKit
+
+/// Fuzzes the Cookie header parser and token validation through the engine's public entry
+/// point: any bytes in any number of Cookie fields must never crash, and must never cause a
+/// store call (a request that only reads its session costs at most one load, and only for a
+/// well-formed token).
+let store = CountingSessionStore(MemorySessionStore())
+let engine: SessionEngine = {
+    do {
+        return try SessionEngine(store: store)
+    } catch {
+        fatalError("fuzz engine configuration is valid: \(error)")
+    }
+}()
+let parser = CookieHeaderParser(name: "__Host-id", maxValueLength: 4096)
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let text = String(decoding: bytes, as: UTF8.self)
+    switch parser.lookup(in: text) {
+    case .found(let value):
+        precondition(value.utf8.count <= 4096, "the parser returned an oversized value")
+    case .absent, .ambiguous, .oversized:
+        break
+    }
+    // Split the input into several Cookie fields at 0x00 bytes.
+    var fields = HTTPFields()
+    for part in bytes.split(separator: 0, omittingEmptySubsequences: false) {
+        fields.append(HTTPField(name: .cookie, lenientValue: Array(part)))
+    }
+    let handle = engine.begin(fields)
+    if case .valid(let token, _) = handle.incoming {
+        precondition(SessionToken(validating: token.text) == token, "a validated token does not re-validate")
+        precondition(token.text.utf8.count == 43)
+    }
+    precondition(store.total == 0, "parsing a request made a store call")
+    return 0
+}

@@ -1,0 +1,35 @@
+import Foundation
+@testable import SessionKit
+
+/// Fuzzes sealed-cookie opening: arbitrary values must be rejected (never crash, never
+/// decode), and a session built from the input must seal and open back unchanged.
+let ring = KeyRing.ephemeral(name: "fuzz")
+let codec = SealedCookieCodec(keyRing: ring, cookieName: "__Host-id")
+let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let text = String(decoding: bytes, as: UTF8.self)
+    precondition(codec.open(Substring(text), now: now) == nil, "random input opened as a sealed cookie")
+    precondition(SealedPayload(decoding: bytes).map { _ in true } ?? true)
+
+    // Round trip: the input becomes one session value.
+    let record = SessionRecord(
+        data: ["v": Data(SessionDataJSON.encodeString(text))],
+        userID: bytes.first.map { String($0) },
+        createdAt: now,
+        idleExpiresAt: now + 600,
+        absoluteExpiresAt: now + 3600
+    )
+    do {
+        let sealed = try codec.seal(SealedPayload(record: record, epoch: UInt64(size)))
+        guard let opened = codec.open(Substring(sealed), now: now) else { preconditionFailure("a sealed value did not open") }
+        precondition(opened.payload.record.data == record.data && opened.payload.epoch == UInt64(size), "round trip changed the session")
+    } catch SessionError.cookieTooLarge {
+        precondition(size > 2000, "a small session was reported too large")
+    } catch {
+        preconditionFailure("sealing failed: \(error)")
+    }
+    return 0
+}

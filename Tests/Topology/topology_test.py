@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""Scale-out and fault-tolerance tests with real processes on loopback.
+
+nginx round-robins over three session-demo processes that share one store (PostgreSQL, then
+Redis). Scripted clients sign in, write, read and sign out through it while the script kills
+an instance, stops the store, and signs a user out everywhere. Every loop is bounded in count
+and time. Prints measurements and a closing "N passed, N failed" line.
+
+    python3 Tests/Topology/topology_test.py --binary .build/debug/session-demo \
+        --postgres "$SESSIONKIT_POSTGRES_URL" --redis "$SESSIONKIT_REDIS_URL"
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+RESULTS = []
+REPORT = []
+
+
+def report(line):
+    REPORT.append(line)
+    print("   " + line, flush=True)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Client:
+    """One user agent with its own cookie, talking to one address."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookie = None
+
+    def request(self, method, path, body=None, timeout=10):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers = {"Content-Type": "application/json"} if method != "GET" else {}
+        if self.cookie:
+            headers["Cookie"] = f"id={self.cookie}"
+        try:
+            connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            for header, value in response.getheaders():
+                if header.lower() == "set-cookie" and value.startswith("id="):
+                    token = value.split(";", 1)[0][3:]
+                    self.cookie = token or None
+            try:
+                parsed = json.loads(data) if data else None
+            except ValueError:
+                parsed = None
+            return response.status, parsed, dict((k.lower(), v) for k, v in response.getheaders())
+        finally:
+            connection.close()
+
+    def login(self, user):
+        status, body, _ = self.request("POST", "/api/login", {"user": user, "password": "demo"})
+        assert status == 200 and body["user"] == user, (status, body)
+
+    def me(self):
+        status, body, _ = self.request("GET", "/api/me")
+        assert status == 200, (status, body)
+        return body
+
+
+class Demo:
+    def __init__(self, binary, store, log_dir):
+        self.binary, self.store, self.log_dir = binary, store, log_dir
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        log = open(os.path.join(self.log_dir, f"demo-{self.port}.log"), "a")
+        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--store", self.store], stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port)
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Nginx:
+    def __init__(self, upstream_ports, work_dir):
+        self.port = free_port()
+        self.dir = work_dir
+        servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;" for p in upstream_ports)
+        self.conf = os.path.join(work_dir, "nginx.conf")
+        with open(self.conf, "w") as conf:
+            conf.write(f"""
+worker_processes 1;
+pid {work_dir}/nginx.pid;
+error_log {work_dir}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {work_dir}/body;
+    proxy_temp_path {work_dir}/proxy;
+    fastcgi_temp_path {work_dir}/fastcgi;
+    uwsgi_temp_path {work_dir}/uwsgi;
+    scgi_temp_path {work_dir}/scgi;
+    upstream demos {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        location / {{
+            proxy_pass http://demos;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_connect_timeout 1s;
+            proxy_next_upstream error timeout;
+        }}
+    }}
+}}
+""")
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(["nginx", "-c", self.conf, "-p", self.dir, "-g", "daemon off;"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_for_port(self.port)
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def check(name, fn, *args):
+    print(f"-- {name}", flush=True)
+    started = time.time()
+    try:
+        fn(*args)
+        RESULTS.append((name, True))
+        print(f"PASS {name} ({time.time() - started:.1f}s)", flush=True)
+    except Exception as error:  # noqa: BLE001 - every failure is reported, none is fatal
+        RESULTS.append((name, False))
+        print(f"FAIL {name}: {error!r}", flush=True)
+        traceback.print_exc()
+
+
+def run_topology(label, binary, store, stop_store, start_store, work_dir):
+    demos = [Demo(binary, store, work_dir) for _ in range(3)]
+    for demo in demos:
+        demo.start()
+    nginx = Nginx([demo.port for demo in demos], work_dir)
+    nginx.start()
+    lb = nginx.port
+
+    def read_your_writes():
+        clients = [Client(lb) for _ in range(20)]
+        requests = 0
+        for index, client in enumerate(clients):
+            client.login(f"ryw-{label}-{index}")
+            for expected in range(1, 16):
+                status, body, _ = client.request("POST", "/api/visit")
+                assert status == 200 and body["visits"] == expected, f"write {expected}: {status} {body}"
+                seen = client.me()
+                assert seen["visits"] == expected and seen["user"] == f"ryw-{label}-{index}", f"read after write {expected}: {seen}"
+                requests += 2
+            status, _, _ = client.request("POST", "/api/logout")
+            assert status == 200 and client.me()["user"] is None
+            requests += 3
+        report(f"{label}: read-your-writes: {requests} requests over 3 instances, 0 stale reads")
+
+    def nonce_isolation():
+        clients = [Client(lb) for _ in range(200)]
+        mismatches = 0
+        errors = 0
+
+        def one(client):
+            nonce = uuid.uuid4().hex
+            status, _, _ = client.request("PUT", "/api/notes/nonce", {"value": nonce})
+            if status != 200:
+                return (0, 1)
+            bad = 0
+            for _ in range(3):
+                status, body, _ = client.request("GET", "/api/notes/nonce")
+                if status != 200:
+                    return (bad, 1)
+                if body["value"] != nonce:
+                    bad += 1
+            return (bad, 0)
+
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            for bad, failed in pool.map(one, clients):
+                mismatches += bad
+                errors += failed
+        report(f"{label}: 200 concurrent clients x 4 requests: {mismatches} mismatches, {errors} errors")
+        assert mismatches == 0 and errors == 0
+
+    def concurrent_keys_on_one_session():
+        owner = Client(lb)
+        owner.login(f"keys-{label}")
+        cookie = owner.cookie
+
+        def write(index):
+            client = Client(lb)
+            client.cookie = cookie
+            status, _, _ = client.request("PUT", f"/api/notes/k{index}", {"value": str(index)})
+            return status
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            statuses = list(pool.map(write, range(100)))
+        assert all(status == 200 for status in statuses), statuses
+        missing = [i for i in range(100) if owner.request("GET", f"/api/notes/k{i}")[1]["value"] != str(i)]
+        report(f"{label}: 100 concurrent writes of different keys on one session: {100 - len(missing)} survived")
+        assert not missing, f"lost keys: {missing}"
+
+    def kill_an_instance_under_load():
+        clients = [Client(lb) for _ in range(16)]
+        for index, client in enumerate(clients):
+            client.login(f"steady-{label}-{index}")
+        stop = threading.Event()
+        counts = {"requests": 0, "errors": 0, "signed_out": 0, "regressions": 0}
+        lock = threading.Lock()
+
+        def steady(client):
+            last = 0
+            deadline = time.time() + 20
+            while not stop.is_set() and time.time() < deadline:
+                try:
+                    status, body, _ = client.request("POST", "/api/visit", timeout=5)
+                except OSError:
+                    status, body = 0, None
+                with lock:
+                    counts["requests"] += 1
+                    if status != 200:
+                        counts["errors"] += 1
+                        continue
+                    if body["visits"] < last:
+                        counts["regressions"] += 1
+                last = max(last, body["visits"])
+
+        threads = [threading.Thread(target=steady, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)  # steady load before the kill
+        victim = demos[1]
+        victim.kill()
+        killed_at = counts["requests"]
+        time.sleep(2)  # load continues on the two survivors
+        victim.start()
+        time.sleep(2)  # nginx brings the instance back after fail_timeout
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        for client in clients:
+            if client.me()["user"] is None:
+                counts["signed_out"] += 1
+        report(f"{label}: killed 1 of 3 instances under load: {counts['requests']} requests, {counts['errors']} errors "
+               f"(kill at request ~{killed_at}), {counts['signed_out']} clients signed out, {counts['regressions']} lost writes")
+        assert counts["signed_out"] == 0 and counts["regressions"] == 0
+        assert counts["errors"] <= len(clients), "errors beyond the requests in flight on the killed instance"
+        # The restarted instance serves again.
+        direct = Client(victim.port)
+        direct.cookie = clients[0].cookie
+        assert direct.me()["user"] == f"steady-{label}-0"
+
+    def store_outage():
+        clients = [Client(lb) for _ in range(8)]
+        for index, client in enumerate(clients):
+            client.login(f"outage-{label}-{index}")
+            client.request("POST", "/api/visit")
+        stats = {"ok": 0, "503": 0, "retry_after": 0, "other": 0}
+        stop = threading.Event()
+        lock = threading.Lock()
+        first_success_after_restart = []
+        restarted = []
+
+        def steady(client):
+            deadline = time.time() + 40
+            while not stop.is_set() and time.time() < deadline:
+                try:
+                    status, body, headers = client.request("POST", "/api/visit", timeout=10)
+                except OSError:
+                    status, headers = 0, {}
+                with lock:
+                    if status == 200:
+                        stats["ok"] += 1
+                        if restarted and not first_success_after_restart:
+                            first_success_after_restart.append(time.time())
+                    elif status == 503:
+                        stats["503"] += 1
+                        if "retry-after" in headers:
+                            stats["retry_after"] += 1
+                    else:
+                        stats["other"] += 1
+                time.sleep(0.02)  # pacing the load loop
+
+        threads = [threading.Thread(target=steady, args=(c,)) for c in clients]
+        for thread in threads:
+            thread.start()
+        time.sleep(1)
+        before = sum(c.me()["visits"] for c in clients)
+        subprocess.run(stop_store, shell=True, check=True)
+        stopped_at = time.time()
+        time.sleep(3)  # the outage
+        subprocess.run(start_store, shell=True, check=True)
+        restarted.append(time.time())
+        deadline = time.time() + 30
+        while not first_success_after_restart and time.time() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        recovery = first_success_after_restart[0] - restarted[0] if first_success_after_restart else float("inf")
+        signed_out = sum(1 for c in clients if c.me()["user"] is None)
+        after = sum(c.me()["visits"] for c in clients)
+        report(f"{label}: store stopped for {restarted[0] - stopped_at:.1f}s under load: {stats['ok']} ok, {stats['503']} x 503 "
+               f"({stats['retry_after']} with Retry-After), {stats['other']} other; recovered {recovery:.2f}s after restart; "
+               f"{signed_out} clients signed out; visits {before} -> {after}")
+        assert stats["503"] > 0 and stats["503"] == stats["retry_after"], stats
+        assert stats["other"] == 0, stats
+        assert signed_out == 0 and after >= before
+        assert recovery < 15
+
+    def sign_out_everywhere():
+        devices = [Client(lb) for _ in range(3)]
+        for device in devices:
+            device.login(f"everywhere-{label}")
+        status, body, _ = devices[0].request("DELETE", "/api/sessions/others")
+        assert status == 200 and body["signedOut"] == 2, (status, body)
+        for demo in demos:
+            for device in devices[1:]:
+                direct = Client(demo.port)
+                direct.cookie = device.cookie
+                assert direct.me()["user"] is None, f"a signed-out device still works on instance {demo.port}"
+            direct = Client(demo.port)
+            direct.cookie = devices[0].cookie
+            assert direct.me()["user"] == f"everywhere-{label}"
+        report(f"{label}: sign out everywhere: 2 other devices dead on all 3 instances at once")
+
+    try:
+        check(f"{label}: every request sees its own latest writes through the load balancer", read_your_writes)
+        check(f"{label}: hundreds of concurrent clients never see each other's values", nonce_isolation)
+        check(f"{label}: concurrent writes of different keys on one session all survive", concurrent_keys_on_one_session)
+        check(f"{label}: sign out everywhere from one instance", sign_out_everywhere)
+        check(f"{label}: killing an instance under load signs nobody out", kill_an_instance_under_load)
+        check(f"{label}: a store outage answers 503 with Retry-After and recovers by itself", store_outage)
+    finally:
+        nginx.stop()
+        for demo in demos:
+            demo.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default=".build/debug/session-demo")
+    parser.add_argument("--postgres", default=os.environ.get("SESSIONKIT_POSTGRES_URL"))
+    parser.add_argument("--redis", default=os.environ.get("SESSIONKIT_REDIS_URL"))
+    args = parser.parse_args()
+    work_dir = tempfile.mkdtemp(prefix="sessionkit-topology-")
+    for name in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
+        os.makedirs(os.path.join(work_dir, name), exist_ok=True)
+    if args.postgres:
+        run_topology("postgres", args.binary, args.postgres,
+                     os.environ["SESSIONKIT_POSTGRES_STOP"], os.environ["SESSIONKIT_POSTGRES_START"], work_dir)
+    if args.redis:
+        # SHUTDOWN SAVE writes the dataset so the restarted server still has every session,
+        # as a Redis with persistence (or a replica promotion) would.
+        redis_port = args.redis.rsplit(":", 1)[1].split("/")[0]
+        run_topology("redis", args.binary, args.redis,
+                     f"redis-cli -p {redis_port} SHUTDOWN SAVE >/dev/null 2>&1; sleep 0.2",
+                     os.environ["SESSIONKIT_REDIS_START"], work_dir)
+    passed = sum(1 for _, ok in RESULTS if ok)
+    failed = len(RESULTS) - passed
+    print("\nMeasurements:")
+    for line in REPORT:
+        print("  " + line)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
