@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "SessionKitSQLite", targets: ["SessionKitSQLite"]),
         .library(name: "SessionKitPostgres", targets: ["SessionKitPostgres"]),
         .library(name: "SessionKitRedis", targets: ["SessionKitRedis"]),
+        .library(name: "SessionKitVapor", targets: ["SessionKitVapor"]),
+        .executable(name: "session-demo-vapor", targets: ["session-demo-vapor"]),
         .executable(name: "session-demo", targets: ["session-demo"]),
     ],
     dependencies: [
@@ -30,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/vapor.git", from: "4.122.3"),
     ],
     targets: [
         .target(
@@ -87,16 +90,49 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "SessionDemoApp",
+            name: "SessionKitVapor",
+            dependencies: [
+                "SessionKit",
+                .product(name: "Vapor", package: "vapor"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SessionDemoVapor",
+            dependencies: [
+                "SessionKit",
+                "SessionDemoCore",
+                "SessionKitVapor",
+                .product(name: "Vapor", package: "vapor"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "session-demo-vapor",
+            dependencies: ["SessionDemoVapor"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SessionDemoCore",
             dependencies: [
                 "SessionKit",
                 "SessionKitSQLite",
                 "SessionKitPostgres",
                 "SessionKitRedis",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SessionDemoApp",
+            dependencies: [
+                "SessionKit",
+                "SessionDemoCore",
                 "SessionKitHummingbird",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -157,6 +193,24 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SessionKitSecurityTests",
+            dependencies: [
+                "SessionKit",
+                "SessionKitTesting",
+                "SessionKitHummingbird",
+                "SessionDemoApp",
+                "SessionKitSQLite",
+                "SessionKitPostgres",
+                "SessionKitRedis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

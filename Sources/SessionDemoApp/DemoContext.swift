@@ -12,8 +12,3 @@ struct DemoContext: SessionRequestContext {
     }
 }
 
-/// The values the demo keeps in a session.
-enum DemoKeys {
-    static let visits = SessionKey<Int>("visits")
-    static let theme = SessionKey<String>("theme")
-}

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import SessionKit
+import SessionDemoCore
 import SessionKitHummingbird
 
 /// The HTML pages a person uses in a browser. Every form carries the session's CSRF token.
@@ -42,10 +43,10 @@ enum PageRoutes {
 
     static func home(_ context: DemoContext) async throws -> Response {
         let session = context.session
-        let visits = (try await session.get(DemoKeys.visits) ?? 0) + 1
-        try await session.set(DemoKeys.visits, visits)
+        let visits = (try await session.get(DemoAPI.visits) ?? 0) + 1
+        try await session.set(DemoAPI.visits, visits)
         let user = try await session.userID
-        let theme = try await session.get(DemoKeys.theme) ?? "light"
+        let theme = try await session.get(DemoAPI.theme) ?? "light"
         let csrf = try await session.csrfToken()
         let flashes = try await session.consumeFlashes()
         let signOut =
@@ -78,7 +79,7 @@ enum PageRoutes {
             """
         return HTML.page(
             title: "Sign in",
-            theme: try await session.get(DemoKeys.theme) ?? "light",
+            theme: try await session.get(DemoAPI.theme) ?? "light",
             user: nil,
             flashes: try await session.consumeFlashes(),
             body: body
@@ -108,7 +109,7 @@ enum PageRoutes {
             """
         return HTML.page(
             title: "Your sessions",
-            theme: try await session.get(DemoKeys.theme) ?? "light",
+            theme: try await session.get(DemoAPI.theme) ?? "light",
             user: user,
             flashes: try await session.consumeFlashes(),
             body: body
@@ -120,7 +121,7 @@ enum PageRoutes {
     static func login(_ request: Request, _ context: DemoContext) async throws -> Response {
         let form = try await decodeForm(LoginForm.self, request)
         if let refusal = try await refuseWithoutCSRF(form._csrf, context) { return refusal }
-        guard let user = validUserName(form.user), constantTimeEqual(form.password, DemoApplication.password) else {
+        guard let user = DemoAPI.validUserName(form.user), DemoAPI.constantTimeEqual(form.password, DemoAPI.password) else {
             try await context.session.flash(FlashMessage("Wrong user name or password.", kind: "error"))
             return HTML.redirect(to: "/login")
         }
@@ -140,7 +141,7 @@ enum PageRoutes {
         let form = try await decodeForm(ThemeForm.self, request)
         if let refusal = try await refuseWithoutCSRF(form._csrf, context) { return refusal }
         guard ["light", "dark"].contains(form.theme) else { throw HTTPError(.badRequest, message: "theme must be light or dark") }
-        try await context.session.set(DemoKeys.theme, form.theme)
+        try await context.session.set(DemoAPI.theme, form.theme)
         try await context.session.flash(FlashMessage("Theme saved.", kind: "success"))
         return HTML.redirect(to: "/")
     }

@@ -28,8 +28,8 @@ public enum PostgresConnectionURL {
         var configuration = PostgresClient.Configuration(
             host: host,
             port: components.port ?? 5432,
-            username: user.removingPercentEncoding ?? user,
-            password: components.password.map { $0.removingPercentEncoding ?? $0 },
+            username: user,  // URLComponents has already percent-decoded user and password
+            password: components.password,
             database: database.isEmpty ? nil : database,
             tls: tls
         )

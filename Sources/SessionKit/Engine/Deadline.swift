@@ -38,8 +38,8 @@ func withDeadline<Result: Sendable>(
 
 /// Decides which of the operation and the timer resumes the caller (exactly one does).
 private final class DeadlineRace: Sendable {
-    private let resumed = Mutex(false)
-    private let work = Mutex<Task<Void, Never>?>(nil)
+    private let resumed = LockedValue(false)
+    private let work = LockedValue<Task<Void, Never>?>(nil)
 
     func claim() -> Bool {
         resumed.withLock { done in

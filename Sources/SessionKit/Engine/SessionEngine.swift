@@ -294,7 +294,7 @@ struct CommitSnapshot: Sendable {
     let reissue: Bool
     let epoch: UInt64
 
-    init(state: borrowing HandleState) {
+    init(state: HandleState) {
         record = state.record
         values = state.values
         setValues = state.setValues

@@ -15,13 +15,13 @@ public final class SessionHandle: Sendable {
     let engine: SessionEngine?
     let incoming: IncomingToken
     let userAgent: String?
-    let state: Mutex<HandleState>
+    let state: LockedValue<HandleState>
 
     init(engine: SessionEngine?, incoming: IncomingToken, userAgent: String?) {
         self.engine = engine
         self.incoming = incoming
         self.userAgent = userAgent
-        self.state = Mutex(HandleState())
+        self.state = LockedValue(HandleState())
     }
 
     /// A handle that is not attached to any engine: every call throws
@@ -243,7 +243,7 @@ enum IncomingToken: Sendable {
 }
 
 /// What a handle accumulated during the request.
-struct HandleState: ~Copyable {
+struct HandleState: Sendable {
     enum Phase: Equatable {
         case unloaded
         case loaded

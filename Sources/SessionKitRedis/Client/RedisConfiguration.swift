@@ -64,8 +64,9 @@ public struct RedisConfiguration: Sendable {
         guard let host = components.host, !host.isEmpty else { throw RedisError.invalidURL("the URL has no host") }
         self.init(host: host, port: components.port ?? 6379)
         useTLS = scheme == "rediss"
-        if let user = components.user, !user.isEmpty { username = user.removingPercentEncoding ?? user }
-        if let password = components.password { self.password = password.removingPercentEncoding ?? password }
+        // `URLComponents.user` and `.password` are already percent-decoded.
+        if let user = components.user, !user.isEmpty { username = user }
+        if let password = components.password { self.password = password }
         let path = components.path.drop(while: { $0 == "/" })
         if !path.isEmpty {
             guard let number = Int(path), number >= 0 else { throw RedisError.invalidURL("the database must be a number, got \(path)") }

@@ -40,7 +40,9 @@ public final class RedisConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
-                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: host)
+                        // SNI takes host names only; an IP address is verified without it.
+                        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : host)
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPReplyDecoder(parser: parser)))

@@ -56,6 +56,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = Self.unwrapInboundIn(data)
+        // RESP3 pushes (client-side caching invalidations, pub/sub) are not replies; this
+        // client subscribes to nothing, so they are dropped.
+        if case .push = value { return }
         guard var head = pending.popFirst() else {
             // A reply nobody asked for: the stream is out of step; it cannot be trusted.
             failAll(.protocolViolation(reason: "unsolicited reply"))

@@ -48,6 +48,7 @@ public struct RESPParser: Sendable {
     private func parseValue(_ buffer: inout ByteBuffer, depth: Int) throws(RedisError) -> RESPValue? {
         guard depth <= limits.maxDepth else { throw .protocolViolation(reason: "nesting deeper than \(limits.maxDepth)") }
         guard let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+        guard Self.knownTypes.contains(type) else { throw .protocolViolation(reason: "unknown type byte 0x\(String(type, radix: 16))") }
         var cursor = buffer
         cursor.moveReaderIndex(forwardBy: 1)
         guard let line = try readLine(&cursor) else { return nil }
@@ -97,10 +98,14 @@ public struct RESPParser: Sendable {
             }
             if type == UInt8(ascii: "|") {
                 // An attribute annotates the reply that follows it; the reply is what counts.
+                // Each attribute counts as a level of nesting, so a chain of them is bounded.
+                guard let annotated = try parseValue(&cursor, depth: depth + 1) else { return nil }
                 buffer = cursor
-                return try parseValue(&buffer, depth: depth)
+                return annotated
             }
-            if isPairs {
+            if type == UInt8(ascii: ">") {
+                value = .push(elements)
+            } else if isPairs {
                 value = .map(stride(from: 0, to: elements.count, by: 2).map { (elements[$0], elements[$0 + 1]) })
             } else {
                 value = .array(elements)
@@ -124,7 +129,8 @@ public struct RESPParser: Sendable {
                 value = .double(number)
             }
         case UInt8(ascii: "("):
-            guard !line.isEmpty, line.enumerated().allSatisfy({ index, byte in (index == 0 && byte == UInt8(ascii: "-")) || (0x30...0x39).contains(byte) }) else {
+            let digits = line.first == UInt8(ascii: "-") ? line.dropFirst() : line[...]
+            guard !digits.isEmpty, digits.allSatisfy({ (0x30...0x39).contains($0) }) else {
                 throw .protocolViolation(reason: "malformed big number")
             }
             value = .bigNumber(String(decoding: line, as: UTF8.self))
@@ -138,9 +144,8 @@ public struct RESPParser: Sendable {
     /// Reads up to CRLF; `nil` if no CRLF yet (within the line limit).
     private func readLine(_ buffer: inout ByteBuffer) throws(RedisError) -> [UInt8]? {
         let view = buffer.readableBytesView
-        let searchLength = min(view.count, limits.maxLineLength + 2)
-        guard let crIndex = view.prefix(searchLength).firstIndex(of: 0x0D) else {
-            if view.count > limits.maxLineLength + 1 { throw .protocolViolation(reason: "line longer than \(limits.maxLineLength) bytes") }
+        guard let crIndex = view.prefix(limits.maxLineLength + 1).firstIndex(of: 0x0D) else {
+            if view.count > limits.maxLineLength { throw .protocolViolation(reason: "line longer than \(limits.maxLineLength) bytes") }
             return nil
         }
         let length = crIndex - view.startIndex
@@ -152,6 +157,8 @@ public struct RESPParser: Sendable {
         buffer.moveReaderIndex(forwardBy: 2)
         return line
     }
+
+    private static let knownTypes = Set("+-:$!=*~>%|_#,(".utf8)
 
     private func integer(_ line: [UInt8]) throws(RedisError) -> Int64 {
         guard !line.isEmpty, line.count <= 20, let value = Int64(String(decoding: line, as: UTF8.self)) else {

@@ -14,8 +14,10 @@ public enum RESPValue: Sendable, Equatable {
     case bulkString([UInt8])
     /// `$-1`, `*-1` or `_`: no value.
     case null
-    /// `*<n>` array (also RESP3 `~` set and `>` push).
+    /// `*<n>` array (also RESP3 `~` set).
     case array([RESPValue])
+    /// RESP3 `>` push: an out-of-band message (client tracking, pub/sub), never a reply.
+    case push([RESPValue])
     /// RESP3 `%` map, in server order.
     case map([(RESPValue, RESPValue)])
     /// RESP3 `,` double.
@@ -66,6 +68,7 @@ public enum RESPValue: Sendable, Equatable {
         case (.bulkString(let a), .bulkString(let b)): return a == b
         case (.null, .null): return true
         case (.array(let a), .array(let b)): return a == b
+        case (.push(let a), .push(let b)): return a == b
         case (.map(let a), .map(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case (.double(let a), .double(let b)): return a == b || (a.isNaN && b.isNaN)
         case (.boolean(let a), .boolean(let b)): return a == b

@@ -6,8 +6,8 @@ import Foundation
 /// record's generation; popping skips entries whose generation no longer matches. Sweeping is
 /// therefore proportional to what expired (plus stale entries), never to what is stored, and
 /// the soonest-to-expire record is always on top for eviction.
-struct ExpiryHeap {
-    struct Entry {
+struct ExpiryHeap: Sendable {
+    struct Entry: Sendable {
         var expiresAt: Double
         var id: SessionStorageID
         var generation: UInt32

@@ -184,18 +184,18 @@ public final class MemorySessionStore: SweepableSessionStore {
     }
 }
 
-/// A reference holding one shard's lock (a `Mutex` cannot be copied into an array).
+/// A reference holding one shard's lock.
 final class ShardBox: Sendable {
-    private let mutex = Mutex(MemoryShard())
+    private let locked = LockedValue(MemoryShard())
 
     @inline(__always)
-    func withLock<Result>(_ body: (inout sending MemoryShard) throws -> sending Result) rethrows -> sending Result {
-        try mutex.withLock(body)
+    func withLock<Result>(_ body: (inout MemoryShard) throws -> Result) rethrows -> Result {
+        try locked.withLock(body)
     }
 }
 
 /// One independently locked part of the memory store.
-struct MemoryShard: ~Copyable {
+struct MemoryShard: Sendable {
     struct Slot {
         var record: SessionRecord
         var generation: UInt32

@@ -1,0 +1,197 @@
+import Foundation
+import SessionKit
+
+/// The demo's JSON API as framework-free functions over a ``SessionKit/SessionHandle``. The
+/// Hummingbird and Vapor demos route to these, so the two serve byte-identical answers.
+public enum DemoAPI {
+    /// The password every demo user signs in with.
+    public static let password = "demo"
+    /// The session values the demo keeps.
+    public static let visits = SessionKey<Int>("visits")
+    /// The page theme preference.
+    public static let theme = SessionKey<String>("theme")
+
+    /// `{"user": null|"NAME", "visits": N}`.
+    public struct Me: Codable, Sendable, Equatable {
+        /// The signed-in user.
+        public let user: String?
+        /// Visits counted in this session.
+        public let visits: Int
+
+        /// Creates the answer.
+        public init(user: String?, visits: Int) {
+            self.user = user
+            self.visits = visits
+        }
+
+        /// Encodes `user` as `null` when nobody is signed in.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(user, forKey: .user)
+            try container.encode(visits, forKey: .visits)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case user, visits
+        }
+    }
+
+    /// `{"visits": N}`.
+    public struct Visits: Codable, Sendable, Equatable {
+        /// The new count.
+        public let visits: Int
+    }
+
+    /// The sign-in request body.
+    public struct Login: Codable, Sendable {
+        /// The user name.
+        public let user: String
+        /// The password (always `demo`).
+        public let password: String
+        /// Whether to keep the user signed in across browser restarts.
+        public let rememberMe: Bool?
+    }
+
+    /// One entry of `GET /api/sessions`: metadata only, never a token.
+    public struct SessionEntry: Codable, Sendable, Equatable {
+        /// The first 12 hex digits of the session's storage ID.
+        public let id: String
+        /// When it was created (or signed in).
+        public let created: Date
+        /// When it was last written or touched.
+        public let lastSeen: Date
+        /// Its client's `User-Agent` at creation.
+        public let userAgent: String?
+        /// Whether it is the session making the request.
+        public let current: Bool
+    }
+
+    /// `{"signedOut": N}`.
+    public struct SignedOut: Codable, Sendable, Equatable {
+        /// How many sessions ended.
+        public let signedOut: Int
+    }
+
+    /// `{"value": null|"TEXT"}` for notes.
+    public struct Note: Codable, Sendable, Equatable {
+        /// The note's text.
+        public let value: String?
+
+        /// Creates a note.
+        public init(value: String?) {
+            self.value = value
+        }
+
+        /// Encodes a missing note as `null`.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(value, forKey: .value)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case value
+        }
+    }
+
+    /// A refusal with its HTTP status.
+    public struct Failure: Error, Sendable, Equatable {
+        /// The HTTP status code.
+        public let status: Int
+        /// The message for the client.
+        public let message: String
+
+        static let notSignedIn = Failure(status: 401, message: "sign in first")
+        static let notJSON = Failure(status: 415, message: "send Content-Type: application/json")
+    }
+
+    /// Checks the request's `Content-Type`: state-changing JSON endpoints need
+    /// `application/json`, which a cross-site HTML form cannot send without a CORS preflight.
+    public static func requireJSON(contentType: String?) throws(Failure) {
+        let type = contentType?.lowercased() ?? ""
+        guard type == "application/json" || type.hasPrefix("application/json;") else { throw Failure.notJSON }
+    }
+
+    /// `GET /api/me` (read only).
+    public static func me(_ session: SessionHandle) async throws -> Me {
+        Me(user: try await session.userID, visits: try await session.get(visits) ?? 0)
+    }
+
+    /// `POST /api/visit`.
+    public static func visit(_ session: SessionHandle) async throws -> Visits {
+        let count = (try await session.get(visits) ?? 0) + 1
+        try await session.set(visits, count)
+        return Visits(visits: count)
+    }
+
+    /// `POST /api/login`.
+    public static func login(_ session: SessionHandle, _ login: Login) async throws -> Me {
+        guard let user = validUserName(login.user) else { throw Failure(status: 400, message: "user must be 1-64 printable characters") }
+        guard constantTimeEqual(login.password, password) else { throw Failure(status: 401, message: "wrong user name or password") }
+        try await session.signIn(userID: user, rememberMe: login.rememberMe ?? false)
+        return Me(user: user, visits: try await session.get(visits) ?? 0)
+    }
+
+    /// `POST /api/logout`.
+    public static func logout(_ session: SessionHandle) throws -> Me {
+        try session.destroy()
+        return Me(user: nil, visits: 0)
+    }
+
+    /// `GET /api/sessions`.
+    public static func sessions(_ session: SessionHandle) async throws -> [SessionEntry] {
+        guard try await session.userID != nil else { throw Failure.notSignedIn }
+        let current = try await session.storageID
+        return try await session.sessionsOfUser().map { summary in
+            SessionEntry(
+                id: String(summary.id.hex.prefix(12)),
+                created: summary.createdAt,
+                lastSeen: summary.lastSeenAt,
+                userAgent: summary.userAgent,
+                current: summary.id == current
+            )
+        }
+    }
+
+    /// `DELETE /api/sessions/others`.
+    public static func signOutOthers(_ session: SessionHandle) async throws -> SignedOut {
+        guard try await session.userID != nil else { throw Failure.notSignedIn }
+        return SignedOut(signedOut: try await session.signOutOtherSessions())
+    }
+
+    /// `PUT /api/notes/:name`.
+    public static func setNote(_ session: SessionHandle, name: String?, _ note: Note) async throws -> Note {
+        let key = try noteKey(name)
+        guard let value = note.value, value.utf8.count <= 512 else { throw Failure(status: 400, message: "value must be a string of at most 512 bytes") }
+        try await session.set(key, value)
+        return Note(value: value)
+    }
+
+    /// `GET /api/notes/:name`.
+    public static func note(_ session: SessionHandle, name: String?) async throws -> Note {
+        Note(value: try await session.get(try noteKey(name)))
+    }
+
+    /// The session key of a named note: letters, digits, `-` and `_`, at most 40 characters.
+    static func noteKey(_ name: String?) throws(Failure) -> SessionKey<String> {
+        guard let name, (1...40).contains(name.count),
+            name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" })
+        else { throw Failure(status: 400, message: "note names are 1-40 letters, digits, '-' or '_'") }
+        return SessionKey("note.\(name)")
+    }
+
+    /// A user name the demo accepts: 1-64 printable characters, no leading or trailing spaces.
+    public static func validUserName(_ text: String) -> String? {
+        guard (1...64).contains(text.count), text.trimmingCharacters(in: .whitespaces) == text,
+            text.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
+        else { return nil }
+        return text
+    }
+
+    /// Compares secrets without an early exit.
+    public static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+        let left = Array(lhs.utf8)
+        let right = Array(rhs.utf8)
+        guard left.count == right.count else { return false }
+        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
