@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SessionKitSQLite", targets: ["SessionKitSQLite"]),
         .library(name: "SessionKitPostgres", targets: ["SessionKitPostgres"]),
         .library(name: "SessionKitRedis", targets: ["SessionKitRedis"]),
+        .library(name: "SessionKitRESP", targets: ["SessionKitRESP"]),
         .library(name: "SessionKitVapor", targets: ["SessionKitVapor"]),
         .executable(name: "session-demo-vapor", targets: ["session-demo-vapor"]),
         .executable(name: "session-demo", targets: ["session-demo"]),
@@ -70,9 +71,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SessionKitRESP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio")
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SessionKitRedis",
             dependencies: [
                 "SessionKit",
+                "SessionKitRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -166,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "SessionKitRedisTests",
             dependencies: [
-                "SessionKit", "SessionKitTesting", "SessionKitRedis",
+                "SessionKit", "SessionKitTesting", "SessionKitRedis", "SessionKitRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -211,6 +220,20 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SessionKitParityTests",
+            dependencies: [
+                "SessionKit",
+                "SessionKitTesting",
+                "SessionKitHummingbird",
+                "SessionKitVapor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Vapor", package: "vapor"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

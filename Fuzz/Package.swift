@@ -26,5 +26,9 @@ let package = Package(
             name: "FuzzSealedCookie",
             dependencies: [.product(name: "SessionKit", package: "SessionKit")]
         ),
+        .executableTarget(
+            name: "FuzzRESPParser",
+            dependencies: [.product(name: "SessionKitRESP", package: "SessionKit")]
+        ),
     ]
 )

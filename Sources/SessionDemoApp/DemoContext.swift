@@ -11,4 +11,3 @@ struct DemoContext: SessionRequestContext {
         self.coreContext = .init(source: source)
     }
 }
-

@@ -22,7 +22,9 @@ enum HTML {
 
     /// A full page. Pages are never cached (`no-store`), so the back button after signing out
     /// fetches the page again and shows the signed-out state.
-    static func page(title: String, theme: String, user: String?, flashes: [FlashMessage], body: String, status: HTTPResponse.Status = .ok) -> Response {
+    static func page(title: String, theme: String, user: String?, flashes: [FlashMessage], body: String, status: HTTPResponse.Status = .ok)
+        -> Response
+    {
         let flashHTML = flashes.map { "<p class=\"flash \(escape($0.kind))\" role=\"status\">\(escape($0.text))</p>" }.joined()
         let nav =
             user.map { "Signed in as <strong id=\"user\">\(escape($0))</strong> · <a href=\"/sessions\">Your sessions</a>" }

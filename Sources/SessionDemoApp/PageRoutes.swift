@@ -176,7 +176,8 @@ enum PageRoutes {
             theme: "light",
             user: nil,
             flashes: [],
-            body: "<p id=\"csrf-error\">The form was missing its CSRF token or the token did not match your session. Go <a href=\"/\">home</a> and try again.</p>",
+            body:
+                "<p id=\"csrf-error\">The form was missing its CSRF token or the token did not match your session. Go <a href=\"/\">home</a> and try again.</p>",
             status: .forbidden
         )
     }

@@ -161,7 +161,9 @@ public enum DemoAPI {
     /// `PUT /api/notes/:name`.
     public static func setNote(_ session: SessionHandle, name: String?, _ note: Note) async throws -> Note {
         let key = try noteKey(name)
-        guard let value = note.value, value.utf8.count <= 512 else { throw Failure(status: 400, message: "value must be a string of at most 512 bytes") }
+        guard let value = note.value, value.utf8.count <= 512 else {
+            throw Failure(status: 400, message: "value must be a string of at most 512 bytes")
+        }
         try await session.set(key, value)
         return Note(value: value)
     }

@@ -140,7 +140,8 @@ public final class PostgresSessionStore: SweepableSessionStore {
                     data = (data - \(removed)::text[]) || \(set)::jsonb,
                     user_id = CASE WHEN \(changesUser) THEN \(newUser)::text ELSE user_id END,
                     idle_expires_at = \(patch.idleExpiresAt),
-                    expires_at = LEAST(\(patch.idleExpiresAt), absolute_expires_at),
+                    absolute_expires_at = COALESCE(\(patch.absoluteExpiresAt)::timestamptz, absolute_expires_at),
+                    expires_at = LEAST(\(patch.idleExpiresAt), COALESCE(\(patch.absoluteExpiresAt)::timestamptz, absolute_expires_at)),
                     last_seen_at = \(patch.lastSeenAt),
                     version = version + 1
                 WHERE id = \(id.hex) AND expires_at > \(now) AND (\(expected)::bigint IS NULL OR version = \(expected)::bigint)
@@ -201,17 +202,18 @@ public final class PostgresSessionStore: SweepableSessionStore {
         }
     }
 
-    private func replaceInTransaction(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord, now: Date) async throws -> Bool {
+    private func replaceInTransaction(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord, now: Date) async throws -> Bool
+    {
         try await client.withTransaction(logger: logger) { connection -> Bool in
-                let deleted = try await connection.query(
-                    "DELETE FROM sessionkit_sessions WHERE id = \(oldID.hex) RETURNING expires_at > \(now)",
-                    logger: self.logger
-                )
-                var live = false
-                for try await wasLive in deleted.decode(Bool.self) { live = wasLive }
-                guard live else { throw ReplaceAborted() }
-                guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
-                return true
+            let deleted = try await connection.query(
+                "DELETE FROM sessionkit_sessions WHERE id = \(oldID.hex) RETURNING expires_at > \(now)",
+                logger: self.logger
+            )
+            var live = false
+            for try await wasLive in deleted.decode(Bool.self) { live = wasLive }
+            guard live else { throw ReplaceAborted() }
+            guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
+            return true
         }
     }
 

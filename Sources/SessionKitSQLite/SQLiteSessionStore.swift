@@ -151,10 +151,15 @@ public final class SQLiteSessionStore: SweepableSessionStore {
             let paths = try patch.removedKeys.sorted().map { bind(.text(try Self.path(for: $0))) }
             expression = "json_remove(\(expression), \(paths.joined(separator: ", ")))"
         }
+        var absolute = "absolute_expires_at"
+        if let newAbsolute = patch.absoluteExpiresAt {
+            absolute = bind(.integer(millis(newAbsolute)))
+        }
         var assignments = [
             "data = \(expression)",
+            "absolute_expires_at = \(absolute)",
             "idle_expires_at = \(bind(.integer(millis(patch.idleExpiresAt))))",
-            "expires_at = min(?\(binds.count), absolute_expires_at)",
+            "expires_at = min(?\(binds.count), \(absolute))",
             "last_seen_at = \(bind(.integer(millis(patch.lastSeenAt))))",
             "version = version + 1",
         ]

@@ -62,8 +62,10 @@ public struct SessionKitMiddleware: AsyncMiddleware {
         for value in headers[.cookie] {
             fields.append(HTTPField(name: .cookie, value: value))
         }
-        if let agent = headers.first(name: .userAgent) {
-            fields[.userAgent] = agent
+        let agents = headers[.userAgent]
+        if !agents.isEmpty {
+            // Joined like HTTPFields joins repeated fields, so both adapters record the same value.
+            fields[.userAgent] = agents.joined(separator: ", ")
         }
         if case .header(let name) = engine.configuration.transport {
             for value in headers[name.rawName] {
@@ -105,7 +107,7 @@ extension HTTPHeaders {
         for field in sessionFields {
             switch field.name {
             case .cacheControl:
-                replaceOrAdd(name: .cacheControl, value: field.value)
+                replaceOrAdd(name: .cacheControl, value: HTTPFields.stricterCacheControl(first(name: .cacheControl), field.value))
             case .vary:
                 let existing = self[.vary].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
                 if !existing.contains(field.value.lowercased()) && !existing.contains("*") { add(name: .vary, value: field.value) }

@@ -31,7 +31,12 @@ public struct SessionKitSessionDriver: AsyncSessionDriver {
     let clock: any SessionClock
 
     /// Creates a driver over a store.
-    public init(store: any SessionStore, idleTimeout: Duration = .seconds(1800), absoluteTimeout: Duration = .seconds(43_200), clock: any SessionClock = SystemSessionClock()) {
+    public init(
+        store: any SessionStore,
+        idleTimeout: Duration = .seconds(1800),
+        absoluteTimeout: Duration = .seconds(43_200),
+        clock: any SessionClock = SystemSessionClock()
+    ) {
         self.store = store
         self.idleTimeout = idleTimeout
         self.absoluteTimeout = absoluteTimeout
@@ -100,7 +105,9 @@ public struct SessionKitSessionDriver: AsyncSessionDriver {
 
 extension Application.Sessions.Provider {
     /// Vapor sessions stored in a SessionKit store (see ``SessionKitSessionDriver``).
-    public static func sessionKit(_ store: any SessionStore, idleTimeout: Duration = .seconds(1800), absoluteTimeout: Duration = .seconds(43_200)) -> Self {
+    public static func sessionKit(_ store: any SessionStore, idleTimeout: Duration = .seconds(1800), absoluteTimeout: Duration = .seconds(43_200))
+        -> Self
+    {
         .init { app in
             app.sessions.use { _ in SessionKitSessionDriver(store: store, idleTimeout: idleTimeout, absoluteTimeout: absoluteTimeout) }
         }

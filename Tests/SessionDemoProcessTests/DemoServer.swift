@@ -13,11 +13,16 @@ final class DemoServer: Sendable {
     let logPath: String
 
     /// The built `session-demo` next to the test bundle.
-    static var binary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("session-demo").path
+    static var binary: String { binary(named: "session-demo") }
+
+    /// A demo binary (`session-demo`, `session-demo-vapor`) the build put next to the test bundle.
+    static func binary(named name: String) -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
     }
 
-    static var isBuilt: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+    static var isBuilt: Bool { isBuilt(named: "session-demo") }
+
+    static func isBuilt(named name: String) -> Bool { FileManager.default.isExecutableFile(atPath: binary(named: name)) }
 
     private init(process: ChildProcess, port: Int, logPath: String) {
         self.process = process
@@ -25,12 +30,18 @@ final class DemoServer: Sendable {
         self.logPath = logPath
     }
 
-    /// Starts the demo with `--store store` and waits until it listens.
-    static func start(store: String, environment: [String: String] = [:]) async throws -> DemoServer {
-        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("session-demo-\(UUID().uuidString).log").path
+    /// Starts the demo binary `binaryName` (default `session-demo`; `session-demo-vapor` for
+    /// the Vapor twin) with `--store store` and waits until it listens.
+    static func start(store: String, environment: [String: String] = [:], binaryName: String = "session-demo") async throws -> DemoServer {
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(binaryName)-\(UUID().uuidString).log").path
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
-        let process = try ChildProcess(executable: binary, arguments: ["--port", "0", "--store", store], environment: env, logPath: logPath)
+        let process = try ChildProcess(
+            executable: binary(named: binaryName),
+            arguments: ["--port", "0", "--store", store],
+            environment: env,
+            logPath: logPath
+        )
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let log = try? String(contentsOfFile: logPath, encoding: .utf8),
@@ -43,7 +54,7 @@ final class DemoServer: Sendable {
         }
         await process.stop()
         let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        throw ChildProcessError(message: "session-demo did not start within 30 s; log:\n\(log)")
+        throw ChildProcessError(message: "\(binaryName) did not start within 30 s; log:\n\(log)")
     }
 
     func stop() async {

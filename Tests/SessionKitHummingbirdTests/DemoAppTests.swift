@@ -38,8 +38,12 @@ enum DemoHarness {
         let page = try await client.send("/login", jar: &jar)
         let token = try #require(csrf(in: page.text))
         return try await client.send(
-            "/login", .post, jar: &jar, headers: form,
-            body: formBody(["user": user, "password": DemoApplication.password, "_csrf": token]))
+            "/login",
+            .post,
+            jar: &jar,
+            headers: form,
+            body: formBody(["user": user, "password": DemoApplication.password, "_csrf": token])
+        )
     }
 
     /// The hidden `_csrf` field's value on an HTML page.
@@ -133,14 +137,21 @@ struct DemoAppTests {
             #expect(formType.status == .unsupportedMediaType)
 
             let plain = try await client.send(
-                "/api/login", .post, jar: &jar, headers: [.contentType: "text/plain"],
+                "/api/login",
+                .post,
+                jar: &jar,
+                headers: [.contentType: "text/plain"],
                 body: DemoHarness.loginBody(user: "alice")
             )
             #expect(plain.status == .unsupportedMediaType)
             #expect(!plain.hasSetCookie)
 
             let charset = try await client.send(
-                "/api/visit", .post, jar: &jar, headers: [.contentType: "application/json; charset=utf-8"])
+                "/api/visit",
+                .post,
+                jar: &jar,
+                headers: [.contentType: "application/json; charset=utf-8"]
+            )
             #expect(charset.status == .ok)
         }
     }
@@ -153,14 +164,23 @@ struct DemoAppTests {
             let anonymousCookie = try #require(jar.value)
 
             let wrong = try await client.send(
-                "/api/login", .post, jar: &jar, headers: DemoHarness.json,
-                body: DemoHarness.loginBody(user: "alice", password: "nope"))
+                "/api/login",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.json,
+                body: DemoHarness.loginBody(user: "alice", password: "nope")
+            )
             #expect(wrong.status == .unauthorized)
             #expect(!wrong.hasSetCookie)
             #expect(try await client.send("/api/me", jar: &jar).jsonObject?["user"] is NSNull)
 
             let right = try await client.send(
-                "/api/login", .post, jar: &jar, headers: DemoHarness.json, body: DemoHarness.loginBody(user: "alice"))
+                "/api/login",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.json,
+                body: DemoHarness.loginBody(user: "alice")
+            )
             #expect(right.status == .ok)
             #expect(right.jsonObject?["user"] as? String == "alice")
             #expect(right.jsonObject?["visits"] as? Int == 1)
@@ -184,8 +204,12 @@ struct DemoAppTests {
         try await DemoHarness.run { client, _ in
             var jar = DemoHarness.jar()
             let response = try await client.send(
-                "/api/login", .post, jar: &jar, headers: DemoHarness.json,
-                body: DemoHarness.loginBody(user: "alice", rememberMe: true))
+                "/api/login",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.json,
+                body: DemoHarness.loginBody(user: "alice", rememberMe: true)
+            )
             #expect(response.status == .ok)
             let cookie = try #require(sessionSetCookie(in: response, name: DemoHarness.cookieName))
             #expect(cookie.isPersistent)
@@ -199,7 +223,12 @@ struct DemoAppTests {
         try await DemoHarness.run { client, _ in
             var jar = DemoHarness.jar()
             let response = try await client.send(
-                "/api/login", .post, jar: &jar, headers: DemoHarness.json, body: DemoHarness.loginBody(user: " alice"))
+                "/api/login",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.json,
+                body: DemoHarness.loginBody(user: " alice")
+            )
             #expect(response.status == .badRequest)
             #expect(!response.hasSetCookie)
         }
@@ -213,7 +242,12 @@ struct DemoAppTests {
 
             var laptop = DemoHarness.jar(userAgent: "Laptop/1.0")
             _ = try await client.send(
-                "/api/login", .post, jar: &laptop, headers: DemoHarness.json, body: DemoHarness.loginBody(user: "alice"))
+                "/api/login",
+                .post,
+                jar: &laptop,
+                headers: DemoHarness.json,
+                body: DemoHarness.loginBody(user: "alice")
+            )
             let one = try #require(try await client.send("/api/sessions", jar: &laptop).jsonArray)
             #expect(one.count == 1)
             #expect(one.first?["current"] as? Bool == true)
@@ -222,7 +256,12 @@ struct DemoAppTests {
 
             var phone = DemoHarness.jar(userAgent: "Phone/2.0")
             _ = try await client.send(
-                "/api/login", .post, jar: &phone, headers: DemoHarness.json, body: DemoHarness.loginBody(user: "alice"))
+                "/api/login",
+                .post,
+                jar: &phone,
+                headers: DemoHarness.json,
+                body: DemoHarness.loginBody(user: "alice")
+            )
             let two = try #require(try await client.send("/api/sessions", jar: &laptop).jsonArray)
             #expect(two.count == 2)
             #expect(Set(two.compactMap { $0["userAgent"] as? String }) == ["Laptop/1.0", "Phone/2.0"])
@@ -230,7 +269,12 @@ struct DemoAppTests {
             // Another user's sessions are not listed.
             var stranger = DemoHarness.jar(userAgent: "Stranger/3.0")
             _ = try await client.send(
-                "/api/login", .post, jar: &stranger, headers: DemoHarness.json, body: DemoHarness.loginBody(user: "bob"))
+                "/api/login",
+                .post,
+                jar: &stranger,
+                headers: DemoHarness.json,
+                body: DemoHarness.loginBody(user: "bob")
+            )
             #expect(try await client.send("/api/sessions", jar: &laptop).jsonArray?.count == 2)
 
             // Needs the JSON content type.
@@ -256,7 +300,12 @@ struct DemoAppTests {
         try await DemoHarness.run { client, _ in
             var jar = DemoHarness.jar()
             _ = try await client.send(
-                "/api/login", .post, jar: &jar, headers: DemoHarness.json, body: DemoHarness.loginBody(user: "alice"))
+                "/api/login",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.json,
+                body: DemoHarness.loginBody(user: "alice")
+            )
             let old = try #require(jar.value)
 
             let response = try await client.send("/api/logout", .post, jar: &jar, headers: DemoHarness.json)
@@ -319,8 +368,12 @@ struct DemoAppTests {
             let before = try #require(jar.value)
 
             let response = try await client.send(
-                "/login", .post, jar: &jar, headers: DemoHarness.form,
-                body: formBody(["user": "alice", "password": DemoApplication.password, "_csrf": token]))
+                "/login",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.form,
+                body: formBody(["user": "alice", "password": DemoApplication.password, "_csrf": token])
+            )
             #expect(response.status == .seeOther)
             #expect(response.headers[.location] == "/")
             expectNoStore(response)
@@ -344,8 +397,12 @@ struct DemoAppTests {
             var jar = DemoHarness.jar()
             let token = try #require(DemoHarness.csrf(in: try await client.send("/login", jar: &jar).text))
             let response = try await client.send(
-                "/login", .post, jar: &jar, headers: DemoHarness.form,
-                body: formBody(["user": "alice", "password": "wrong", "_csrf": token]))
+                "/login",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.form,
+                body: formBody(["user": "alice", "password": "wrong", "_csrf": token])
+            )
             #expect(response.status == .seeOther)
             #expect(response.headers[.location] == "/login")
             let page = try await client.send("/login", jar: &jar)
@@ -370,7 +427,9 @@ struct DemoAppTests {
                 formBody(["user": "alice", "password": DemoApplication.password, "_csrf": ""]),
                 formBody(["user": "alice", "password": DemoApplication.password, "_csrf": otherToken]),
                 // The real token with its last character changed.
-                formBody(["user": "alice", "password": DemoApplication.password, "_csrf": String(token.dropLast()) + (token.hasSuffix("A") ? "E" : "A")]),
+                formBody([
+                    "user": "alice", "password": DemoApplication.password, "_csrf": String(token.dropLast()) + (token.hasSuffix("A") ? "E" : "A"),
+                ]),
             ]
             for body in bodies {
                 let response = try await client.send("/login", .post, jar: &jar, headers: DemoHarness.form, body: body)
@@ -381,8 +440,12 @@ struct DemoAppTests {
             // Without any session at all.
             var none = DemoHarness.jar()
             let noSession = try await client.send(
-                "/login", .post, jar: &none, headers: DemoHarness.form,
-                body: formBody(["user": "alice", "password": DemoApplication.password, "_csrf": token]))
+                "/login",
+                .post,
+                jar: &none,
+                headers: DemoHarness.form,
+                body: formBody(["user": "alice", "password": DemoApplication.password, "_csrf": token])
+            )
             #expect(noSession.status == .forbidden)
 
             #expect(jar.value == cookie)
@@ -448,7 +511,12 @@ struct DemoAppTests {
             // "Sign out all other sessions" from the laptop ends the phone's.
             let token = try #require(DemoHarness.csrf(in: page.text))
             let others = try await client.send(
-                "/sessions/others", .post, jar: &laptop, headers: DemoHarness.form, body: formBody(["_csrf": token]))
+                "/sessions/others",
+                .post,
+                jar: &laptop,
+                headers: DemoHarness.form,
+                body: formBody(["_csrf": token])
+            )
             #expect(others.status == .seeOther)
             #expect(others.headers[.location] == "/sessions")
             let afterPage = try await client.send("/sessions", jar: &laptop)
@@ -467,15 +535,30 @@ struct DemoAppTests {
             let token = try #require(DemoHarness.csrf(in: home.text))
 
             let refused = try await client.send(
-                "/theme", .post, jar: &jar, headers: DemoHarness.form, body: formBody(["theme": "dark"]))
+                "/theme",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.form,
+                body: formBody(["theme": "dark"])
+            )
             #expect(refused.status == .forbidden)
 
             let invalid = try await client.send(
-                "/theme", .post, jar: &jar, headers: DemoHarness.form, body: formBody(["theme": "neon", "_csrf": token]))
+                "/theme",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.form,
+                body: formBody(["theme": "neon", "_csrf": token])
+            )
             #expect(invalid.status == .badRequest)
 
             let response = try await client.send(
-                "/theme", .post, jar: &jar, headers: DemoHarness.form, body: formBody(["theme": "dark", "_csrf": token]))
+                "/theme",
+                .post,
+                jar: &jar,
+                headers: DemoHarness.form,
+                body: formBody(["theme": "dark", "_csrf": token])
+            )
             #expect(response.status == .seeOther)
             #expect(response.headers[.location] == "/")
 

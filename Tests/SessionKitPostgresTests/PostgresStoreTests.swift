@@ -61,7 +61,10 @@ struct PostgresStoreTests {
             try await withThrowingTaskGroup(of: SessionPatchResult.self) { group in
                 for index in 0..<writers {
                     group.addTask {
-                        try await store.patch(id, SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date()))
+                        try await store.patch(
+                            id,
+                            SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
+                        )
                     }
                 }
                 for try await result in group {
@@ -71,7 +74,9 @@ struct PostgresStoreTests {
             let record = try #require(try await store.load(id))
             #expect(record.data.count == writers)
             #expect((0..<writers).allSatisfy { record.data["k\($0)"] == Data(String($0).utf8) })
-            print("postgres: \(writers) concurrent patches of different keys, \(record.data.count) keys survived, in \(ContinuousClock.now - started)")
+            print(
+                "postgres: \(writers) concurrent patches of different keys, \(record.data.count) keys survived, in \(ContinuousClock.now - started)"
+            )
         }
     }
 
@@ -110,7 +115,10 @@ struct PostgresStoreTests {
             try await store.migrate()
             let now = clock.now()
             for _ in 0..<10 {
-                try await store.create(SessionToken.generate().storageID, SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + 1, absoluteExpiresAt: now + 1))
+                try await store.create(
+                    SessionToken.generate().storageID,
+                    SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + 1, absoluteExpiresAt: now + 1)
+                )
             }
             clock.advance(by: .seconds(2))
             try await client.withConnection { other in
@@ -122,7 +130,10 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("a server restart: 503 during the outage, success afterwards without restarting the app")
+    @Test(
+        "Outage: a server restart answers 503 during the outage, success afterwards without restarting the app",
+        .enabled(if: ExclusiveServerTests.enabled, Comment(rawValue: ExclusiveServerTests.skipReason))
+    )
     func outageAndRecovery() async throws {
         try await PostgresTestServer.withIsolatedClient { client in
             let store = PostgresSessionStore(client: client)
@@ -163,7 +174,9 @@ struct PostgresStoreTests {
                 }
             }
             #expect(recovered, "requests did not succeed again after PostgreSQL came back")
-            print("postgres outage: \(outageErrors) requests answered 503 during the outage; recovered \(ContinuousClock.now - restarted) after restart")
+            print(
+                "postgres outage: \(outageErrors) requests answered 503 during the outage; recovered \(ContinuousClock.now - restarted) after restart"
+            )
         }
     }
 }

@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 
 @testable import SessionKitRedis
+@testable import SessionKitRESP
 
 // MARK: - Test support
 
@@ -191,7 +192,9 @@ enum RandomRESP {
         case 9, 11:
             return .array((0..<rng.below(5)).map { _ in value(&rng, depth: depth + 1, maxDepth: maxDepth) })
         default:
-            return .map((0..<rng.below(4)).map { _ in (value(&rng, depth: depth + 1, maxDepth: maxDepth), value(&rng, depth: depth + 1, maxDepth: maxDepth)) })
+            return .map(
+                (0..<rng.below(4)).map { _ in (value(&rng, depth: depth + 1, maxDepth: maxDepth), value(&rng, depth: depth + 1, maxDepth: maxDepth)) }
+            )
         }
     }
 }
@@ -206,7 +209,11 @@ func drain(_ parser: RESPParser, _ buffer: inout ByteBuffer, sourceLocation: Sou
     while true {
         let before = (buffer.readerIndex, buffer.writerIndex)
         guard let value = try parser.parse(&buffer) else {
-            #expect(buffer.readerIndex == before.0 && buffer.writerIndex == before.1, "parse returned nil but moved the buffer", sourceLocation: sourceLocation)
+            #expect(
+                buffer.readerIndex == before.0 && buffer.writerIndex == before.1,
+                "parse returned nil but moved the buffer",
+                sourceLocation: sourceLocation
+            )
             return values
         }
         #expect(buffer.readerIndex > before.0, "parse returned a value without consuming bytes", sourceLocation: sourceLocation)
@@ -227,11 +234,19 @@ func parseOne(_ text: String, limits: RESPParser.Limits = .init(), sourceLocatio
 }
 
 /// Expects `bytes` to be rejected with ``RedisError/protocolViolation(reason:)``, at once.
-func expectViolation(_ bytes: [UInt8], limits: RESPParser.Limits = .init(), _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectViolation(
+    _ bytes: [UInt8],
+    limits: RESPParser.Limits = .init(),
+    _ comment: Comment? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     var buffer = ByteBuffer(bytes: bytes)
     do {
         let value = try RESPParser(limits: limits).parse(&buffer)
-        Issue.record("expected a protocol violation, got \(value.map { "\($0)" } ?? "nil (waiting for more bytes)"). \(comment.map { "\($0)" } ?? "")", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected a protocol violation, got \(value.map { "\($0)" } ?? "nil (waiting for more bytes)"). \(comment.map { "\($0)" } ?? "")",
+            sourceLocation: sourceLocation
+        )
     } catch {
         guard case .protocolViolation = error else {
             Issue.record("expected protocolViolation, got \(error)", sourceLocation: sourceLocation)
@@ -240,7 +255,12 @@ func expectViolation(_ bytes: [UInt8], limits: RESPParser.Limits = .init(), _ co
     }
 }
 
-func expectViolation(_ text: String, limits: RESPParser.Limits = .init(), _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectViolation(
+    _ text: String,
+    limits: RESPParser.Limits = .init(),
+    _ comment: Comment? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     expectViolation(Array(text.utf8), limits: limits, comment, sourceLocation: sourceLocation)
 }
 
@@ -267,7 +287,10 @@ struct RESPParserTypeTests {
         #expect(try parseOne("$5\r\nhello\r\n") == .bulkString(Array("hello".utf8)))
         #expect(try parseOne("$0\r\n\r\n") == .bulkString([]))
         #expect(try parseOne("$4\r\n\r\n\r\n\r\n") == .bulkString([0x0D, 0x0A, 0x0D, 0x0A]))
-        #expect(try parseOne([UInt8](resp: "$6\r\n") + [0x00, 0xFF, 0x0D, 0x0A, 0x80, 0x24] + [0x0D, 0x0A]) == .bulkString([0x00, 0xFF, 0x0D, 0x0A, 0x80, 0x24]))
+        #expect(
+            try parseOne([UInt8](resp: "$6\r\n") + [0x00, 0xFF, 0x0D, 0x0A, 0x80, 0x24] + [0x0D, 0x0A])
+                == .bulkString([0x00, 0xFF, 0x0D, 0x0A, 0x80, 0x24])
+        )
         #expect(try parseOne("$-1\r\n") == .null)
         let value = try parseOne("$3\r\n123\r\n")
         #expect(value.string == "123" && value.int == 123)
@@ -404,7 +427,10 @@ struct RESPParserIncrementalTests {
         add(
             "RESP3 mix",
             [
-                ("%2\r\n+a\r\n:1\r\n+b\r\n*2\r\n#t\r\n#f\r\n", .map([(.simpleString("a"), .integer(1)), (.simpleString("b"), .array([.boolean(true), .boolean(false)]))])),
+                (
+                    "%2\r\n+a\r\n:1\r\n+b\r\n*2\r\n#t\r\n#f\r\n",
+                    .map([(.simpleString("a"), .integer(1)), (.simpleString("b"), .array([.boolean(true), .boolean(false)]))])
+                ),
                 ("~2\r\n:1\r\n:2\r\n", .array([.integer(1), .integer(2)])),
                 (">2\r\n+pubsub\r\n$2\r\nhi\r\n", .push([.simpleString("pubsub"), .bulkString(Array("hi".utf8))])),
                 (",inf\r\n", .double(.infinity)),
@@ -421,7 +447,10 @@ struct RESPParserIncrementalTests {
         add(
             "nested and binary",
             [
-                ("*2\r\n*2\r\n*1\r\n$2\r\n\r\n\r\n*0\r\n%1\r\n$1\r\nk\r\n*1\r\n$-1\r\n", .array([.array([.array([.bulkString([0x0D, 0x0A])]), .array([])]), .map([(.bulkString([0x6B]), .array([.null]))])])),
+                (
+                    "*2\r\n*2\r\n*1\r\n$2\r\n\r\n\r\n*0\r\n%1\r\n$1\r\nk\r\n*1\r\n$-1\r\n",
+                    .array([.array([.array([.bulkString([0x0D, 0x0A])]), .array([])]), .map([(.bulkString([0x6B]), .array([.null]))])])
+                ),
                 ("$3\r\n\r\n$\r\n", .bulkString([0x0D, 0x0A, 0x24])),
                 ("*1\r\n*1\r\n*1\r\n*1\r\n:-1\r\n", .array([.array([.array([.array([.integer(-1)])])])])),
             ]
@@ -578,7 +607,10 @@ struct RESPParserLimitTests {
 
     @Test("negative lengths other than -1 are rejected; -1 means null only for $ and *")
     func negativeLengths() {
-        for text in ["$-2\r\n", "*-2\r\n", "$-100\r\n", "*-9223372036854775808\r\n", "%-1\r\n", "~-1\r\n", ">-1\r\n", "|-1\r\n", "!-1\r\n", "=-1\r\n", "%-2\r\n"] {
+        for text in [
+            "$-2\r\n", "*-2\r\n", "$-100\r\n", "*-9223372036854775808\r\n", "%-1\r\n", "~-1\r\n", ">-1\r\n", "|-1\r\n", "!-1\r\n", "=-1\r\n",
+            "%-2\r\n",
+        ] {
             expectViolation(text, "\(text.debugDescription)")
         }
     }
@@ -627,7 +659,10 @@ struct RESPParserLimitTests {
 
     @Test("malformed RESP3 scalars are rejected")
     func malformedRESP3() {
-        for text in ["#x\r\n", "#\r\n", "#tt\r\n", "#T\r\n", "_x\r\n", "_ \r\n", ",abc\r\n", ",\r\n", ",1.2.3\r\n", "(\r\n", "(12a\r\n", "(1-2\r\n", "( 1\r\n", "=3\r\ntxt\r\n", "=4\r\ntxt-\r\n", "=0\r\n\r\n"] {
+        for text in [
+            "#x\r\n", "#\r\n", "#tt\r\n", "#T\r\n", "_x\r\n", "_ \r\n", ",abc\r\n", ",\r\n", ",1.2.3\r\n", "(\r\n", "(12a\r\n", "(1-2\r\n", "( 1\r\n",
+            "=3\r\ntxt\r\n", "=4\r\ntxt-\r\n", "=0\r\n\r\n",
+        ] {
             expectViolation(text, "\(text.debugDescription)")
         }
     }
@@ -721,7 +756,9 @@ struct RESPParserFuzzTests {
                     return (values, .incomplete)
                 }
                 guard buffer.readerIndex > before, buffer.readerIndex <= writerIndex, buffer.writerIndex == writerIndex else {
-                    Issue.record("\(label): a value consumed \(buffer.readerIndex - before) bytes; reader \(buffer.readerIndex), writer \(writerIndex)")
+                    Issue.record(
+                        "\(label): a value consumed \(buffer.readerIndex - before) bytes; reader \(buffer.readerIndex), writer \(writerIndex)"
+                    )
                     return nil
                 }
                 values.append(value)
@@ -773,7 +810,10 @@ struct RESPParserFuzzTests {
                         }
                     }
                 }
-                #expect(values == whole.values && end == whole.end, "input \(index) \(bytes): streamed \(values) \(end), whole \(whole.values) \(whole.end)")
+                #expect(
+                    values == whole.values && end == whole.end,
+                    "input \(index) \(bytes): streamed \(values) \(end), whole \(whole.values) \(whole.end)"
+                )
             }
         }
         // The generator must reach both outcomes often, or the fuzzing is not testing much.
@@ -793,7 +833,9 @@ struct RESPParserFuzzTests {
                 var buffer = ByteBuffer(bytes: encoder.encode(value))
                 let parsed = try parser.parse(&buffer)
                 guard parsed == value, buffer.readableBytes == 0 else {
-                    Issue.record("tree \(index) (variants \(String(describing: seed))): \(value) came back as \(String(describing: parsed)), \(buffer.readableBytes) bytes left")
+                    Issue.record(
+                        "tree \(index) (variants \(String(describing: seed))): \(value) came back as \(String(describing: parsed)), \(buffer.readableBytes) bytes left"
+                    )
                     return
                 }
             }

@@ -3,6 +3,7 @@ import NIOEmbedded
 import Testing
 
 @testable import SessionKitRedis
+@testable import SessionKitRESP
 
 /// The outcome of a future on an `EmbeddedEventLoop`, recorded as soon as it completes (the
 /// embedded loop runs callbacks inline, on the test's thread).
@@ -100,7 +101,8 @@ struct RedisChannelTests {
         var test = try RedisTestChannel()
         defer { test.finish() }
         _ = try test.send([RedisCommand(raw: [Array("SET".utf8), [0x0D, 0x0A, 0x00], [], [0xFF]])])
-        let expected: [UInt8] = Array("*4\r\n$3\r\nSET\r\n$3\r\n".utf8) + [0x0D, 0x0A, 0x00] + Array("\r\n$0\r\n\r\n$1\r\n".utf8) + [0xFF, 0x0D, 0x0A]
+        let expected: [UInt8] =
+            Array("*4\r\n$3\r\nSET\r\n$3\r\n".utf8) + [0x0D, 0x0A, 0x00] + Array("\r\n$0\r\n\r\n$1\r\n".utf8) + [0xFF, 0x0D, 0x0A]
         #expect(try test.written() == expected)
         var buffer = ByteBuffer()
         RedisCommand("GET", ["é"]).encode(into: &buffer)

@@ -22,7 +22,10 @@ struct RedisStoreTests {
         try await withThrowingTaskGroup(of: SessionPatchResult.self) { group in
             for index in 0..<writers {
                 group.addTask {
-                    try await store.patch(id, SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date()))
+                    try await store.patch(
+                        id,
+                        SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
+                    )
                 }
             }
             for try await result in group {
@@ -60,12 +63,21 @@ struct RedisStoreTests {
         let id = SessionToken.generate().storageID
         let now = Date()
         _ = try await pool.send(RedisCommand("SCRIPT", ["FLUSH"]))
-        try await store.create(id, SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
+        try await store.create(
+            id,
+            SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600)
+        )
         _ = try await pool.send(RedisCommand("SCRIPT", ["FLUSH"]))
-        #expect(try await store.patch(id, SessionPatch(setValues: ["b": Data("2".utf8)], idleExpiresAt: now + 600, lastSeenAt: now)) == .applied(version: 2))
+        #expect(
+            try await store.patch(id, SessionPatch(setValues: ["b": Data("2".utf8)], idleExpiresAt: now + 600, lastSeenAt: now))
+                == .applied(version: 2)
+        )
     }
 
-    @Test("Redis down: 503 during the outage, success afterwards without restarting the app")
+    @Test(
+        "Outage: Redis down answers 503 during the outage, success afterwards without restarting the app",
+        .enabled(if: ExclusiveServerTests.enabled, Comment(rawValue: ExclusiveServerTests.skipReason))
+    )
     func outageAndRecovery() async throws {
         var configuration = try RedisTestServer.configuration()
         configuration.commandTimeout = .milliseconds(500)

@@ -46,7 +46,16 @@ struct SQLiteStoreTests {
         do {
             let store = try await SQLiteSessionStore.open(path: path)
             try await store.migrate()
-            try await store.create(id, SessionRecord(data: ["user": Data("\"ada\"".utf8)], userID: "ada", createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
+            try await store.create(
+                id,
+                SessionRecord(
+                    data: ["user": Data("\"ada\"".utf8)],
+                    userID: "ada",
+                    createdAt: now,
+                    idleExpiresAt: now + 600,
+                    absoluteExpiresAt: now + 3600
+                )
+            )
             try await store.close()
         }
         let reopened = try await SQLiteSessionStore.open(path: path)
@@ -70,7 +79,10 @@ struct SQLiteStoreTests {
         try await withThrowingTaskGroup(of: SessionPatchResult.self) { group in
             for index in 0..<writers {
                 group.addTask {
-                    try await store.patch(id, SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date()))
+                    try await store.patch(
+                        id,
+                        SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
+                    )
                 }
             }
             for try await result in group {
@@ -115,7 +127,10 @@ struct SQLiteStoreTests {
         try await store.migrate()
         let id = SessionToken.generate().storageID
         let now = Date()
-        try await store.create(id, SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
+        try await store.create(
+            id,
+            SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600)
+        )
         await #expect(throws: SessionStoreError.self) {
             try await store.patch(id, SessionPatch(setValues: ["bad\"key": Data("1".utf8)], idleExpiresAt: now + 600, lastSeenAt: now))
         }

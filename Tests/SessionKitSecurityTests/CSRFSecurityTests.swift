@@ -8,7 +8,10 @@ import Testing
 /// token; another session's token or none is refused; the token is replaced at sign-in.
 @Suite("Security: CSRF")
 struct CSRFSecurityTests {
-    @Test("V4.2.2 / 5.0 V3.5.1 form posts without the token or with another session's token answer 403; the token dies on sign-in", arguments: Backend.all)
+    @Test(
+        "V4.2.2 / 5.0 V3.5.1 form posts without the token or with another session's token answer 403; the token dies on sign-in",
+        arguments: Backend.all
+    )
     func synchronizerToken(_ backend: Backend) async throws {
         try await SecurityHarness.run(backend) { client, harness in
             var alice = harness.jar()
@@ -26,7 +29,10 @@ struct CSRFSecurityTests {
             // Sign-in form: missing, empty, foreign, altered token → 403, no cookie change.
             let cookieBefore = alice.value
             let altered = String(preLoginToken.dropLast()) + (preLoginToken.hasSuffix("A") ? "E" : "A")
-            for (label, token) in [("missing", nil), ("empty", ""), ("another session's", attackerToken), ("altered", altered), ("lower-cased", preLoginToken.lowercased())] as [(String, String?)] {
+            for (label, token) in [
+                ("missing", nil), ("empty", ""), ("another session's", attackerToken), ("altered", altered),
+                ("lower-cased", preLoginToken.lowercased()),
+            ] as [(String, String?)] {
                 let body: KeyValuePairs<String, String> =
                     token.map { ["user": "alice", "password": "demo", "_csrf": $0] } ?? ["user": "alice", "password": "demo"]
                 let response = try await post("/login", &alice, body)

@@ -91,7 +91,10 @@ struct CookieSecurityTests {
                 do {
                     if backend.isSealed {
                         _ = try SessionEngine(
-                            sealedCookies: SealedCookieBackend(keyRing: .ephemeral(), revocationStore: store), configuration: configuration, clock: clock)
+                            sealedCookies: SealedCookieBackend(keyRing: .ephemeral(), revocationStore: store),
+                            configuration: configuration,
+                            clock: clock
+                        )
                     } else {
                         _ = try SessionEngine(store: store, configuration: configuration, clock: clock)
                     }
@@ -103,11 +106,17 @@ struct CookieSecurityTests {
                 }
             }
             // The valid configurations next to them are accepted.
-            for options in [SessionCookieOptions(), .insecureLocalDevelopment, SessionCookieOptions(name: "__Secure-id", path: "/app", domain: "example.com")] {
+            for options in [
+                SessionCookieOptions(), .insecureLocalDevelopment, SessionCookieOptions(name: "__Secure-id", path: "/app", domain: "example.com"),
+            ] {
                 var configuration = SecurityHarness.configuration(secure: true)
                 configuration.cookie = options
                 if backend.isSealed {
-                    _ = try SessionEngine(sealedCookies: SealedCookieBackend(keyRing: .ephemeral(), revocationStore: store), configuration: configuration, clock: clock)
+                    _ = try SessionEngine(
+                        sealedCookies: SealedCookieBackend(keyRing: .ephemeral(), revocationStore: store),
+                        configuration: configuration,
+                        clock: clock
+                    )
                 } else {
                     _ = try SessionEngine(store: store, configuration: configuration, clock: clock)
                 }
@@ -140,7 +149,10 @@ struct CookieSecurityTests {
             for response in responses {
                 let vary = response.vary.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
                 #expect(vary.contains("cookie"), "\(response.uri): Vary \(response.vary)")
-                #expect(!response.cacheControl.isEmpty && response.cacheControl.allSatisfy { $0.contains("no-store") }, "\(response.uri): Cache-Control \(response.cacheControl)")
+                #expect(
+                    !response.cacheControl.isEmpty && response.cacheControl.allSatisfy { $0.contains("no-store") },
+                    "\(response.uri): Cache-Control \(response.cacheControl)"
+                )
             }
         }
     }
@@ -222,7 +234,10 @@ struct CookieSecurityTests {
         }
     }
 
-    @Test("RFC 6265bis exact names: ID=, %69d=, NBSP/ideographic space before id, 'id ' do not authenticate (zero store calls)", arguments: Backend.all)
+    @Test(
+        "RFC 6265bis exact names: ID=, %69d=, NBSP/ideographic space before id, 'id ' do not authenticate (zero store calls)",
+        arguments: Backend.all
+    )
     func nameSpoofing(_ backend: Backend) async throws {
         try await SecurityHarness.run(backend) { client, harness in
             var alice = harness.jar()
@@ -261,6 +276,52 @@ struct CookieSecurityTests {
             // Positive controls: the exact name, with RFC 6265 OWS (space, tab) around pairs.
             for header in ["\(name)=\(valid)", "x=1; \(name)=\(valid)", "x=1;\t\(name)=\(valid) ; y=2", "x=1;\(name)=\(valid)"] {
                 #expect(try await client.withCookieHeader(header).user == "alice", "\(header.prefix(20))")
+            }
+        }
+    }
+}
+
+/// Cookie size (ASVS 5.0 V3.3.5): browsers drop a cookie whose name and value exceed 4096
+/// bytes, so a session that would need one must fail loudly instead of silently losing it.
+@Suite("Security: cookie size")
+struct CookieSizeSecurityTests {
+    @Test("5.0 V3.3.5 no Set-Cookie ever exceeds 4096 bytes of name and value; an oversized sealed session answers 500", arguments: Backend.all)
+    func cookieSizeLimit(_ backend: Backend) async throws {
+        try await SecurityHarness.run(backend) { client, harness in
+            var jar = harness.jar()
+            _ = try await client.signIn(&jar)
+            let note = String(repeating: "n", count: 512)
+            var refusedAt: Int?
+            var lastGood = jar.value
+            for index in 0..<12 {
+                let response = try await client.send(
+                    "/api/notes/n\(index)",
+                    .put,
+                    jar: &jar,
+                    headers: Demo.json,
+                    body: "{\"value\":\"\(note)\"}"
+                )
+                for cookie in sessionSetCookies(in: response, name: harness.cookieName) {
+                    #expect(cookie.name.utf8.count + 1 + cookie.value.utf8.count <= 4096, "note \(index): a \(cookie.value.utf8.count)-byte cookie")
+                }
+                if response.status == .ok {
+                    lastGood = jar.value
+                } else {
+                    #expect(response.status == .internalServerError, "note \(index): \(response.status)")
+                    #expect(!response.hasSetCookie)
+                    refusedAt = refusedAt ?? index
+                }
+            }
+            if backend.isSealed {
+                let refused = try #require(refusedAt, "twelve 512-byte notes fit in one sealed cookie?")
+                #expect(refused >= 5)
+                // The cookie the browser keeps is the last one that fit: still signed in.
+                #expect(jar.value == lastGood)
+                #expect(try await client.me(&jar).user == "alice")
+            } else {
+                #expect(refusedAt == nil, "a server-side session refused data at note \(refusedAt ?? -1)")
+                let read = try await client.send("/api/notes/n11", jar: &jar)
+                #expect(read.jsonObject?["value"] as? String == note)
             }
         }
     }

@@ -113,14 +113,23 @@ struct LifecycleSecurityTests {
             let page = try await client.send("/login", jar: &jar)
             let token = try #require(csrfToken(in: page.text))
             let login = try await client.send(
-                "/login", .post, jar: &jar, headers: Demo.form,
-                body: formBody(["user": "alice", "password": "demo", "_csrf": token]))
+                "/login",
+                .post,
+                jar: &jar,
+                headers: Demo.form,
+                body: formBody(["user": "alice", "password": "demo", "_csrf": token])
+            )
             #expect(login.status == .seeOther)
             let home = try await client.send("/", jar: &jar)
             #expect(home.text.contains("Signed in as"))
             let signedIn = try #require(jar.value)
             let logout = try await client.send(
-                "/logout", .post, jar: &jar, headers: Demo.form, body: formBody(["_csrf": try #require(csrfToken(in: home.text))]))
+                "/logout",
+                .post,
+                jar: &jar,
+                headers: Demo.form,
+                body: formBody(["_csrf": try #require(csrfToken(in: home.text))])
+            )
             #expect(logout.status == .seeOther)
             #expect(sessionSetCookie(in: logout, name: harness.cookieName)?.isDeletion == true)
             // The page a back button would show again is never stored.
@@ -200,7 +209,10 @@ struct LifecycleSecurityTests {
 
     // MARK: V3.3.3 / V3.3.4 / V7.4.3 / V7.5.2
 
-    @Test("V3.3.3 / V3.3.4 / V7.4.3 / V7.5.2 /api/sessions lists metadata only; DELETE /api/sessions/others ends the other device", arguments: Backend.all)
+    @Test(
+        "V3.3.3 / V3.3.4 / V7.4.3 / V7.5.2 /api/sessions lists metadata only; DELETE /api/sessions/others ends the other device",
+        arguments: Backend.all
+    )
     func listingAndSignOutOthers(_ backend: Backend) async throws {
         try await SecurityHarness.run(backend) { client, harness in
             var laptop = harness.jar(userAgent: "Laptop/1.0")
@@ -259,18 +271,48 @@ struct LifecycleSecurityTests {
             let malloryPage = try await client.send("/sessions", jar: &mallory)
             let malloryToken = try #require(csrfToken(in: malloryPage.text))
             let refused = try await client.send(
-                "/sessions/end", .post, jar: &mallory, headers: Demo.form, body: formBody(["id": phoneDigest, "_csrf": malloryToken]))
+                "/sessions/end",
+                .post,
+                jar: &mallory,
+                headers: Demo.form,
+                body: formBody(["id": phoneDigest, "_csrf": malloryToken])
+            )
             #expect(refused.status == .seeOther)
             #expect(try await client.me(&phone).user == "alice", "another user ended alice's session")
 
             let page = try await client.send("/sessions", jar: &laptop)
             #expect(page.text.contains(phoneDigest))
             let ended = try await client.send(
-                "/sessions/end", .post, jar: &laptop, headers: Demo.form,
-                body: formBody(["id": phoneDigest, "_csrf": try #require(csrfToken(in: page.text))]))
+                "/sessions/end",
+                .post,
+                jar: &laptop,
+                headers: Demo.form,
+                body: formBody(["id": phoneDigest, "_csrf": try #require(csrfToken(in: page.text))])
+            )
             #expect(ended.status == .seeOther)
             #expect(try await client.me(&phone).isAnonymousMe)
             #expect(try await client.me(&laptop).user == "alice")
+        }
+    }
+
+    @Test(
+        "V7.4.2 / V7.4.5 ending all of a user's sessions outside any request (account disabled) takes effect at once",
+        arguments: Backend.serverSide
+    )
+    func administrativeTermination(_ backend: Backend) async throws {
+        try await SecurityHarness.run(backend) { client, harness in
+            var laptop = harness.jar()
+            var phone = harness.jar()
+            var bob = harness.jar()
+            _ = try await client.signIn(&laptop)
+            _ = try await client.signIn(&phone)
+            _ = try await client.signIn(&bob, user: "bob")
+            // What an admin tool or an account-deletion job calls: the store's per-user delete.
+            let ended = try await harness.counting.base.deleteSessions(forUser: "alice", except: nil)
+            #expect(ended == 2)
+            #expect(try await client.me(&laptop).isAnonymousMe)
+            #expect(try await client.me(&phone).isAnonymousMe)
+            #expect(try await client.me(&bob).user == "bob")
         }
     }
 

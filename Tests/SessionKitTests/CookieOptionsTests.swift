@@ -39,9 +39,15 @@ struct CookieOptionsTests {
         .init("__Host- with Domain") { $0.domain = "example.com" },
         .init("__Host- with Path /app") { $0.path = "/app" },
         .init("__Host- with Path /app/") { $0.path = "/app/" },
-        .init("__Secure- without Secure") { $0.name = "__Secure-id"; $0.secure = false },
-        .init("SameSite=None without Secure") { $0.name = "id"; $0.secure = false; $0.sameSite = .none },
-        .init("Partitioned without Secure") { $0.name = "id"; $0.secure = false; $0.partitioned = true },
+        .init("__Secure- without Secure") {
+            $0.name = "__Secure-id"; $0.secure = false
+        },
+        .init("SameSite=None without Secure") {
+            $0.name = "id"; $0.secure = false; $0.sameSite = .none
+        },
+        .init("Partitioned without Secure") {
+            $0.name = "id"; $0.secure = false; $0.partitioned = true
+        },
         .init("empty name") { $0.name = "" },
         .init("';' in name") { $0.name = "id;x" },
         .init("'=' in name") { $0.name = "id=x" },
@@ -55,24 +61,54 @@ struct CookieOptionsTests {
         .init("quote in name") { $0.name = "\"id\"" },
         .init("comma in name") { $0.name = "a,b" },
         .init("non-ASCII name") { $0.name = "sessión" },
-        .init("';' in path") { $0.name = "id"; $0.path = "/;Domain=evil.com" },
-        .init("CR in path") { $0.name = "id"; $0.path = "/\r" },
-        .init("LF in path") { $0.name = "id"; $0.path = "/\nX: y" },
-        .init("control in path") { $0.name = "id"; $0.path = "/\u{1}" },
-        .init("DEL in path") { $0.name = "id"; $0.path = "/\u{7F}" },
-        .init("non-ASCII path") { $0.name = "id"; $0.path = "/café" },
-        .init("relative path") { $0.name = "id"; $0.path = "app" },
-        .init("empty path") { $0.name = "id"; $0.path = "" },
-        .init("';' in domain") { $0.name = "id"; $0.domain = "example.com; Secure" },
-        .init("CR in domain") { $0.name = "id"; $0.domain = "example.com\r" },
-        .init("LF in domain") { $0.name = "id"; $0.domain = "example.com\n" },
-        .init("control in domain") { $0.name = "id"; $0.domain = "exa\u{8}mple.com" },
-        .init("empty domain") { $0.name = "id"; $0.domain = "" },
-        .init("__Secure- with ';' in domain") { $0.name = "__Secure-id"; $0.domain = "a.com;b" },
+        .init("';' in path") {
+            $0.name = "id"; $0.path = "/;Domain=evil.com"
+        },
+        .init("CR in path") {
+            $0.name = "id"; $0.path = "/\r"
+        },
+        .init("LF in path") {
+            $0.name = "id"; $0.path = "/\nX: y"
+        },
+        .init("control in path") {
+            $0.name = "id"; $0.path = "/\u{1}"
+        },
+        .init("DEL in path") {
+            $0.name = "id"; $0.path = "/\u{7F}"
+        },
+        .init("non-ASCII path") {
+            $0.name = "id"; $0.path = "/café"
+        },
+        .init("relative path") {
+            $0.name = "id"; $0.path = "app"
+        },
+        .init("empty path") {
+            $0.name = "id"; $0.path = ""
+        },
+        .init("';' in domain") {
+            $0.name = "id"; $0.domain = "example.com; Secure"
+        },
+        .init("CR in domain") {
+            $0.name = "id"; $0.domain = "example.com\r"
+        },
+        .init("LF in domain") {
+            $0.name = "id"; $0.domain = "example.com\n"
+        },
+        .init("control in domain") {
+            $0.name = "id"; $0.domain = "exa\u{8}mple.com"
+        },
+        .init("empty domain") {
+            $0.name = "id"; $0.domain = ""
+        },
+        .init("__Secure- with ';' in domain") {
+            $0.name = "__Secure-id"; $0.domain = "a.com;b"
+        },
     ]
 
     static let invalidConfigurations: [InvalidConfigurationCase] = [
-        .init("absolute shorter than idle") { $0.idleTimeout = .seconds(3600); $0.absoluteTimeout = .seconds(1800) },
+        .init("absolute shorter than idle") {
+            $0.idleTimeout = .seconds(3600); $0.absoluteTimeout = .seconds(1800)
+        },
         .init("zero idle") { $0.idleTimeout = .zero },
         .init("negative idle") { $0.idleTimeout = .seconds(-1) },
         .init("touch interval equal to idle") { $0.touchInterval = $0.idleTimeout },
@@ -186,7 +222,10 @@ struct CookieOptionsTests {
         let builder = SetCookieBuilder(options: SessionCookieOptions())
         #expect(builder.deletion() == "__Host-id=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
         let scoped = SetCookieBuilder(options: SessionCookieOptions(name: "__Secure-s", path: "/app", domain: "example.com"))
-        #expect(scoped.deletion() == "__Secure-s=; Path=/app; Domain=example.com; Secure; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(
+            scoped.deletion()
+                == "__Secure-s=; Path=/app; Domain=example.com; Secure; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+        )
     }
 
     @Test func persistentCookieFormat() {

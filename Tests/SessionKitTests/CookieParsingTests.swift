@@ -242,7 +242,9 @@ struct CookieParsingTests {
     @Test func malformedCookieValuesCostNoStoreCall() async throws {
         let harness = try Harness()
         let token = SessionToken.generate().text
-        let values = ["", "x", String(token.dropLast()), token + "A", "\"\(token)\"", "+" + token.dropFirst(), String(repeating: "A", count: 42) + "B"]
+        let values = [
+            "", "x", String(token.dropLast()), token + "A", "\"\(token)\"", "+" + token.dropFirst(), String(repeating: "A", count: 42) + "B",
+        ]
         for value in values {
             #expect(SessionToken(validating: value) == nil)
             let got = try await harness.client().request(headers: cookieFields("__Host-id=\(value)")) {

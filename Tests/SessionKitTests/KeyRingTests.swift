@@ -177,9 +177,11 @@ struct KeyRingTests {
         }
         #expect(error?.message.contains("k1") == true)
         // The same secret under the same name twice is still a duplicate.
-        #expect(RingFixtures.configurationError {
-            _ = try KeyRing.parse("k1=\(RingFixtures.standardBase64),k1=\(RingFixtures.standardBase64)")
-        } != nil)
+        #expect(
+            RingFixtures.configurationError {
+                _ = try KeyRing.parse("k1=\(RingFixtures.standardBase64),k1=\(RingFixtures.standardBase64)")
+            } != nil
+        )
     }
 
     @Test func nameBothActiveAndRevokedFails() {

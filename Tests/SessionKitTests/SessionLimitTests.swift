@@ -166,17 +166,20 @@ struct SessionLimitTests {
 
     @Test(.timeLimit(.minutes(1)))
     func concurrentSignInsCannotExceedTheCap() async throws {
-        // Two sign-ins of the same user race: both list the user's sessions before either
-        // creates one. The cap is "the most sessions one user may have at once".
+        // Many sign-ins of the same user race on one instance. The engine serialises one
+        // user's sign-ins within a process, so the cap ("the most sessions one user may have
+        // at once") is exact here; across instances it is re-checked after each sign-in
+        // (Docs/Architecture.md). Before the fix, two sign-ins both listed the user's sessions
+        // before either created one and the user ended up with two sessions under a cap of 1.
         for policy in [SessionConfiguration.ConcurrentSessionLimit.Policy.refuse, .evictOldest] {
             let clock = TestClock(start: testEpoch)
             let memory = MemorySessionStore(clock: clock)
             var configuration = SessionConfiguration()
             configuration.concurrentSessionLimit = .init(maxSessions: 1, policy: policy)
             configuration.storeTimeout = nil
-            let engine = try SessionEngine(store: ListingBarrierStore(memory, parties: 2), configuration: configuration, clock: clock)
+            let engine = try SessionEngine(store: memory, configuration: configuration, clock: clock)
             await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<2 {
+                for _ in 0..<8 {
                     group.addTask {
                         _ = try? await EngineTestClient(engine: engine).send { try await $0.signIn(userID: "alice") }
                     }

@@ -36,7 +36,9 @@ struct SessionValueTests {
         #expect(raw == Data(String(value).utf8))
     }
 
-    @Test(arguments: ["", "Ada", "with \"quotes\"", "back\\slash", "tab\there", "new\nline", "caf\u{E9}", "日本語", "👩‍💻", "\u{7F}", "\u{0}", "</script>", "a/b"])
+    @Test(arguments: [
+        "", "Ada", "with \"quotes\"", "back\\slash", "tab\there", "new\nline", "caf\u{E9}", "日本語", "👩‍💻", "\u{7F}", "\u{0}", "</script>", "a/b",
+    ])
     func strings(_ value: String) async throws {
         let (read, raw) = try await roundTrip(value, as: SessionKey<String>("s"))
         #expect(read == value)
@@ -66,7 +68,10 @@ struct SessionValueTests {
             try await session.set(SessionKey<String>("a "), "x")
         }
         let values = try await client.request { session in
-            (try await session.get(SessionKey<Int>("a")), try await session.get(SessionKey<Int>("A")), try await session.get(SessionKey<String>("a ")))
+            (
+                try await session.get(SessionKey<Int>("a")), try await session.get(SessionKey<Int>("A")),
+                try await session.get(SessionKey<String>("a "))
+            )
         }.value
         #expect(values.0 == 1)
         #expect(values.1 == 2)

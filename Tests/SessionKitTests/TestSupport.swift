@@ -163,3 +163,7 @@ func token(of value: String?) throws -> SessionToken {
 func storageID(of value: String?) throws -> SessionStorageID {
     try token(of: value).storageID
 }
+
+/// What the engine adds to a response that read a live session but changed no cookie: shared
+/// caches must not keep it for anyone else.
+let userSpecificFields: HTTPFields = [.vary: "Cookie", .cacheControl: "private"]

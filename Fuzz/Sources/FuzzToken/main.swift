@@ -1,3 +1,4 @@
+import Foundation
 @testable import SessionKit
 
 /// Fuzzes token validation, base64url decoding and signed-token verification: nothing may
@@ -21,3 +22,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     precondition(signer.verify(Substring(text)) == nil, "random input verified as a signed token")
     return 0
 }
+
+// libFuzzer's driver: SwiftPM's executable entry point hands control to it.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
+
+var fuzzArgc = CommandLine.argc
+var fuzzArgv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+let fuzzStatus = LLVMFuzzerRunDriver(&fuzzArgc, &fuzzArgv) { data, size in
+    guard let data else { return 0 }
+    return fuzz(data, size)
+}
+exit(fuzzStatus)

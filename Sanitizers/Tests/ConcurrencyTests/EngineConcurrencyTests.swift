@@ -84,7 +84,10 @@ struct EngineConcurrencyTests {
                     for index in 0..<300 {
                         let id = SessionToken.generate().storageID
                         let idle = TimeInterval((worker * 300 + index) % 50 + 1)
-                        try await store.create(id, SessionRecord(data: ["n": Data("1".utf8)], createdAt: now, idleExpiresAt: now + idle, absoluteExpiresAt: now + 3600))
+                        try await store.create(
+                            id,
+                            SessionRecord(data: ["n": Data("1".utf8)], createdAt: now, idleExpiresAt: now + idle, absoluteExpiresAt: now + 3600)
+                        )
                         _ = try await store.load(id)
                         if index % 50 == 0 { store.sweepExpired() }
                     }

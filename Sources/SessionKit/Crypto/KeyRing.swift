@@ -147,7 +147,9 @@ public struct KeyRing: Sendable {
     }
 
     /// Reads a ring from an environment variable (default `SESSIONKIT_KEYS`).
-    public static func fromEnvironment(_ variable: String = "SESSIONKIT_KEYS", environment: [String: String] = ProcessInfo.processInfo.environment) throws(SessionConfigurationError) -> KeyRing {
+    public static func fromEnvironment(_ variable: String = "SESSIONKIT_KEYS", environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(SessionConfigurationError) -> KeyRing
+    {
         guard let text = environment[variable], !text.isEmpty else {
             throw SessionConfigurationError("\(variable) is not set. Set it to \"k1=<secret>\" with a secret from: openssl rand -base64 32")
         }

@@ -162,7 +162,10 @@ public enum SessionDataJSON {
                 }
             default:
                 let start = offset
-                while let next = peek(), !(next == UInt8(ascii: ",") || next == UInt8(ascii: "}") || next == UInt8(ascii: "]") || next == 0x20 || next == 0x0A || next == 0x0D || next == 0x09) {
+                while let next = peek(),
+                    !(next == UInt8(ascii: ",") || next == UInt8(ascii: "}") || next == UInt8(ascii: "]") || next == 0x20 || next == 0x0A
+                        || next == 0x0D || next == 0x09)
+                {
                     offset += 1
                 }
                 guard offset > start else { throw MalformedDocument(offset: offset) }

@@ -38,13 +38,30 @@ extension SessionEngine {
         return deletionFields()
     }
 
-    private func regenerateInStore(_ store: any SessionStore, _ handle: SessionHandle, _ snapshot: CommitSnapshot, now: Date) async throws -> HTTPFields {
+    private func regenerateInStore(_ store: any SessionStore, _ handle: SessionHandle, _ snapshot: CommitSnapshot, now: Date) async throws
+        -> HTTPFields
+    {
         let oldID = snapshot.record == nil ? nil : handle.incoming.token?.storageID
         guard !snapshot.isEmpty else {
             // Nothing left to keep: regenerating an empty session just ends the old one.
             if let oldID { try await storeCall { try await store.delete(oldID) } }
             return handle.incoming.wasSent ? deletionFields() : HTTPFields()
         }
+        if snapshot.signedIn, let user = snapshot.userID, configuration.concurrentSessionLimit != nil {
+            return try await signInLocks.withLock(user) {
+                try await regenerateWithinCap(store, handle, snapshot, oldID: oldID, now: now)
+            }
+        }
+        return try await regenerateWithinCap(store, handle, snapshot, oldID: oldID, now: now)
+    }
+
+    private func regenerateWithinCap(
+        _ store: any SessionStore,
+        _ handle: SessionHandle,
+        _ snapshot: CommitSnapshot,
+        oldID: SessionStorageID?,
+        now: Date
+    ) async throws -> HTTPFields {
         let createdAt = snapshot.signedIn ? now : (snapshot.record?.createdAt ?? now)
         let absolute = snapshot.signedIn ? nil : snapshot.record?.absoluteExpiresAt
         if snapshot.signedIn, let user = snapshot.userID {

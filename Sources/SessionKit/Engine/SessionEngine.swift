@@ -43,6 +43,8 @@ public final class SessionEngine: Sendable {
     let parser: CookieHeaderParser
     let setCookie: SetCookieBuilder
     let signer: TokenSigner?
+    /// Serialises sign-ins of one user within this process (exact session cap on one instance).
+    let signInLocks = KeyedAsyncLock()
     private let wrapsStoreCalls: Bool
 
     /// Creates an engine over a server-side store; throws ``SessionConfigurationError`` for
@@ -70,7 +72,13 @@ public final class SessionEngine: Sendable {
         guard configuration.transport == .cookie else {
             throw SessionConfigurationError("sealed-cookie sessions need the cookie transport")
         }
-        try self.init(backend: .sealed(codec, epochs), store: sealedCookies.revocationStore, configuration: configuration, clock: clock, logger: logger)
+        try self.init(
+            backend: .sealed(codec, epochs),
+            store: sealedCookies.revocationStore,
+            configuration: configuration,
+            clock: clock,
+            logger: logger
+        )
     }
 
     private init(backend: Backend, store: (any SessionStore)?, configuration: SessionConfiguration, clock: any SessionClock, logger: Logger) throws {
@@ -199,11 +207,29 @@ public final class SessionEngine: Sendable {
             throw SessionError.storeUnavailable(failure)
         }
         let now = clock.now()
+        var fields: HTTPFields
         switch backend {
         case .store(let store):
-            return try await commitToStore(store, handle, snapshot, now: now)
+            fields = try await commitToStore(store, handle, snapshot, now: now)
         case .sealed(let codec, let epochs):
-            return try await commitSealed(codec, epochs, handle, snapshot, now: now)
+            fields = try await commitSealed(codec, epochs, handle, snapshot, now: now)
+        }
+        if snapshot.record != nil { markUserSpecific(&fields) }
+        return fields
+    }
+
+    /// A response built from a live session is one user's: shared caches must not store it
+    /// for others (`Cache-Control: private`, unless a cookie made it `no-store` already) and
+    /// must key anything they keep by the cookie (`Vary`). Anonymous responses stay untouched.
+    private func markUserSpecific(_ fields: inout HTTPFields) {
+        if fields[.vary] == nil {
+            switch configuration.transport {
+            case .cookie: fields[.vary] = "Cookie"
+            case .header(let name): fields[.vary] = name.canonicalName
+            }
+        }
+        if fields[.cacheControl] == nil {
+            fields[.cacheControl] = "private"
         }
     }
 

@@ -27,11 +27,14 @@ struct RevocationEpochs: Sendable {
         for _ in 0..<5 {
             if let record = try await store.load(id) {
                 let next = max(Self.epoch(in: record) + 1, Self.millis(now))
+                // Both expiries move: the record must outlive every cookie issued before this
+                // bump, or a revoked cookie would open again once the record lapsed.
                 let patch = SessionPatch(
                     setValues: ["epoch": Data(String(next).utf8)],
                     idleExpiresAt: now.addingTimeInterval(lifetime),
                     lastSeenAt: now,
-                    expectedVersion: record.version
+                    expectedVersion: record.version,
+                    absoluteExpiresAt: now.addingTimeInterval(lifetime)
                 )
                 if case .applied = try await store.patch(id, patch) { return next }
             } else {

@@ -26,6 +26,9 @@ public struct SessionPatch: Sendable, Equatable {
     /// In versioned mode, the version the writer read; a store rejects the patch with
     /// ``SessionPatchResult/conflict`` when the record has moved on.
     public var expectedVersion: UInt64?
+    /// A new absolute expiry, for bookkeeping records that must outlive what they track
+    /// (revocation epochs). The engine never moves a session's absolute expiry.
+    public var absoluteExpiresAt: Date?
 
     /// Creates a patch.
     public init(
@@ -34,7 +37,8 @@ public struct SessionPatch: Sendable, Equatable {
         userID: UserIDChange = .unchanged,
         idleExpiresAt: Date,
         lastSeenAt: Date,
-        expectedVersion: UInt64? = nil
+        expectedVersion: UInt64? = nil,
+        absoluteExpiresAt: Date? = nil
     ) {
         self.setValues = setValues
         self.removedKeys = removedKeys
@@ -42,6 +46,7 @@ public struct SessionPatch: Sendable, Equatable {
         self.idleExpiresAt = idleExpiresAt
         self.lastSeenAt = lastSeenAt
         self.expectedVersion = expectedVersion
+        self.absoluteExpiresAt = absoluteExpiresAt
     }
 }
 

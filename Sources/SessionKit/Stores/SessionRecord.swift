@@ -57,6 +57,7 @@ public struct SessionRecord: Sendable, Equatable {
         for (name, value) in patch.setValues { data[name] = value }
         if case .set(let newUserID) = patch.userID { userID = newUserID }
         idleExpiresAt = patch.idleExpiresAt
+        if let absolute = patch.absoluteExpiresAt { absoluteExpiresAt = absolute }
         lastSeenAt = patch.lastSeenAt
         version &+= 1
     }

@@ -25,7 +25,12 @@ public struct SessionSweeper: Service {
     let logger: Logger
 
     /// Creates a sweeper.
-    public init(store: any SweepableSessionStore, interval: Duration = .seconds(60), batchSize: Int = 1000, logger: Logger = Logger(label: "SessionKit.Sweeper")) {
+    public init(
+        store: any SweepableSessionStore,
+        interval: Duration = .seconds(60),
+        batchSize: Int = 1000,
+        logger: Logger = Logger(label: "SessionKit.Sweeper")
+    ) {
         self.store = store
         self.interval = interval
         self.batchSize = max(1, batchSize)

@@ -1,3 +1,4 @@
+import SessionKitRESP
 import Foundation
 
 /// Where and how to connect to Redis or Valkey.
@@ -22,6 +23,9 @@ public struct RedisConfiguration: Sendable {
     public var connectTimeout: Duration
     /// The longest wait for a reply (default 2 seconds).
     public var commandTimeout: Duration
+    /// The pause after the first failed connection attempt, doubled after each further one
+    /// (default 50 ms).
+    public var initialBackoff: Duration
     /// The longest pause between reconnection attempts while the server is away (default 1 second).
     public var maxBackoff: Duration
     /// Parser bounds.
@@ -39,6 +43,7 @@ public struct RedisConfiguration: Sendable {
         connectionCount: Int = 4,
         connectTimeout: Duration = .seconds(2),
         commandTimeout: Duration = .seconds(2),
+        initialBackoff: Duration = .milliseconds(50),
         maxBackoff: Duration = .seconds(1),
         limits: RESPParser.Limits = RESPParser.Limits()
     ) {
@@ -52,6 +57,7 @@ public struct RedisConfiguration: Sendable {
         self.connectionCount = connectionCount
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+        self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
         self.limits = limits
     }

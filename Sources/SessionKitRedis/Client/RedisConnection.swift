@@ -1,3 +1,4 @@
+import SessionKitRESP
 import Logging
 import NIOCore
 import NIOPosix
@@ -35,7 +36,12 @@ public final class RedisConnection: Sendable {
         let parser = RESPParser(limits: configuration.limits)
         let host = configuration.host
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000 + configuration.connectTimeout.components.attoseconds / 1_000_000_000))
+            .connectTimeout(
+                .nanoseconds(
+                    Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000 + configuration.connectTimeout.components.attoseconds
+                        / 1_000_000_000
+                )
+            )
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -91,7 +97,9 @@ public final class RedisConnection: Sendable {
     public func send(_ commands: [RedisCommand]) async throws -> [RESPValue] {
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let channel = self.channel
-        let timeout = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000 + commandTimeout.components.attoseconds / 1_000_000_000)) {
+        let timeout = channel.eventLoop.scheduleTask(
+            in: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000 + commandTimeout.components.attoseconds / 1_000_000_000)
+        ) {
             // A late reply would be matched to the next request: close the connection.
             promise.fail(RedisError.timedOut)
             channel.close(promise: nil)

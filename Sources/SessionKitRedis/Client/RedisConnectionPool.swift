@@ -1,3 +1,4 @@
+import SessionKitRESP
 import Logging
 import NIOCore
 import NIOPosix
@@ -14,7 +15,8 @@ import Synchronization
 ///      ▲                    │ failed
 ///      └──── backing off ◀──┘   (requests fail fast until the backoff ends)
 /// ```
-/// After a failed connect the slot waits 50 ms, doubling up to ``RedisConfiguration/maxBackoff``,
+/// After a failed connect the slot waits ``RedisConfiguration/initialBackoff`` (50 ms), doubling
+/// up to ``RedisConfiguration/maxBackoff``,
 /// before trying again; in between, requests fail at once with ``RedisError/backingOff(retryInMilliseconds:)``
 /// instead of piling up. When the server returns, the next request after the backoff
 /// reconnects: the pool heals without a restart.
@@ -127,7 +129,7 @@ final class ConnectionSlot: Sendable {
             return connection
         } catch {
             let attempt = failures + 1
-            let backoff = min(Duration.milliseconds(50) * (1 << min(attempt - 1, 16)), configuration.maxBackoff)
+            let backoff = min(configuration.initialBackoff * (1 << min(attempt - 1, 16)), configuration.maxBackoff)
             let waiters = state.withLock { state -> [CheckedContinuation<RedisConnection, any Error>] in
                 defer { state = .disconnected(failures: attempt, retryAt: .now + backoff) }
                 if case .connecting(let waiters) = state { return waiters }

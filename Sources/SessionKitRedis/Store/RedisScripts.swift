@@ -63,7 +63,8 @@ struct RedisScript: Sendable {
     )
 
     /// KEYS: session. ARGV: now, expected version or '', idle expiry, last seen, set count,
-    /// field, value, …, removed count, field, …, user mode ('keep'|'set'|'clear')[, user].
+    /// field, value, …, removed count, field, …, user mode ('keep'|'set'|'clear')[, user],
+    /// new absolute expiry or ''.
     /// Returns {1, version, previous user} | {0} gone | {-1, version} conflict.
     static let patch = RedisScript(
         """
@@ -76,10 +77,13 @@ struct RedisScript: Sendable {
         local removed = tonumber(ARGV[i])
         if removed > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, i + 1, i + removed)) end
         i = i + removed + 1
-        if ARGV[i] == 'set' then redis.call('HSET', KEYS[1], 'm:u', ARGV[i + 1])
-        elseif ARGV[i] == 'clear' then redis.call('HDEL', KEYS[1], 'm:u') end
+        if ARGV[i] == 'set' then redis.call('HSET', KEYS[1], 'm:u', ARGV[i + 1]); i = i + 2
+        elseif ARGV[i] == 'clear' then redis.call('HDEL', KEYS[1], 'm:u'); i = i + 1
+        else i = i + 1 end
+        local absolute = meta[3]
+        if ARGV[i] and ARGV[i] ~= '' then absolute = ARGV[i]; redis.call('HSET', KEYS[1], 'm:a', absolute) end
         local expires = ARGV[3]
-        if tonumber(meta[3]) < tonumber(ARGV[3]) then expires = meta[3] end
+        if tonumber(absolute) < tonumber(ARGV[3]) then expires = absolute end
         redis.call('HSET', KEYS[1], 'm:i', ARGV[3], 'm:e', expires, 'm:l', ARGV[4])
         local version = redis.call('HINCRBY', KEYS[1], 'm:v', 1)
         redis.call('PEXPIREAT', KEYS[1], expires)

@@ -1,3 +1,4 @@
+import SessionKitRESP
 import Crypto
 import Foundation
 import SessionKit
@@ -73,6 +74,7 @@ public final class RedisSessionStore: SessionStore {
         case .set(nil): arguments.append("clear")
         case .set(.some(let user)): arguments += ["set", user]
         }
+        arguments.append(patch.absoluteExpiresAt.map(millis) ?? "")
         let reply = try await evaluate(.patch, keys: [sessionKey(id)], arguments: arguments)
         guard let parts = reply.array, let status = parts.first?.int else { throw RedisError.unexpectedReply("\(reply)") }
         switch status {
@@ -119,7 +121,8 @@ public final class RedisSessionStore: SessionStore {
     public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         var keys = [sessionKey(newID), sessionKey(oldID)]
         if let user = record.userID { keys.append(userKey(user)) }
-        let arguments = [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), newID.hex, oldID.hex] + Self.fields(of: record)
+        let arguments =
+            [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), newID.hex, oldID.hex] + Self.fields(of: record)
         let reply = try await evaluate(.replace, keys: keys, arguments: arguments)
         switch reply.int {
         case 1: return true

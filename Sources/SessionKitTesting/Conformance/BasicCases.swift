@@ -65,6 +65,24 @@ extension SessionStoreConformance {
             clock.advance(by: .seconds(60))
             try expect(try await store.load(id) != nil, "record expired on its old idle expiry despite the patch")
         },
+        Case(name: "patch with a new absolute expiry extends the record's lifetime") { store, clock in
+            let id = newID()
+            try await store.create(id, makeRecord(clock, idle: 100, absolute: 100))
+            clock.advance(by: .seconds(50))
+            let patch = SessionPatch(
+                setValues: ["epoch": json("2")],
+                idleExpiresAt: clock.now().addingTimeInterval(300),
+                lastSeenAt: clock.now(),
+                absoluteExpiresAt: clock.now().addingTimeInterval(300)
+            )
+            guard case .applied = try await store.patch(id, patch) else {
+                throw ConformanceFailure("patch with a new absolute expiry was not applied")
+            }
+            clock.advance(by: .seconds(200))
+            let loaded = try await store.load(id)
+            try expect(loaded != nil, "the record expired at its old absolute expiry")
+            try expectClose(loaded?.absoluteExpiresAt, patch.absoluteExpiresAt ?? Date(), "absolute expiry after the patch")
+        },
         Case(name: "patch of a missing record writes nothing") { store, clock in
             let id = newID()
             let result = try await store.patch(id, makePatch(clock, set: ["a": json("1")]))

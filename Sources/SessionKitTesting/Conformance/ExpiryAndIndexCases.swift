@@ -11,7 +11,10 @@ extension SessionStoreConformance {
             clock.advance(by: .seconds(2))
             try expect(try await store.load(id) == nil, "record still loads after its idle expiry")
             try expectEqual(try await store.patch(id, makePatch(clock, set: ["a": json("2")])), .notFound, "patch after idle expiry")
-            try expect(!(try await store.touch(id, idleExpiresAt: clock.now().addingTimeInterval(60), lastSeenAt: clock.now())), "touch after idle expiry returned true")
+            try expect(
+                !(try await store.touch(id, idleExpiresAt: clock.now().addingTimeInterval(60), lastSeenAt: clock.now())),
+                "touch after idle expiry returned true"
+            )
             try expect(try await store.load(id) == nil, "an expired record came back")
         },
         Case(name: "touching never extends past the absolute expiry") { store, clock in

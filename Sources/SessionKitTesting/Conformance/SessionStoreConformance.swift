@@ -95,7 +95,14 @@ func makeRecord(
     )
 }
 
-func makePatch(_ clock: TestClock, set: [String: Data] = [:], remove: Set<String> = [], userID: SessionPatch.UserIDChange = .unchanged, expectedVersion: UInt64? = nil, idle: TimeInterval = 1800) -> SessionPatch {
+func makePatch(
+    _ clock: TestClock,
+    set: [String: Data] = [:],
+    remove: Set<String> = [],
+    userID: SessionPatch.UserIDChange = .unchanged,
+    expectedVersion: UInt64? = nil,
+    idle: TimeInterval = 1800
+) -> SessionPatch {
     SessionPatch(
         setValues: set,
         removedKeys: remove,
@@ -120,6 +127,9 @@ func expectData(_ record: SessionRecord?, _ expected: [String: Data], _ what: St
     guard let record else { throw ConformanceFailure("\(what): record is missing") }
     try expectEqual(Set(record.data.keys), Set(expected.keys), "\(what) keys")
     for (key, value) in expected {
-        try expect(jsonEquivalent(record.data[key], value), "\(what): value of \(key) is \(String(decoding: record.data[key] ?? Data(), as: UTF8.self)), expected \(String(decoding: value, as: UTF8.self))")
+        try expect(
+            jsonEquivalent(record.data[key], value),
+            "\(what): value of \(key) is \(String(decoding: record.data[key] ?? Data(), as: UTF8.self)), expected \(String(decoding: value, as: UTF8.self))"
+        )
     }
 }

@@ -373,12 +373,18 @@ struct SecurityClient: Sendable {
         var visible = response.text
         for field in response.headers where field.name != .setCookie { visible += "\n" + field.value }
         let leaked = scanner.secrets(in: visible)
-        #expect(leaked.isEmpty, "\(method) \(uri): a session token appears in the body or a header other than Set-Cookie", sourceLocation: sourceLocation)
+        #expect(
+            leaked.isEmpty,
+            "\(method) \(uri): a session token appears in the body or a header other than Set-Cookie",
+            sourceLocation: sourceLocation
+        )
         return response
     }
 
     /// Sends `Cookie: <header>` (exactly as given) to `uri`.
-    func withCookieHeader(_ header: String, _ uri: String = "/api/me", _ method: HTTPRequest.Method = .get, extra: HTTPFields = [:]) async throws -> TestResponse {
+    func withCookieHeader(_ header: String, _ uri: String = "/api/me", _ method: HTTPRequest.Method = .get, extra: HTTPFields = [:]) async throws
+        -> TestResponse
+    {
         var headers = extra
         headers.append(HTTPField(name: .cookie, value: header))
         return try await raw(uri, method, headers: headers)
@@ -387,7 +393,14 @@ struct SecurityClient: Sendable {
     // MARK: Demo flows
 
     func signIn(_ jar: inout CookieJar, user: String = "alice", sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestResponse {
-        let response = try await send("/api/login", .post, jar: &jar, headers: Demo.json, body: Demo.loginBody(user: user), sourceLocation: sourceLocation)
+        let response = try await send(
+            "/api/login",
+            .post,
+            jar: &jar,
+            headers: Demo.json,
+            body: Demo.loginBody(user: user),
+            sourceLocation: sourceLocation
+        )
         #expect(response.status == .ok, "sign-in answered \(response.status)", sourceLocation: sourceLocation)
         return response
     }

@@ -1,26 +1,35 @@
 import NIOCore
 
 /// Turns bytes from the server into ``RESPValue`` replies (a `ByteToMessageDecoder`).
-struct RESPReplyDecoder: ByteToMessageDecoder {
-    typealias InboundOut = RESPValue
+package struct RESPReplyDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = RESPValue
 
     let parser: RESPParser
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package init(parser: RESPParser) {
+        self.parser = parser
+    }
+
+    package mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let value = try parser.parse(&buffer) else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(value))
         return .continue
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    package mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         try decode(context: context, buffer: &buffer)
     }
 }
 
 /// A batch of commands written together (a pipeline) and the promise for their replies.
-struct RedisRequest {
-    let commands: [RedisCommand]
-    let promise: EventLoopPromise<[RESPValue]>
+package struct RedisRequest {
+    package let commands: [RedisCommand]
+    package let promise: EventLoopPromise<[RESPValue]>
+
+    package init(commands: [RedisCommand], promise: EventLoopPromise<[RESPValue]>) {
+        self.commands = commands
+        self.promise = promise
+    }
 }
 
 /// Matches replies to requests in order, so many requests can be in flight on one connection.
@@ -28,10 +37,12 @@ struct RedisRequest {
 /// Writes encode each request's commands into one buffer; replies are collected until the
 /// request at the head of the queue has one per command. When the connection fails or
 /// closes, every waiting request fails with a typed ``RedisError``.
-final class RedisCommandHandler: ChannelDuplexHandler {
-    typealias InboundIn = RESPValue
-    typealias OutboundIn = RedisRequest
-    typealias OutboundOut = ByteBuffer
+package final class RedisCommandHandler: ChannelDuplexHandler {
+    package typealias InboundIn = RESPValue
+    package typealias OutboundIn = RedisRequest
+    package typealias OutboundOut = ByteBuffer
+
+    package init() {}
 
     private struct Pending {
         let promise: EventLoopPromise<[RESPValue]>
@@ -41,7 +52,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     private var pending = CircularBuffer<Pending>()
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = Self.unwrapOutboundIn(data)
         guard !request.commands.isEmpty else {
             request.promise.succeed([])
@@ -54,7 +65,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         context.write(Self.wrapOutboundOut(buffer), promise: promise)
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = Self.unwrapInboundIn(data)
         // RESP3 pushes (client-side caching invalidations, pub/sub) are not replies; this
         // client subscribes to nothing, so they are dropped.
@@ -73,12 +84,12 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         failAll(error as? RedisError ?? .protocolViolation(reason: String(describing: type(of: error))))
         context.close(promise: nil)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         failAll(.connectionClosed(reason: "the server closed the connection"))
         context.fireChannelInactive()
     }

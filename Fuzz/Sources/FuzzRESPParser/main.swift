@@ -1,0 +1,48 @@
+import Foundation
+import NIOCore
+import SessionKitRESP
+
+/// Fuzzes the RESP2/RESP3 reply parser with tight limits: any byte stream must parse into
+/// replies, stop for more data, or fail with `protocolViolation` — never crash, never loop,
+/// never consume bytes it was not given. Every prefix of the input must also behave.
+let parser = RESPParser(limits: .init(maxLineLength: 256, maxBulkLength: 4096, maxAggregateCount: 512, maxDepth: 8))
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    var buffer = ByteBufferAllocator().buffer(capacity: size)
+    buffer.writeBytes(bytes)
+    var replies = 0
+    while buffer.readableBytes > 0 {
+        let before = buffer.readerIndex
+        do {
+            guard try parser.parse(&buffer) != nil else {
+                precondition(buffer.readerIndex == before, "an incomplete reply consumed bytes")
+                break
+            }
+        } catch {
+            guard case .protocolViolation = error else { preconditionFailure("unexpected error \(error)") }
+            break
+        }
+        precondition(buffer.readerIndex > before, "a reply consumed no bytes")
+        replies += 1
+        precondition(replies <= size, "more replies than bytes")
+    }
+    return 0
+}
+
+// libFuzzer's driver: SwiftPM's executable entry point hands control to it.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
+
+var fuzzArgc = CommandLine.argc
+var fuzzArgv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+let fuzzStatus = LLVMFuzzerRunDriver(&fuzzArgc, &fuzzArgv) { data, size in
+    guard let data else { return 0 }
+    return fuzz(data, size)
+}
+exit(fuzzStatus)

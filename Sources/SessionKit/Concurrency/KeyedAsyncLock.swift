@@ -1,0 +1,49 @@
+/// One first-in, first-out async lock per key, created on demand and dropped when idle.
+///
+/// The engine serialises the sign-ins of one user within a process with it, so the per-user
+/// session cap is exact for concurrent sign-ins on one instance (across instances the cap is
+/// re-checked after each sign-in and converges; see `Docs/Architecture.md`).
+final class KeyedAsyncLock: Sendable {
+    private struct Entry: Sendable {
+        var held = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let entries = LockedValue<[String: Entry]>([:])
+
+    func withLock<Result: Sendable>(_ key: String, _ body: () async throws -> Result) async throws -> Result {
+        await acquire(key)
+        defer { release(key) }
+        return try await body()
+    }
+
+    private func acquire(_ key: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let acquired = entries.withLock { entries -> Bool in
+                var entry = entries[key] ?? Entry()
+                defer { entries[key] = entry }
+                if entry.held {
+                    entry.waiters.append(continuation)
+                    return false
+                }
+                entry.held = true
+                return true
+            }
+            if acquired { continuation.resume() }
+        }
+    }
+
+    private func release(_ key: String) {
+        let next = entries.withLock { entries -> CheckedContinuation<Void, Never>? in
+            guard var entry = entries[key] else { return nil }
+            if entry.waiters.isEmpty {
+                entries.removeValue(forKey: key)
+                return nil
+            }
+            let next = entry.waiters.removeFirst()
+            entries[key] = entry
+            return next
+        }
+        next?.resume()
+    }
+}
