@@ -60,6 +60,7 @@ public enum RESPValue: Sendable, Equatable {
         return nil
     }
 
+    /// Structural equality; maps compare pairwise in order, and NaN equals NaN.
     public static func == (lhs: RESPValue, rhs: RESPValue) -> Bool {
         switch (lhs, rhs) {
         case (.simpleString(let a), .simpleString(let b)): return a == b
