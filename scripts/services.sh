@@ -98,7 +98,7 @@ stop_redis() {
 
 case "${1:-}" in
     install) install ;;
-    start) start_postgres; start_redis; env_lines ;;
+    start) start_postgres >&2; start_redis >&2; env_lines ;;
     stop) stop_redis; stop_postgres ;;
     env) env_lines ;;
     start-redis) start_redis ;;
