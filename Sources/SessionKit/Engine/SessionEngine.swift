@@ -49,13 +49,23 @@ public final class SessionEngine: Sendable {
 
     /// Creates an engine over a server-side store; throws ``SessionConfigurationError`` for
     /// an unsafe configuration.
+    /// `metricsFactory` receives the counters; `nil` (the default) uses the factory
+    /// bootstrapped in swift-metrics' `MetricsSystem`.
     public convenience init(
         store: any SessionStore,
         configuration: SessionConfiguration = SessionConfiguration(),
         clock: any SessionClock = SystemSessionClock(),
-        logger: Logger = Logger(label: "SessionKit")
+        logger: Logger = Logger(label: "SessionKit"),
+        metricsFactory: (any MetricsFactory)? = nil
     ) throws {
-        try self.init(backend: .store(store), store: store, configuration: configuration, clock: clock, logger: logger)
+        try self.init(
+            backend: .store(store),
+            store: store,
+            configuration: configuration,
+            clock: clock,
+            logger: logger,
+            metricsFactory: metricsFactory
+        )
     }
 
     /// Creates an engine whose sessions live in sealed cookies; throws
@@ -64,7 +74,8 @@ public final class SessionEngine: Sendable {
         sealedCookies: SealedCookieBackend,
         configuration: SessionConfiguration = SessionConfiguration(),
         clock: any SessionClock = SystemSessionClock(),
-        logger: Logger = Logger(label: "SessionKit")
+        logger: Logger = Logger(label: "SessionKit"),
+        metricsFactory: (any MetricsFactory)? = nil
     ) throws {
         let codec = SealedCookieCodec(keyRing: sealedCookies.keyRing, cookieName: configuration.cookie.name)
         let lifetime = max(configuration.absoluteTimeout, configuration.rememberMe.absoluteTimeout).seconds
@@ -77,18 +88,26 @@ public final class SessionEngine: Sendable {
             store: sealedCookies.revocationStore,
             configuration: configuration,
             clock: clock,
-            logger: logger
+            logger: logger,
+            metricsFactory: metricsFactory
         )
     }
 
-    private init(backend: Backend, store: (any SessionStore)?, configuration: SessionConfiguration, clock: any SessionClock, logger: Logger) throws {
+    private init(
+        backend: Backend,
+        store: (any SessionStore)?,
+        configuration: SessionConfiguration,
+        clock: any SessionClock,
+        logger: Logger,
+        metricsFactory: (any MetricsFactory)?
+    ) throws {
         try configuration.validate()
         self.backend = backend
         self.configuration = configuration
         self.store = store
         self.clock = clock
         self.logger = logger
-        self.metrics = SessionMetrics()
+        self.metrics = SessionMetrics(factory: metricsFactory)
         self.parser = CookieHeaderParser(name: configuration.cookie.name, maxValueLength: SealedCookieCodec.maxCookieBytes)
         self.setCookie = SetCookieBuilder(options: configuration.cookie)
         self.signer = configuration.tokenSigning.map(TokenSigner.init(keyRing:))
