@@ -63,8 +63,9 @@ start_postgres() {
     fi
     su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_roles WHERE rolname='sessionkit'\"" | grep -q 1 ||
         su postgres -c "psql -q -p $PG_PORT -c \"CREATE ROLE sessionkit LOGIN PASSWORD 'sessionkit'\""
-    su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_database WHERE datname='sessionkit'\"" | grep -q 1 ||
-        su postgres -c "psql -q -p $PG_PORT -c 'CREATE DATABASE sessionkit OWNER sessionkit'"
+    # A fresh database on every start: tests never see sessions left by an earlier run.
+    su postgres -c "psql -q -p $PG_PORT -c 'DROP DATABASE IF EXISTS sessionkit WITH (FORCE)'"
+    su postgres -c "psql -q -p $PG_PORT -c 'CREATE DATABASE sessionkit OWNER sessionkit'"
 }
 
 stop_postgres() {
@@ -98,7 +99,7 @@ stop_redis() {
 
 case "${1:-}" in
     install) install ;;
-    start) start_postgres >&2; start_redis >&2; env_lines ;;
+    start) start_postgres >&2; stop_redis >&2; rm -f "$STATE_DIR/dump.rdb"; start_redis >&2; env_lines ;;
     stop) stop_redis; stop_postgres ;;
     env) env_lines ;;
     start-redis) start_redis ;;

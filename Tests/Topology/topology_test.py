@@ -174,6 +174,8 @@ def check(name, fn, *args):
 
 
 def run_topology(label, binary, store, stop_store, start_store, work_dir):
+    # User names are unique per run, so sessions left in a reused store cannot skew counts.
+    label = f"{label}-{uuid.uuid4().hex[:6]}"
     demos = [Demo(binary, store, work_dir) for _ in range(3)]
     for demo in demos:
         demo.start()
