@@ -104,9 +104,9 @@ public enum VaporDemoApplication {
 }
 
 /// Resumes the waiting task once, on the first termination signal.
+// Why `@unchecked Sendable` is safe: both mutable properties are only touched while
+// holding `lock`.
 private final class SignalOnce: @unchecked Sendable {
-    // Why `@unchecked Sendable` is safe: both mutable properties are only touched while
-    // holding `lock`.
     private let lock = NSLock()
     private var continuation: CheckedContinuation<Void, Never>?
     private var sources: [any DispatchSourceSignal] = []

@@ -22,6 +22,7 @@ import traceback
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 RESULTS = []
 
@@ -66,10 +67,10 @@ def start_attacker_site(port, target):
 <h1>Another site</h1>
 <iframe id="framed" src="{target}/" width="400" height="200"></iframe>
 <img src="{target}/api/me" alt="">
-<iframe name="sink" width="400" height="100"></iframe>
+<iframe name="sink" width="400" height="100" onload="if (window.submitted) document.title = 'attack-done'"></iframe>
 <form id="attack" method="post" action="{target}/theme" target="sink">
 <input type="hidden" name="theme" value="dark"></form>
-<script>setTimeout(function() {{ document.getElementById('attack').submit(); }}, 300);</script>
+<script>window.addEventListener('load', function() {{ window.submitted = true; document.getElementById('attack').submit(); }});</script>
 </body></html>""".encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -161,7 +162,7 @@ def main():
                 input.name = 'theme'; input.value = 'dark'; form.appendChild(input);
                 document.body.appendChild(form); form.submit();
             """)
-            time.sleep(0.5)  # the browser navigates to the form's answer
+            WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "csrf-error") or "/theme" in d.current_url)
             assert driver.find_elements(By.ID, "csrf-error"), "no refusal page: " + driver.page_source[:300]
             driver.get(base + "/")
             assert "body class=\"light\"" in driver.page_source, "the theme changed without a CSRF token"
@@ -173,7 +174,8 @@ def main():
             driver.get(base + "/")
             before = visits(driver)
             driver.get(f"http://localhost:{attacker_port}/")
-            time.sleep(1.5)  # the attacker page's frames load and its form auto-submits
+            # Wait until the frames have loaded and the auto-submitted form's answer arrived.
+            WebDriverWait(driver, 10).until(lambda d: d.title == "attack-done")
             screenshot("cross-site")
             driver.get(base + "/")
             assert visits(driver) == before + 1, f"cross-site frames used the session: {before} -> {visits(driver)}"

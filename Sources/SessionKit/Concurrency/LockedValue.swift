@@ -12,10 +12,10 @@
 /// Sanitizer intercepts pthread mutexes: with them, the sanitizer runs in CI see every
 /// happens-before edge and report only real races (`Mutex`'s futex fast path is invisible to
 /// it and produced false reports).
+// Why `@unchecked Sendable` is safe: `value` is only touched inside `withLock`, between
+// `pthread_mutex_lock` and `pthread_mutex_unlock` on `mutex`, which this class allocates,
+// never exposes, and destroys only in `deinit` (when no other reference exists).
 final class LockedValue<Value: Sendable>: @unchecked Sendable {
-    // Why `@unchecked Sendable` is safe: `value` is only touched inside `withLock`, between
-    // `pthread_mutex_lock` and `pthread_mutex_unlock` on `mutex`, which this class allocates,
-    // never exposes, and destroys only in `deinit` (when no other reference exists).
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value
 
