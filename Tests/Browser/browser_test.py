@@ -196,7 +196,7 @@ def main():
             driver.find_element(By.ID, "signout").click()
             assert "/login" in driver.current_url, driver.current_url
             driver.back()
-            time.sleep(0.3)
+            WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "user") and "/login" not in d.current_url)
             assert driver.find_element(By.ID, "user").text == "Not signed in", "the back button showed a signed-in page"
             screenshot("signed-out")
         sign_out()
