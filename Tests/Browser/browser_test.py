@@ -129,7 +129,10 @@ def main():
             driver.find_element(By.ID, "user-name").send_keys("ada")
             driver.find_element(By.ID, "password").send_keys("demo")
             driver.find_element(By.ID, "signin").click()
-            assert driver.current_url.rstrip("/") == base, driver.current_url
+            # The click starts a navigation; wait for it to land instead of reading the URL mid-flight.
+            WebDriverWait(driver, 10).until(
+                lambda d: d.current_url.rstrip("/") == base and d.find_elements(By.ID, "user"),
+                message="the sign-in form did not lead to the home page")
             assert driver.find_element(By.ID, "user").text == "ada", driver.page_source[:500]
             assert "Welcome, ada!" in driver.page_source, "the welcome flash is missing"
             screenshot("home")
@@ -194,7 +197,8 @@ def main():
         def sign_out():
             driver.get(base + "/")
             driver.find_element(By.ID, "signout").click()
-            assert "/login" in driver.current_url, driver.current_url
+            WebDriverWait(driver, 10).until(lambda d: "/login" in d.current_url,
+                                            message="signing out did not lead to the login page")
             driver.back()
             WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "user") and "/login" not in d.current_url)
             assert driver.find_element(By.ID, "user").text == "Not signed in", "the back button showed a signed-in page"
