@@ -103,4 +103,47 @@ struct SessionValueTests {
         #expect(error == .encodingFailed(key: "d"))
         #expect(harness.store.total == 0)
     }
+
+    /// Values another writer stored (another framework, an older version, a DBA): the fast
+    /// paths for plain strings and booleans must read exactly what the JSON decoder reads,
+    /// and hand anything they don't cover to it.
+    @Test(arguments: [
+        ("\"Ada\"", "Ada"),
+        ("\"caf\u{E9}\"", "caf\u{E9}"),  // raw UTF-8 inside the quotes
+        ("\"caf\\u00e9\"", "caf\u{E9}"),  // a JSON escape
+        ("\"a\\\"b\"", "a\"b"),
+        ("\"\"", ""),
+    ])
+    func storedStringsDecodeLikeJSON(_ stored: String, _ expected: String) async throws {
+        #expect(try await readStored(Data(stored.utf8), as: SessionKey<String>("s")) == expected)
+        #expect(try JSONDecoder().decode(String.self, from: Data(stored.utf8)) == expected)
+    }
+
+    @Test func storedInvalidUTF8IsATypedErrorNotAReplacementCharacter() async throws {
+        let invalid = Data([0x22, 0x61, 0xFF, 0x62, 0x22])  // "a\xFFb"
+        await #expect(throws: SessionError.self) { try await readStored(invalid, as: SessionKey<String>("s")) }
+        let unterminated = Data([0x22, 0x61])  // "a
+        await #expect(throws: SessionError.self) { try await readStored(unterminated, as: SessionKey<String>("s")) }
+    }
+
+    @Test func storedBooleans() async throws {
+        #expect(try await readStored(Data("true".utf8), as: SessionKey<Bool>("b")) == true)
+        #expect(try await readStored(Data("false".utf8), as: SessionKey<Bool>("b")) == false)
+        await #expect(throws: SessionError.self) { try await readStored(Data("1".utf8), as: SessionKey<Bool>("b")) }
+    }
+
+    /// Puts `raw` under `key` straight into the store, then reads it through the engine.
+    func readStored<Value: Codable & Sendable>(_ raw: Data, as key: SessionKey<Value>) async throws -> Value? {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
+        let cookie = try #require(client.cookie)
+        let token = try #require(SessionToken(validating: cookie))
+        let record = try #require(try await harness.memory.load(token.storageID))
+        let patch = SessionPatch(setValues: [key.name: raw], idleExpiresAt: record.idleExpiresAt, lastSeenAt: record.lastSeenAt)
+        guard case .applied = try await harness.memory.patch(token.storageID, patch) else {
+            Issue.record("the stored value was not written")
+            return nil
+        }
+        return try await client.request { try await $0.get(key) }.value
+    }
 }

@@ -41,29 +41,43 @@ struct CookieHeaderParser: Sendable {
     }
 
     func lookup(in header: String) -> Lookup {
-        let bytes = header.utf8
-        let nameBytes = name.utf8
-        var result = Lookup.absent
-        var pairStart = bytes.startIndex
-        let end = bytes.endIndex
-        while pairStart < end {
-            let pairEnd = bytes[pairStart...].firstIndex(of: UInt8(ascii: ";")) ?? end
-            var start = pairStart
-            var stop = pairEnd
-            while start < stop, bytes[start] == 0x20 || bytes[start] == 0x09 { start = bytes.index(after: start) }
-            while stop > start {
-                let before = bytes.index(before: stop)
-                guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
-                stop = before
+        // Scan the contiguous UTF-8 bytes by offset (much cheaper than walking a String view),
+        // then cut the value out of the header by the offsets found.
+        var header = header
+        let nameBytes = Array(name.utf8)
+        let scan = header.withUTF8 { bytes -> (lookup: Lookup, valueOffsets: Range<Int>?) in
+            var result: (lookup: Lookup, valueOffsets: Range<Int>?) = (.absent, nil)
+            var pairStart = 0
+            let end = bytes.count
+            while pairStart < end {
+                var pairEnd = pairStart
+                while pairEnd < end, bytes[pairEnd] != UInt8(ascii: ";") { pairEnd += 1 }
+                var start = pairStart
+                var stop = pairEnd
+                while start < stop, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+                while stop > start, bytes[stop - 1] == 0x20 || bytes[stop - 1] == 0x09 { stop -= 1 }
+                // Cookie names never contain "=", so the pair is ours when the name is followed
+                // directly by the first "=".
+                let equals = start + nameBytes.count
+                if equals < stop, bytes[equals] == UInt8(ascii: "="), Self.matches(bytes, from: start, nameBytes) {
+                    if result.lookup != .absent { return (.ambiguous, nil) }
+                    let valueOffsets = (equals + 1)..<stop
+                    result = valueOffsets.count > maxValueLength ? (.oversized, nil) : (.found(""), valueOffsets)
+                }
+                pairStart = pairEnd + 1
             }
-            if let equals = bytes[start..<stop].firstIndex(of: UInt8(ascii: "=")), bytes[start..<equals].elementsEqual(nameBytes) {
-                if result != .absent { return .ambiguous }
-                let valueStart = bytes.index(after: equals)
-                let length = bytes.distance(from: valueStart, to: stop)
-                result = length > maxValueLength ? .oversized : .found(Substring(header.utf8[valueStart..<stop]))
-            }
-            pairStart = pairEnd < end ? bytes.index(after: pairEnd) : end
+            return result
         }
-        return result
+        guard case .found = scan.lookup, let offsets = scan.valueOffsets else { return scan.lookup }
+        let utf8 = header.utf8
+        let lower = utf8.index(utf8.startIndex, offsetBy: offsets.lowerBound)
+        let upper = utf8.index(lower, offsetBy: offsets.count)
+        return .found(Substring(utf8[lower..<upper]))
+    }
+
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ name: [UInt8]) -> Bool {
+        guard start + name.count <= bytes.count else { return false }
+        for index in name.indices where bytes[start + index] != name[index] { return false }
+        return true
     }
 }

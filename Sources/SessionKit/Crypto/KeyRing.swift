@@ -159,8 +159,7 @@ public struct KeyRing: Sendable {
     /// Makes a ring with one fresh random key, for tests and local development only: values
     /// sealed with it die with the process.
     public static func ephemeral(name: String = "ephemeral") -> KeyRing {
-        var generator = SystemRandomNumberGenerator()
-        let secret = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let secret = SecureRandom.bytes(32)
         return KeyRing(single: Key(checkedName: name, secret: secret))
     }
 

@@ -28,6 +28,23 @@ enum SessionValueCoder {
         if type == Int.self, let number = Int(String(decoding: data, as: UTF8.self)), let value = number as? Value {
             return value
         }
+        if type == String.self, let text = plainString(data), let value = text as? Value {
+            return value
+        }
+        if type == Bool.self, let flag = data.elementsEqual("true".utf8) ? true : data.elementsEqual("false".utf8) ? false : nil,
+            let value = flag as? Value
+        {
+            return value
+        }
         return try JSONDecoder().decode(type, from: data)
+    }
+
+    /// A JSON string without escapes decodes to its bytes: `"…"` with no `"`, `\` or control
+    /// character inside and valid UTF-8. Anything else takes the full JSON decoder.
+    private static func plainString(_ data: Data) -> String? {
+        guard data.count >= 2, data.first == 0x22, data.last == 0x22 else { return nil }
+        let inner = data.dropFirst().dropLast()
+        guard !inner.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) else { return nil }
+        return String(validating: inner, as: UTF8.self)
     }
 }

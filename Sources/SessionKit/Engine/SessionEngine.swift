@@ -43,6 +43,9 @@ public final class SessionEngine: Sendable {
     let parser: CookieHeaderParser
     let setCookie: SetCookieBuilder
     let signer: TokenSigner?
+    /// `Vary` and `Cache-Control: private`, built once: most responses from a live session
+    /// carry exactly these, and copying a prebuilt `HTTPFields` costs no allocation.
+    let userSpecificFields: HTTPFields
     /// Serialises sign-ins of one user within this process (exact session cap on one instance).
     let signInLocks = KeyedAsyncLock()
     private let wrapsStoreCalls: Bool
@@ -112,6 +115,9 @@ public final class SessionEngine: Sendable {
         self.setCookie = SetCookieBuilder(options: configuration.cookie)
         self.signer = configuration.tokenSigning.map(TokenSigner.init(keyRing:))
         self.wrapsStoreCalls = configuration.storeTimeout != nil && !(store is MemorySessionStore)
+        var userSpecificFields = HTTPFields()
+        Self.addUserSpecificFields(&userSpecificFields, transport: configuration.transport)
+        self.userSpecificFields = userSpecificFields
     }
 
     // MARK: Request start
@@ -241,8 +247,16 @@ public final class SessionEngine: Sendable {
     /// for others (`Cache-Control: private`, unless a cookie made it `no-store` already) and
     /// must key anything they keep by the cookie (`Vary`). Anonymous responses stay untouched.
     private func markUserSpecific(_ fields: inout HTTPFields) {
+        if fields.isEmpty {
+            fields = userSpecificFields
+        } else {
+            Self.addUserSpecificFields(&fields, transport: configuration.transport)
+        }
+    }
+
+    private static func addUserSpecificFields(_ fields: inout HTTPFields, transport: SessionConfiguration.TokenTransport) {
         if fields[.vary] == nil {
-            switch configuration.transport {
+            switch transport {
             case .cookie: fields[.vary] = "Cookie"
             case .header(let name): fields[.vary] = name.canonicalName
             }

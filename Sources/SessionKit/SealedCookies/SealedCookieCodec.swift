@@ -26,9 +26,7 @@ struct SealedCookieCodec: Sendable {
 
     func seal(_ payload: SealedPayload) throws(SessionError) -> String {
         let key = keyRing.current
-        var salt = [UInt8](repeating: 0, count: 16)
-        var generator = SystemRandomNumberGenerator()
-        for index in salt.indices { salt[index] = UInt8.random(in: .min ... .max, using: &generator) }
+        let salt = SecureRandom.bytes(16)
         let header = [Self.version] + TokenSigner.bytes(of: key.id)
         let messageKey = Self.messageKey(key, salt: salt)
         let plaintext = payload.encoded()

@@ -57,22 +57,36 @@ enum Base64URL {
     /// an impossible length, or non-zero trailing bits (so every byte string has exactly one
     /// accepted encoding).
     static func decode<Bytes: Collection<UInt8>>(_ text: Bytes) -> [UInt8]? {
-        let input = Array(text)
+        if let decoded = text.withContiguousStorageIfAvailable({ decode(contiguous: $0) }) { return decoded }
+        return Array(text).withUnsafeBufferPointer { decode(contiguous: $0) }
+    }
+
+    /// Decodes contiguous bytes: rejects any character outside the alphabet, a length no
+    /// encoding produces, and non-zero padding bits (one spelling per value).
+    private static func decode(contiguous input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         if input.count % 4 == 1 { return nil }
-        var output: [UInt8] = []
-        output.reserveCapacity(input.count * 3 / 4)
-        var buffer: UInt32 = 0
-        var bits = 0
-        for byte in input {
-            guard let value = value(of: byte) else { return nil }
-            buffer = buffer << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                output.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+        let outputLength = input.count * 3 / 4
+        var failed = false
+        let output = [UInt8](unsafeUninitializedCapacity: outputLength) { output, initialized in
+            var buffer: UInt32 = 0
+            var bits = 0
+            var out = 0
+            for byte in input {
+                guard let value = value(of: byte) else {
+                    failed = true
+                    break
+                }
+                buffer = buffer << 6 | UInt32(value)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    output[out] = UInt8(truncatingIfNeeded: buffer >> UInt32(bits))
+                    out += 1
+                }
             }
+            if !failed, bits > 0, buffer & ((1 << UInt32(bits)) - 1) != 0 { failed = true }
+            initialized = failed ? 0 : out
         }
-        if bits > 0 && buffer & ((1 << UInt32(bits)) - 1) != 0 { return nil }
-        return output
+        return failed ? nil : output
     }
 }

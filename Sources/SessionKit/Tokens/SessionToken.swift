@@ -22,37 +22,39 @@ public struct SessionToken: Sendable, Hashable {
 
     /// Makes a new token from the system's cryptographically secure random generator.
     public static func generate() -> SessionToken {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8](repeating: 0, count: byteCount)
-        for index in stride(from: 0, to: byteCount, by: 8) {
-            let word = generator.next()
-            for offset in 0..<8 {
-                bytes[index + offset] = UInt8(truncatingIfNeeded: word >> UInt64(offset * 8))
-            }
-        }
-        return SessionToken(validatedText: Base64URL.encode(bytes))
+        SessionToken(validatedText: Base64URL.encode(SecureRandom.bytes(byteCount)))
     }
 
     /// Validates untrusted text as a token: exact length, base64url alphabet, canonical
     /// encoding. Returns `nil` for anything else; never throws, never allocates for junk of
     /// the wrong length.
     public init?<Text: StringProtocol>(validating text: Text) {
-        let utf8 = text.utf8
-        guard utf8.count == Self.encodedLength else { return nil }
+        guard text.utf8.count == Self.encodedLength else { return nil }
+        // One concrete, contiguous scan: iterating a generic `utf8` view from another module
+        // goes through witness tables and cost about a microsecond per token.
+        var text = String(text)
+        let valid = text.withUTF8 { Self.isCanonical($0) }
+        guard valid else { return nil }
+        self.text = text
+    }
+
+    /// Whether `utf8` is a token's canonical spelling: 43 base64url characters whose last
+    /// character carries two zero padding bits (32 bytes = 256 bits = 42 full characters + 4
+    /// bits), so each token has exactly one spelling.
+    private static func isCanonical(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard utf8.count == encodedLength else { return false }
         var last: UInt8 = 0
         for byte in utf8 {
-            guard let value = Base64URL.value(of: byte) else { return nil }
+            guard let value = Base64URL.value(of: byte) else { return false }
             last = value
         }
-        // 32 bytes = 256 bits = 42 full characters + 4 bits: the last character carries two
-        // padding bits that must be zero, so each token has exactly one spelling.
-        guard last & 0b11 == 0 else { return nil }
-        self.text = String(text)
+        return last & 0b11 == 0
     }
 
     /// The key stores use for this token: SHA-256 of its text.
     public var storageID: SessionStorageID {
-        SessionStorageID(digest: SHA256.hash(data: Array(text.utf8)))
+        var text = text
+        return text.withUTF8 { SessionStorageID(digest: SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 }
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SessionKit's HTTP benchmark: builds the release benchmark servers (Benchmarks/), starts
+# PostgreSQL and Redis (scripts/services.sh), runs scripts/bench_http.py, and stops the
+# services it started.
+#
+#   bash scripts/bench-http.sh           # full run (~20 min): updates Docs/Benchmarks/ and the README
+#   bash scripts/bench-http.sh --quick   # a few seconds per configuration; writes .build-bench/quick/
+#
+# Extra arguments go to bench_http.py (e.g. --only Vapor/vapor-memory,Vapor/sessionkit-memory).
+# Never part of `swift test` or `.ci/run`: the release builds alone take many minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+quick=false
+for argument in "$@"; do [ "$argument" = "--quick" ] && quick=true; done
+
+if ! command -v wrk >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+    else
+        echo "wrk is missing: sudo apt-get install wrk" >&2
+        exit 1
+    fi
+fi
+
+echo "== building the benchmark servers (release)"
+(cd Benchmarks && swift build -c release --scratch-path "$ROOT/.build-bench" --product BenchHummingbird \
+    && swift build -c release --scratch-path "$ROOT/.build-bench" --product BenchVapor)
+BIN_DIR=$(cd Benchmarks && swift build -c release --scratch-path "$ROOT/.build-bench" --show-bin-path)
+
+echo "== starting PostgreSQL and Redis"
+bash scripts/services.sh install >&2
+eval "$(bash scripts/services.sh start)"
+trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
+
+if $quick; then
+    python3 scripts/bench_http.py --bin-dir "$BIN_DIR" --out "$ROOT/.build-bench/quick" "$@"
+else
+    python3 scripts/bench_http.py --bin-dir "$BIN_DIR" --out "$ROOT/Docs/Benchmarks" --readme "$ROOT/README.md" "$@"
+fi
