@@ -158,6 +158,7 @@ let package = Package(
             name: "SessionKitTests",
             dependencies: [
                 "SessionKit", "SessionKitTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings

@@ -35,7 +35,12 @@ int posix_memalign(void **result, size_t alignment, size_t size) {
 }
 
 uint64_t sessionkit_allocation_count(void) { return atomic_load_explicit(&allocations, memory_order_relaxed); }
-uint64_t sessionkit_heap_bytes_in_use(void) { return (uint64_t)mallinfo2().uordblks; }
+uint64_t sessionkit_heap_bytes_in_use(void) {
+    // Small chunks (uordblks) plus the large ones glibc serves with mmap (hblkhd): big hash
+    // tables live in the second, and leaving them out would undercount a store by half.
+    struct mallinfo2 info = mallinfo2();
+    return (uint64_t)(info.uordblks + info.hblkhd);
+}
 #else
 uint64_t sessionkit_allocation_count(void) { return 0; }
 uint64_t sessionkit_heap_bytes_in_use(void) { return 0; }

@@ -11,8 +11,10 @@ import SessionKitHummingbird
 //   bare                 no session middleware
 //   sessionkit-STORE     SessionKit with STORE = memory, sqlite, postgres, redis, cookie
 //   hb-auth-memory       hummingbird-auth's SessionMiddleware over Hummingbird's MemoryPersistDriver
+//   noop-middleware      one middleware that only passes the request on: the floor any
+//                        session middleware starts from
 
-let configs = ["bare", "hb-auth-memory"] + ["memory", "sqlite", "postgres", "redis", "cookie"].map { "sessionkit-\($0)" }
+let configs = ["bare", "hb-auth-memory", "noop-middleware"] + ["memory", "sqlite", "postgres", "redis", "cookie"].map { "sessionkit-\($0)" }
 let options = BenchOptions.parse(configs: configs)
 var logger = Logger(label: "bench-hummingbird")
 logger.logLevel = .warning
@@ -21,6 +23,14 @@ let configuration = ApplicationConfiguration(address: .hostname("127.0.0.1", por
 /// The session hummingbird-auth stores: a Codable value per session.
 struct CounterSession: Codable, Sendable {
     var n: Int
+}
+
+/// A middleware that does nothing but copy the context and call the next responder, as every
+/// session middleware must.
+struct PassThroughMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await next(request, context)
+    }
 }
 
 /// The request context of the SessionKit configurations.
@@ -36,6 +46,14 @@ struct SessionKitContext: SessionKitHummingbird.SessionRequestContext {
 switch options.config {
 case "bare":
     let router = Router(context: BasicRequestContext.self)
+    router.get("/plain") { _, _ in "ok" }
+    router.get("/read") { _, _ in "0" }
+    router.get("/counter") { _, _ in "1" }
+    try await Application(router: router, configuration: configuration, logger: logger).runService()
+
+case "noop-middleware":
+    let router = Router(context: SessionKitContext.self)
+    router.add(middleware: PassThroughMiddleware())
     router.get("/plain") { _, _ in "ok" }
     router.get("/read") { _, _ in "0" }
     router.get("/counter") { _, _ in "1" }

@@ -22,6 +22,14 @@ struct CookieHeaderParser: Sendable {
 
     let name: String
     let maxValueLength: Int
+    /// The name's bytes, kept so a lookup allocates nothing for them.
+    private let nameBytes: [UInt8]
+
+    init(name: String, maxValueLength: Int) {
+        self.name = name
+        self.maxValueLength = maxValueLength
+        self.nameBytes = Array(name.utf8)
+    }
 
     func lookup(in fields: HTTPFields) -> Lookup {
         var result = Lookup.absent
@@ -44,7 +52,6 @@ struct CookieHeaderParser: Sendable {
         // Scan the contiguous UTF-8 bytes by offset (much cheaper than walking a String view),
         // then cut the value out of the header by the offsets found.
         var header = header
-        let nameBytes = Array(name.utf8)
         let scan = header.withUTF8 { bytes -> (lookup: Lookup, valueOffsets: Range<Int>?) in
             var result: (lookup: Lookup, valueOffsets: Range<Int>?) = (.absent, nil)
             var pairStart = 0

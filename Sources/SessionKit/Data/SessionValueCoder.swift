@@ -42,9 +42,11 @@ enum SessionValueCoder {
     /// A JSON string without escapes decodes to its bytes: `"…"` with no `"`, `\` or control
     /// character inside and valid UTF-8. Anything else takes the full JSON decoder.
     private static func plainString(_ data: Data) -> String? {
-        guard data.count >= 2, data.first == 0x22, data.last == 0x22 else { return nil }
-        let inner = data.dropFirst().dropLast()
-        guard !inner.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) else { return nil }
-        return String(validating: inner, as: UTF8.self)
+        data.withUnsafeBytes { bytes -> String? in
+            guard bytes.count >= 2, bytes[0] == 0x22, bytes[bytes.count - 1] == 0x22 else { return nil }
+            let inner = UnsafeRawBufferPointer(rebasing: bytes[1..<(bytes.count - 1)])
+            for byte in inner where byte == 0x22 || byte == 0x5C || byte < 0x20 { return nil }
+            return String(validating: inner, as: UTF8.self)
+        }
     }
 }

@@ -129,8 +129,7 @@ public final class SessionEngine: Sendable {
             metrics.rejectedTokens.increment()
             logger.debug("ignored a malformed session token", metadata: ["reason": .string(reason)])
         }
-        let userAgent = configuration.recordsUserAgent ? requestFields[.userAgent].map { String($0.prefix(256)) } : nil
-        return SessionHandle(engine: self, incoming: incoming, userAgent: userAgent)
+        return SessionHandle(engine: self, incoming: incoming, requestFields: configuration.recordsUserAgent ? requestFields : nil)
     }
 
     private func readToken(_ fields: HTTPFields) -> IncomingToken {

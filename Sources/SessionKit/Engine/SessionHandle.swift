@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Synchronization
 
 /// One request's view of its session.
@@ -14,19 +15,26 @@ import Synchronization
 public final class SessionHandle: Sendable {
     let engine: SessionEngine?
     let incoming: IncomingToken
-    let userAgent: String?
+    /// The request's fields when the engine records user agents: read only when a record is
+    /// written, so requests that never create a session never copy the header.
+    let requestFields: HTTPFields?
     let state: LockedValue<HandleState>
 
-    init(engine: SessionEngine?, incoming: IncomingToken, userAgent: String?) {
+    init(engine: SessionEngine?, incoming: IncomingToken, requestFields: HTTPFields?) {
         self.engine = engine
         self.incoming = incoming
-        self.userAgent = userAgent
+        self.requestFields = requestFields
         self.state = LockedValue(HandleState())
+    }
+
+    /// The client's `User-Agent` (at most 256 characters), for session listings.
+    var userAgent: String? {
+        requestFields?[.userAgent].map { String($0.prefix(256)) }
     }
 
     /// A handle that is not attached to any engine: every call throws
     /// ``SessionError/notActive``. Request contexts start with it until the middleware runs.
-    public static let inactive = SessionHandle(engine: nil, incoming: .none, userAgent: nil)
+    public static let inactive = SessionHandle(engine: nil, incoming: .none, requestFields: nil)
 
     // MARK: Values
 

@@ -70,12 +70,9 @@ struct SealedCookieCodec: Sendable {
         }
     }
 
+    private static let messageKeyInfo = Array("sessionkit sealed cookie v1".utf8)
+
     private static func messageKey(_ key: KeyRing.Key, salt: [UInt8]) -> SymmetricKey {
-        HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: key.subkey(for: .cookieSealing),
-            salt: salt,
-            info: Array("sessionkit sealed cookie v1".utf8),
-            outputByteCount: 32
-        )
+        HKDFSHA256.deriveKey(inputKeyMaterial: key.subkey(for: .cookieSealing), salt: salt, info: messageKeyInfo)
     }
 }
