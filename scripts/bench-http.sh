@@ -25,8 +25,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 echo "== building the benchmark servers (release)"
-(cd Benchmarks && swift build -c release --scratch-path "$ROOT/.build-bench" --product BenchHummingbird \
-    && swift build -c release --scratch-path "$ROOT/.build-bench" --product BenchVapor)
+(cd Benchmarks && swift build -c release --scratch-path "$ROOT/.build-bench")
 BIN_DIR=$(cd Benchmarks && swift build -c release --scratch-path "$ROOT/.build-bench" --show-bin-path)
 
 echo "== starting PostgreSQL and Redis"
@@ -35,7 +34,17 @@ eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
 
 if $quick; then
-    python3 scripts/bench_http.py --bin-dir "$BIN_DIR" --out "$ROOT/.build-bench/quick" "$@"
+    OUT="$ROOT/.build-bench/quick"
+    python3 scripts/bench_http.py --bin-dir "$BIN_DIR" --out "$OUT" "$@"
+    SCALE=10000,100000
 else
-    python3 scripts/bench_http.py --bin-dir "$BIN_DIR" --out "$ROOT/Docs/Benchmarks" --readme "$ROOT/README.md" "$@"
+    OUT="$ROOT/Docs/Benchmarks"
+    python3 scripts/bench_http.py --bin-dir "$BIN_DIR" --out "$OUT" --readme "$ROOT/README.md" "$@"
+    SCALE=10000,1000000
 fi
+
+echo "== microbenchmarks and the memory-store scale run (core 0)"
+{
+    echo "# MicroBenchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
+    taskset -c 0 "$BIN_DIR/MicroBenchmarks" --scale "$SCALE"
+} | tee "$OUT/micro.txt"

@@ -19,8 +19,10 @@ Writes results.csv, results.md and chart.svg into --out; with --readme, also rep
 README's benchmark section (between the bench markers) with the new table and chart.
 """
 import argparse
+import csv
 import datetime
 import http.client
+import json
 import os
 import platform
 import re
@@ -191,7 +193,12 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", help="comma-separated framework/configuration keys, e.g. Vapor/bare,Vapor/vapor-memory")
     parser.add_argument("--readme", help="README to update between the bench markers")
+    parser.add_argument("--render-only", action="store_true",
+                        help="redraw results.md, chart.svg (and the README) from --out's results.csv and meta.json")
     args = parser.parse_args()
+    if args.render_only:
+        rows, meta = load_results(args.out)
+        return publish(rows, meta, args)
     if args.quick:
         args.rounds, args.seconds, args.warmup = 1, 2, 1
 
@@ -246,6 +253,13 @@ def main():
                     f"round(s) of {args.seconds} s per route; medians over the rounds",
     }
     write_csv(rows, os.path.join(args.out, "results.csv"))
+    with open(os.path.join(args.out, "meta.json"), "w") as out:
+        json.dump(meta, out, indent=2)
+    return publish(rows, meta, args)
+
+
+def publish(rows, meta, args):
+    """Writes results.md and chart.svg, prints the table, updates the README if asked."""
     markdown = render_markdown(rows, meta)
     with open(os.path.join(args.out, "results.md"), "w") as out:
         out.write(markdown)
@@ -257,6 +271,23 @@ def main():
         update_readme(args.readme, markdown, os.path.relpath(os.path.join(args.out, "chart.svg"), os.path.dirname(os.path.abspath(args.readme))))
     failed = [row for row in rows if row["errors"]]
     return 1 if failed else 0
+
+
+def load_results(directory):
+    """Reads back what a run wrote: rows from results.csv, the run's description from meta.json."""
+    labels = {(framework, name): label for framework, name, _, _, label in CONFIGURATIONS}
+    with open(os.path.join(directory, "meta.json")) as meta_file:
+        meta = json.load(meta_file)
+    rows = []
+    with open(os.path.join(directory, "results.csv")) as results:
+        for record in csv.DictReader(results):
+            row = {key: (None if value == "" else value) for key, value in record.items()}
+            for key in ("rps", "ratio", "p99_ms", "rss_start_mib", "rss_end_mib", "bytes_per_new_session"):
+                row[key] = None if row[key] is None else float(row[key])
+            row["errors"] = int(row["errors"])
+            row["label"] = labels[(row["framework"], row["configuration"])]
+            rows.append(row)
+    return rows, meta
 
 
 def summarize(servers, samples):
@@ -335,7 +366,8 @@ def render_svg(rows, meta):
         if key not in configs:
             configs.append(key)
     colors = {"plain": "#8da0cb", "read": "#66c2a5", "counter": "#fc8d62", "new": "#a6a6a6"}
-    bar, gap, left, width = 9, 14, 330, 420
+    longest = max(len(f"{framework}: {label}") for framework, label in configs)
+    bar, gap, left, width = 9, 14, 20 + int(longest * 6.8), 420
     maximum = max([1.0] + [row["ratio"] for row in rows if row["ratio"] is not None])
     scale = width / (maximum * 1.05)
     height = 70 + len(configs) * (bar * len(ROUTES) + gap) + 40
