@@ -12,7 +12,7 @@ import Testing
 /// silent sign-out or a pretend success), that caps answer 403 and conflicts 409.
 struct FailureApp {
     static let cookieName = "__Host-id"
-    static let counter = SessionKey<Int>("counter")
+    static let counter = SharedTestRoutes.counter
 
     let clock: TestClock
     let faults: FaultInjectingSessionStore
@@ -34,28 +34,7 @@ struct FailureApp {
         _ test: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
         let router = Router(context: BasicSessionRequestContext.self)
-        router.add(middleware: SessionKitMiddleware(engine: engine))
-        router.get("/plain") { _, _ in "plain" }
-        router.get("/read") { _, context in
-            try await context.session.get(Self.counter).map(String.init) ?? "none"
-        }
-        router.get("/whoami") { _, context in
-            try await context.session.userID ?? "anonymous"
-        }
-        router.get("/counter") { _, context in
-            let value = (try await context.session.get(Self.counter) ?? 0) + 1
-            try await context.session.set(Self.counter, value)
-            return String(value)
-        }
-        router.get("/login") { request, context in
-            let user = request.uri.queryParameters.get("user") ?? "alice"
-            try await context.session.signIn(userID: user)
-            return "signed in \(user)"
-        }
-        router.get("/logout") { _, context in
-            try context.session.destroy()
-            return "bye"
-        }
+        SharedTestRoutes.add(to: router, engine: engine)
         let faults = self.faults
         router.get("/write-then-outage") { _, context in
             // Loads fine, then the store goes down before the commit writes.

@@ -11,7 +11,7 @@ import Testing
 /// the engine's lifecycle table can be checked over the wire: store calls and response fields.
 struct LifecycleApp {
     static let cookieName = "__Host-id"
-    static let counter = SessionKey<Int>("counter")
+    static let counter = SharedTestRoutes.counter
 
     let clock: TestClock
     let store: CountingSessionStore
@@ -27,35 +27,10 @@ struct LifecycleApp {
 
     func run(_ test: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let router = Router(context: BasicSessionRequestContext.self)
-        router.add(middleware: SessionKitMiddleware(engine: engine))
-        router.get("/plain") { _, _ in "plain" }
-        router.get("/read") { _, context in
-            try await context.session.get(Self.counter).map(String.init) ?? "none"
-        }
-        router.get("/whoami") { _, context in
-            try await context.session.userID ?? "anonymous"
-        }
-        router.get("/counter") { _, context in
-            let value = (try await context.session.get(Self.counter) ?? 0) + 1
-            try await context.session.set(Self.counter, value)
-            return String(value)
-        }
-        router.get("/login") { request, context in
-            let user = request.uri.queryParameters.get("user") ?? "alice"
-            try await context.session.signIn(userID: user)
-            return "signed in \(user)"
-        }
+        SharedTestRoutes.add(to: router, engine: engine)
         router.get("/login-remember") { _, context in
             try await context.session.signIn(userID: "alice", rememberMe: true)
             return "signed in alice"
-        }
-        router.get("/regenerate") { _, context in
-            try await context.session.regenerate()
-            return "regenerated"
-        }
-        router.get("/logout") { _, context in
-            try context.session.destroy()
-            return "bye"
         }
         router.get("/flash-error") { _, context -> String in
             try await context.session.flash(FlashMessage("bad input", kind: "error"))

@@ -11,7 +11,7 @@ import Testing
 /// counting revocation store, to check the lifecycle table over the wire.
 private struct SealedApp {
     static let cookieName = "__Host-id"
-    static let counter = SessionKey<Int>("counter")
+    static let counter = SharedTestRoutes.counter
     static let blob = SessionKey<String>("blob")
     static let secret = Data((0..<32).map { UInt8(truncatingIfNeeded: 17 &* $0 &+ 5) }).base64EncodedString()
 
@@ -33,33 +33,7 @@ private struct SealedApp {
 
     func run(_ test: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let router = Router(context: BasicSessionRequestContext.self)
-        router.add(middleware: SessionKitMiddleware(engine: engine))
-        router.get("/plain") { _, _ in "plain" }
-        router.get("/read") { _, context in
-            try await context.session.get(Self.counter).map(String.init) ?? "none"
-        }
-        router.get("/whoami") { _, context in
-            try await context.session.userID ?? "anonymous"
-        }
-        router.get("/counter") { _, context in
-            let value = (try await context.session.get(Self.counter) ?? 0) + 1
-            try await context.session.set(Self.counter, value)
-            return String(value)
-        }
-        router.get("/login") { request, context in
-            let user = request.uri.queryParameters.get("user") ?? "alice"
-            let remember = request.uri.queryParameters.get("remember") == "1"
-            try await context.session.signIn(userID: user, rememberMe: remember)
-            return "signed in \(user)"
-        }
-        router.get("/regenerate") { _, context in
-            try await context.session.regenerate()
-            return "regenerated"
-        }
-        router.get("/logout") { _, context in
-            try context.session.destroy()
-            return "bye"
-        }
+        SharedTestRoutes.add(to: router, engine: engine)
         router.get("/big") { _, context in
             try await context.session.set(Self.blob, String(repeating: "x", count: 5000))
             return "should not be sent"
