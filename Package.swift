@@ -49,7 +49,7 @@ let package = Package(
         ),
         .target(
             name: "SessionKitTesting",
-            dependencies: ["SessionKit"],
+            dependencies: ["SessionKit", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -196,11 +196,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the HTTP-level test targets share: the cookie jar and response helpers.
+        .target(
+            name: "HTTPTestSupport",
+            dependencies: [
+                "SessionKitTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Tests/HTTPTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SessionKitHummingbirdTests",
             dependencies: [
                 "SessionKit",
                 "SessionKitTesting",
+                "HTTPTestSupport",
                 "SessionKitHummingbird",
                 "SessionDemoApp",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -214,6 +227,7 @@ let package = Package(
             dependencies: [
                 "SessionKit",
                 "SessionKitTesting",
+                "HTTPTestSupport",
                 "SessionKitHummingbird",
                 "SessionDemoApp",
                 "SessionKitSQLite",

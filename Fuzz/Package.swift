@@ -11,24 +11,27 @@ let package = Package(
         .package(name: "SessionKit", path: "..")
     ],
     targets: [
+        // The libFuzzer driver call every target ends with.
+        .target(name: "FuzzDriver"),
         .executableTarget(
             name: "FuzzCookieHeader",
             dependencies: [
+                "FuzzDriver",
                 .product(name: "SessionKit", package: "SessionKit"),
                 .product(name: "SessionKitTesting", package: "SessionKit"),
             ]
         ),
         .executableTarget(
             name: "FuzzToken",
-            dependencies: [.product(name: "SessionKit", package: "SessionKit")]
+            dependencies: ["FuzzDriver", .product(name: "SessionKit", package: "SessionKit")]
         ),
         .executableTarget(
             name: "FuzzSealedCookie",
-            dependencies: [.product(name: "SessionKit", package: "SessionKit")]
+            dependencies: ["FuzzDriver", .product(name: "SessionKit", package: "SessionKit")]
         ),
         .executableTarget(
             name: "FuzzRESPParser",
-            dependencies: [.product(name: "SessionKitRESP", package: "SessionKit")]
+            dependencies: ["FuzzDriver", .product(name: "SessionKitRESP", package: "SessionKit")]
         ),
     ]
 )

@@ -6,41 +6,10 @@ import SessionKitTesting
 import Synchronization
 import Testing
 
-/// Collects every log line (message, metadata, error, source) rendered as text.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var all: [String] { lines.withLock { $0 } }
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var merged = metadata
-        for (key, value) in event.metadata ?? [:] { merged[key] = value }
-        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        var line = "[\(event.level)] \(event.message) {\(rendered)}"
-        if let error = event.error { line += " error=\(error)" }
-        capture.append(line)
-    }
-}
-
 @Suite("Logging never leaks tokens")
 struct LoggingTests {
     func logger(_ capture: LogCapture) -> Logger {
-        var logger = Logger(label: "SessionKitTests") { _ in CapturingLogHandler(capture: capture) }
-        logger.logLevel = .trace
-        return logger
+        capture.logger()
     }
 
     @Test func noTokenTextInAnyLogLine() async throws {

@@ -51,6 +51,15 @@ def wait_for_port(port, seconds=30):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def wait_until(condition, what, seconds=30):
+    """Polls `condition` until it holds; fails naming `what` after `seconds`."""
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
 class Client:
     """One user agent with its own cookie, talking to one address."""
 
@@ -271,13 +280,16 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir):
         threads = [threading.Thread(target=steady, args=(client,)) for client in clients]
         for thread in threads:
             thread.start()
-        time.sleep(1.5)  # steady load before the kill
+        # Conditions on the load itself, not wall-clock pauses: enough requests before the
+        # kill, on the two survivors, and again after the victim is back.
+        wait_until(lambda: counts["requests"] >= 200, "steady load before the kill")
         victim = demos[1]
         victim.kill()
         killed_at = counts["requests"]
-        time.sleep(2)  # load continues on the two survivors
+        wait_until(lambda: counts["requests"] >= killed_at + 300, "load on the two survivors")
         victim.start()
-        time.sleep(2)  # nginx brings the instance back after fail_timeout
+        restarted_at = counts["requests"]
+        wait_until(lambda: counts["requests"] >= restarted_at + 300, "load after the restart")
         stop.set()
         for thread in threads:
             thread.join(timeout=30)

@@ -4,57 +4,11 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import SessionDemoApp
+import HTTPTestSupport
 import SessionKitTesting
 import Testing
 
-/// A one-cookie jar for the session cookie: sends back what the last response set, like a
-/// browser; a deleting cookie empties it.
-struct CookieJar: Sendable {
-    let name: String
-    var value: String?
-    var userAgent: String?
-
-    init(name: String, value: String? = nil, userAgent: String? = nil) {
-        self.name = name
-        self.value = value
-        self.userAgent = userAgent
-    }
-
-    func headers(_ extra: HTTPFields = [:]) -> HTTPFields {
-        var fields = extra
-        if let value { fields.append(HTTPField(name: .cookie, value: "\(name)=\(value)")) }
-        if let userAgent { fields[.userAgent] = userAgent }
-        return fields
-    }
-
-    mutating func update(from response: TestResponse) {
-        guard let cookie = sessionSetCookie(in: response, name: name) else { return }
-        value = cookie.isDeletion ? nil : cookie.value
-    }
-}
-
-/// The `Set-Cookie` fields of a response for the cookie `name`, parsed.
-func sessionSetCookies(in response: TestResponse, name: String) -> [SetCookie] {
-    response.headers[values: .setCookie].compactMap(SetCookie.init).filter { $0.name == name }
-}
-
-func sessionSetCookie(in response: TestResponse, name: String) -> SetCookie? {
-    sessionSetCookies(in: response, name: name).first
-}
-
 extension TestResponse {
-    var text: String { String(buffer: body) }
-
-    var jsonObject: [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
-    }
-
-    var jsonArray: [[String: Any]]? {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]]
-    }
-
-    var hasSetCookie: Bool { !headers[values: .setCookie].isEmpty }
-
     /// `user` of a `/api/me` answer (`nil` for anonymous or a non-JSON body).
     var user: String? { jsonObject?["user"] as? String }
 
@@ -63,28 +17,6 @@ extension TestResponse {
         guard let json = jsonObject else { return false }
         return json["user"] is NSNull && json["visits"] as? Int == 0
     }
-}
-
-/// Request fields from name/value pairs.
-func fields(_ pairs: KeyValuePairs<HTTPField.Name, String>) -> HTTPFields {
-    var result = HTTPFields()
-    for (name, value) in pairs { result.append(HTTPField(name: name, value: value)) }
-    return result
-}
-
-/// `application/x-www-form-urlencoded` encoding.
-func formBody(_ fields: KeyValuePairs<String, String>) -> String {
-    var allowed = CharacterSet.alphanumerics
-    allowed.insert(charactersIn: "-._~")
-    return fields.map { key, value in
-        "\(key.addingPercentEncoding(withAllowedCharacters: allowed) ?? key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
-    }.joined(separator: "&")
-}
-
-func extract(_ text: String, after prefix: String, until terminator: Character) -> String? {
-    guard let start = text.range(of: prefix)?.upperBound else { return nil }
-    guard let end = text[start...].firstIndex(of: terminator) else { return nil }
-    return String(text[start..<end])
 }
 
 /// The hidden `_csrf` field of a demo page.

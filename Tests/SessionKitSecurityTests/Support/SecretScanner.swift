@@ -1,45 +1,5 @@
+import HTTPTestSupport
 import Foundation
-import Logging
-import Synchronization
-
-/// Every log line the engine (and the store drivers) emit during one test, rendered as text:
-/// label, level, message, all metadata (handler and event), error and source.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var all: [String] { lines.withLock { $0 } }
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-
-    /// A logger at `.trace` whose every event lands here.
-    func logger(label: String = "SessionKitSecurityTests") -> Logger {
-        var logger = Logger(label: label) { label in CapturingLogHandler(label: label, capture: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-}
-
-/// A swift-log handler that renders each event completely into a ``LogCapture``.
-struct CapturingLogHandler: LogHandler {
-    let label: String
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var merged = metadata
-        for (key, value) in event.metadata ?? [:] { merged[key] = value }
-        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        var line = "\(label) [\(event.level)] \(event.message) {\(rendered)} source=\(event.source)"
-        if let error = event.error { line += " error=\(String(reflecting: error))" }
-        capture.append(line)
-    }
-}
 
 /// Finds secrets (tokens of at least 43 base64url characters) inside arbitrary text without
 /// comparing every secret against every line: runs of base64url characters are cut into
