@@ -5,7 +5,7 @@ import SessionKit
 
 /// A session store in PostgreSQL, shared by any number of server instances.
 ///
-/// - Keyed by the token digest; `data` is `jsonb`, so a patch is one statement that merges only
+/// - Keyed by the token digest; `data` is `jsonb`, so an update is one statement that merges only
 ///   the changed keys (`(data - removed) || set`) and touches nothing once the row has expired.
 /// - Regenerate inserts the new row and deletes the old one in one transaction.
 /// - "Sign out everywhere" and "list my sessions" are one statement each on an index.
@@ -21,7 +21,7 @@ import SessionKit
 /// ```
 /// Every failure (server down, restarting, timeout) surfaces as a ``SessionKit/SessionStoreError``,
 /// which the engine answers with 503; the pool reconnects by itself when the server returns.
-public final class PostgresSessionStore: SweepableSessionStore {
+public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
     /// The connection pool.
     public let client: PostgresClient
     let clock: any SessionClock
@@ -118,92 +118,68 @@ public final class PostgresSessionStore: SweepableSessionStore {
         return inserted
     }
 
-    /// Merges a patch in one `UPDATE`.
-    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
-        let set = String(decoding: SessionDataJSON.encodeObject(patch.setValues), as: UTF8.self)
-        let removed = patch.removedKeys.sorted()
-        let changesUser: Bool
-        let newUser: String?
-        if case .set(let user) = patch.userID {
-            changesUser = true
-            newUser = user
-        } else {
-            changesUser = false
-            newUser = nil
-        }
-        let expected = patch.expectedVersion.map { Int64($0) }
+    /// Applies an update in one `UPDATE` (an update without keys is a touch).
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
+        try await apply(update, to: id, expectedVersion: nil) == .applied
+    }
+
+    /// Applies an update in one `UPDATE` guarded by the version; only when it matches no row
+    /// does a second `SELECT` tell a conflict from a gone record.
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
+        try await apply(update, to: id, expectedVersion: expectedVersion)
+    }
+
+    private func apply(_ update: SessionUpdate, to id: SessionStorageID, expectedVersion: UInt64?) async throws -> SessionUpdateResult {
+        let set = String(decoding: SessionDataJSON.encodeObject(update.setValues), as: UTF8.self)
+        let removed = update.removedKeys.sorted()
+        let expected = expectedVersion.map { Int64($0) }
         let now = clock.now()
         return try await run {
             let rows = try await self.client.query(
                 """
                 UPDATE sessionkit_sessions SET
                     data = (data - \(removed)::text[]) || \(set)::jsonb,
-                    user_id = CASE WHEN \(changesUser) THEN \(newUser)::text ELSE user_id END,
-                    idle_expires_at = \(patch.idleExpiresAt),
-                    absolute_expires_at = COALESCE(\(patch.absoluteExpiresAt)::timestamptz, absolute_expires_at),
-                    expires_at = LEAST(\(patch.idleExpiresAt), COALESCE(\(patch.absoluteExpiresAt)::timestamptz, absolute_expires_at)),
-                    last_seen_at = \(patch.lastSeenAt),
+                    idle_expires_at = \(update.idleExpiresAt),
+                    expires_at = LEAST(\(update.idleExpiresAt), absolute_expires_at),
+                    last_seen_at = \(update.lastSeenAt),
                     version = version + 1
                 WHERE id = \(id.hex) AND expires_at > \(now) AND (\(expected)::bigint IS NULL OR version = \(expected)::bigint)
-                RETURNING version
+                RETURNING 1
                 """,
                 logger: self.logger
             )
-            for try await version in rows.decode(Int64.self) {
-                return .applied(version: UInt64(version))
-            }
+            for try await _ in rows { return .applied }
             guard expected != nil else { return .notFound }
-            let current = try await self.client.query(
-                "SELECT version FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)",
+            let live = try await self.client.query(
+                "SELECT 1 FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)",
                 logger: self.logger
             )
-            for try await version in current.decode(Int64.self) {
-                return .conflict(currentVersion: UInt64(version))
-            }
+            for try await _ in live { return .conflict }
             return .notFound
-        }
-    }
-
-    /// Extends a live record's idle expiry.
-    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
-        let now = clock.now()
-        return try await run {
-            let rows = try await self.client.query(
-                """
-                UPDATE sessionkit_sessions SET idle_expires_at = \(idleExpiresAt),
-                    expires_at = LEAST(\(idleExpiresAt), absolute_expires_at), last_seen_at = \(lastSeenAt)
-                WHERE id = \(id.hex) AND expires_at > \(now) RETURNING id
-                """,
-                logger: self.logger
-            )
-            var touched = false
-            for try await _ in rows { touched = true }
-            return touched
         }
     }
 
     /// Deletes a record.
     public func delete(_ id: SessionStorageID) async throws {
-        try await run {
+        _ = try await run {
             try await self.client.query("DELETE FROM sessionkit_sessions WHERE id = \(id.hex)", logger: self.logger)
         }
     }
 
     /// Deletes the live old row and inserts the new one in one transaction; writes nothing
     /// when the old row is gone.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+    public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         let now = clock.now()
         return try await run {
             do {
-                return try await replaceInTransaction(oldID, with: newID, record: record, now: now)
-            } catch let error as PostgresTransactionError where error.closureError is ReplaceAborted {
+                return try await rotateInTransaction(oldID, to: newID, record: record, now: now)
+            } catch let error as PostgresTransactionError where error.closureError is RotateAborted {
                 return false
             }
         }
     }
 
-    private func replaceInTransaction(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord, now: Date) async throws -> Bool
-    {
+    private func rotateInTransaction(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord, now: Date) async throws -> Bool {
         try await client.withTransaction(logger: logger) { connection -> Bool in
             let deleted = try await connection.query(
                 "DELETE FROM sessionkit_sessions WHERE id = \(oldID.hex) RETURNING expires_at > \(now)",
@@ -211,14 +187,14 @@ public final class PostgresSessionStore: SweepableSessionStore {
             )
             var live = false
             for try await wasLive in deleted.decode(Bool.self) { live = wasLive }
-            guard live else { throw ReplaceAborted() }
+            guard live else { throw RotateAborted() }
             guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
             return true
         }
     }
 
-    /// Rolls back a replace whose old row was gone.
-    private struct ReplaceAborted: Error {}
+    /// Rolls back a rotation whose old row was gone.
+    private struct RotateAborted: Error {}
 
     /// Lists a user's live sessions, oldest first.
     public func sessions(forUser userID: String) async throws -> [SessionSummary] {
@@ -279,6 +255,14 @@ public final class PostgresSessionStore: SweepableSessionStore {
             var deleted = 0
             for try await _ in rows { deleted += 1 }
             return deleted
+        }
+    }
+
+    /// Runs `SELECT 1` on a pooled connection.
+    public func ping() async throws {
+        try await run {
+            let rows = try await self.client.query("SELECT 1", logger: self.logger)
+            for try await _ in rows {}
         }
     }
 

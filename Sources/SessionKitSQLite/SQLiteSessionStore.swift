@@ -11,7 +11,7 @@ import Synchronization
 ///   across crashes and concurrent requests wait instead of failing.
 /// - Writes go through one connection behind a FIFO lock (SQLite has one writer anyway);
 ///   reads use a second connection and run alongside writes thanks to WAL.
-/// - Every patch is one `UPDATE` merging only the changed keys with `json_set`/`json_remove`,
+/// - Every update is one `UPDATE` merging only the changed keys with `json_set`/`json_remove`,
 ///   guarded by `expires_at > now`, so a gone record is never re-created.
 ///
 /// Open it, run the migration once at start-up, and hand it to the engine:
@@ -19,7 +19,7 @@ import Synchronization
 /// let store = try await SQLiteSessionStore.open(path: "sessions.sqlite")
 /// try await store.migrate()
 /// ```
-public final class SQLiteSessionStore: SweepableSessionStore {
+public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
     let writer: SQLiteConnection
     let reader: SQLiteConnection
     let writeLock = AsyncLock()
@@ -132,73 +132,58 @@ public final class SQLiteSessionStore: SweepableSessionStore {
         return !rows.isEmpty
     }
 
-    /// Merges a patch in one `UPDATE`.
-    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+    /// Applies an update in one `UPDATE` (an update without keys is a touch).
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
+        try await apply(update, to: id, expectedVersion: nil) == .applied
+    }
+
+    /// Applies an update in one `UPDATE` guarded by the version; only when it matches no row
+    /// does a second `SELECT` tell a conflict from a gone record.
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
+        try await apply(update, to: id, expectedVersion: expectedVersion)
+    }
+
+    private func apply(_ update: SessionUpdate, to id: SessionStorageID, expectedVersion: UInt64?) async throws -> SessionUpdateResult {
         var expression = "data"
         var binds: [SQLiteData] = [.text(id.hex), .integer(millis(clock.now()))]
         func bind(_ value: SQLiteData) -> String {
             binds.append(value)
             return "?\(binds.count)"
         }
-        if !patch.setValues.isEmpty {
+        if !update.setValues.isEmpty {
             var arguments: [String] = []
-            for (key, value) in patch.setValues.sorted(by: { $0.key < $1.key }) {
+            for (key, value) in update.setValues.sorted(by: { $0.key < $1.key }) {
                 arguments.append("\(bind(.text(try Self.path(for: key)))), json(\(bind(.text(String(decoding: value, as: UTF8.self)))))")
             }
             expression = "json_set(\(expression), \(arguments.joined(separator: ", ")))"
         }
-        if !patch.removedKeys.isEmpty {
-            let paths = try patch.removedKeys.sorted().map { bind(.text(try Self.path(for: $0))) }
+        if !update.removedKeys.isEmpty {
+            let paths = try update.removedKeys.sorted().map { bind(.text(try Self.path(for: $0))) }
             expression = "json_remove(\(expression), \(paths.joined(separator: ", ")))"
         }
-        var absolute = "absolute_expires_at"
-        if let newAbsolute = patch.absoluteExpiresAt {
-            absolute = bind(.integer(millis(newAbsolute)))
-        }
+        let idle = bind(.integer(millis(update.idleExpiresAt)))
         var assignments = [
-            "data = \(expression)",
-            "absolute_expires_at = \(absolute)",
-            "idle_expires_at = \(bind(.integer(millis(patch.idleExpiresAt))))",
-            "expires_at = min(?\(binds.count), \(absolute))",
-            "last_seen_at = \(bind(.integer(millis(patch.lastSeenAt))))",
+            "idle_expires_at = \(idle)",
+            "expires_at = min(\(idle), absolute_expires_at)",
+            "last_seen_at = \(bind(.integer(millis(update.lastSeenAt))))",
             "version = version + 1",
         ]
-        if case .set(let user) = patch.userID {
-            assignments.append("user_id = \(bind(user.map(SQLiteData.text) ?? .null))")
-        }
+        if expression != "data" { assignments.insert("data = \(expression)", at: 0) }
         var condition = "id = ?1 AND expires_at > ?2"
-        if let expected = patch.expectedVersion {
-            condition += " AND version = \(bind(.integer(SQLiteInt64(expected))))"
+        if let expectedVersion {
+            condition += " AND version = \(bind(.integer(SQLiteInt64(expectedVersion))))"
         }
-        let sql = "UPDATE sessionkit_sessions SET \(assignments.joined(separator: ", ")) WHERE \(condition) RETURNING version"
+        let sql = "UPDATE sessionkit_sessions SET \(assignments.joined(separator: ", ")) WHERE \(condition) RETURNING 1 AS applied"
         let arguments = binds
         return try await write { connection in
-            let rows = try await connection.query(sql, arguments)
-            if let version = rows.first?.column("version")?.integer {
-                return .applied(version: UInt64(version))
-            }
-            guard patch.expectedVersion != nil else { return .notFound }
-            let current = try await connection.query(
-                "SELECT version FROM sessionkit_sessions WHERE id = ?1 AND expires_at > ?2",
+            guard try await connection.query(sql, arguments).isEmpty else { return .applied }
+            guard expectedVersion != nil else { return .notFound }
+            let live = try await connection.query(
+                "SELECT 1 FROM sessionkit_sessions WHERE id = ?1 AND expires_at > ?2",
                 [.text(id.hex), .integer(self.millis(self.clock.now()))]
             )
-            guard let version = current.first?.column("version")?.integer else { return .notFound }
-            return .conflict(currentVersion: UInt64(version))
+            return live.isEmpty ? .notFound : .conflict
         }
-    }
-
-    /// Extends a live record's idle expiry.
-    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
-        let rows = try await write { connection in
-            try await connection.query(
-                """
-                UPDATE sessionkit_sessions SET idle_expires_at = ?3, expires_at = min(?3, absolute_expires_at), last_seen_at = ?4
-                WHERE id = ?1 AND expires_at > ?2 RETURNING id
-                """,
-                [.text(id.hex), .integer(self.millis(self.clock.now())), .integer(self.millis(idleExpiresAt)), .integer(self.millis(lastSeenAt))]
-            )
-        }
-        return !rows.isEmpty
     }
 
     /// Deletes a record.
@@ -210,7 +195,7 @@ public final class SQLiteSessionStore: SweepableSessionStore {
 
     /// Deletes the live old record and inserts the new one in one transaction; writes nothing
     /// when the old record is gone.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+    public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         try await write { connection in
             _ = try await connection.query("BEGIN IMMEDIATE", [])
             do {
@@ -265,6 +250,11 @@ public final class SQLiteSessionStore: SweepableSessionStore {
             )
         }
         return rows.filter { $0.column("live")?.integer == 1 }.count
+    }
+
+    /// Runs a trivial read on the reader connection.
+    public func ping() async throws {
+        _ = try await read("SELECT 1", [])
     }
 
     // MARK: Sweeping

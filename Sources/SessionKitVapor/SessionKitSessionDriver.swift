@@ -72,13 +72,13 @@ public struct SessionKitSessionDriver: AsyncSessionDriver {
         }
         let next = Self.encode(data.snapshot)
         let now = clock.now()
-        let patch = SessionPatch(
+        let update = SessionUpdate(
             setValues: next.filter { existing.data[$0.key] != $0.value },
             removedKeys: Set(existing.data.keys).subtracting(next.keys),
             idleExpiresAt: min(now.addingTimeInterval(Self.seconds(idleTimeout)), existing.absoluteExpiresAt),
             lastSeenAt: now
         )
-        guard case .applied = try await store.patch(token.storageID, patch) else {
+        guard try await store.update(token.storageID, update) else {
             return try await createSession(data, for: request)
         }
         return sessionID

@@ -131,7 +131,7 @@ struct FailurePolicyTests {
 
             let response = try await client.send("/write-then-outage", jar: &jar)
             expectServiceUnavailable(response)
-            #expect(app.store.calls == [.load: 1, .patch: 1])
+            #expect(app.store.calls == [.load: 1, .update: 1])
 
             app.faults.fault = .none
             #expect(jar.value == cookie)
@@ -150,7 +150,7 @@ struct FailurePolicyTests {
             app.store.reset()
             let response = try await client.send("/login-then-outage", jar: &jar)
             expectServiceUnavailable(response)
-            #expect(app.store.calls == [.load: 1, .replace: 1])
+            #expect(app.store.calls == [.load: 1, .rotate: 1])
 
             app.faults.fault = .none
             #expect(jar.value == cookie)

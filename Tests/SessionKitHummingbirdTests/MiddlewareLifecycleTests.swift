@@ -123,14 +123,14 @@ struct MiddlewareLifecycleTests {
             let response = try await client.send("/counter", jar: &jar)
             #expect(response.status == .ok)
             #expect(response.text == "2")
-            #expect(app.store.calls == [.load: 1, .patch: 1])
+            #expect(app.store.calls == [.load: 1, .update: 1])
             #expect(!response.hasSetCookie)
             #expect(jar.value == original)
 
             app.store.reset()
             let third = try await client.send("/counter", jar: &jar)
             #expect(third.text == "3")
-            #expect(app.store.calls == [.load: 1, .patch: 1])
+            #expect(app.store.calls == [.load: 1, .update: 1])
         }
     }
 
@@ -236,7 +236,7 @@ struct MiddlewareLifecycleTests {
 
             let response = try await client.send("/login?user=alice", jar: &jar)
             #expect(response.status == .ok)
-            #expect(app.store.calls == [.load: 1, .replace: 1])
+            #expect(app.store.calls == [.load: 1, .rotate: 1])
             let cookie = try #require(sessionSetCookie(in: response, name: LifecycleApp.cookieName))
             #expect(cookie.value != old)
             #expect(SessionToken(validating: cookie.value) != nil)
@@ -283,7 +283,7 @@ struct MiddlewareLifecycleTests {
             app.store.reset()
 
             let response = try await client.send("/regenerate", jar: &jar)
-            #expect(app.store.calls == [.load: 1, .replace: 1])
+            #expect(app.store.calls == [.load: 1, .rotate: 1])
             let cookie = try #require(sessionSetCookie(in: response, name: LifecycleApp.cookieName))
             #expect(cookie.value != old)
             #expect(try await client.send("/read", jar: &jar).text == "2")
@@ -358,7 +358,7 @@ struct MiddlewareLifecycleTests {
             app.clock.advance(by: .seconds(10))
             app.store.reset()
             let write = try await client.send("/counter", jar: &jar)
-            #expect(app.store.calls == [.load: 1, .patch: 1])
+            #expect(app.store.calls == [.load: 1, .update: 1])
             let rewritten = try #require(sessionSetCookie(in: write, name: LifecycleApp.cookieName))
             #expect(rewritten.value == issued.value)
             #expect(rewritten.isPersistent)
@@ -438,7 +438,7 @@ struct MiddlewareLifecycleTests {
 
             let response = try await client.send("/flash-error", jar: &jar)
             #expect(response.status == .badRequest)
-            #expect(app.store.calls == [.load: 1, .patch: 1])
+            #expect(app.store.calls == [.load: 1, .update: 1])
             #expect(!response.hasSetCookie)
             #expect(try await client.send("/flashes", jar: &jar).text == "bad input")
         }

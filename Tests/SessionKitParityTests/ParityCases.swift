@@ -192,7 +192,7 @@ enum ParityCases {
         let token = h.cookie
         let reply = try await h.get(.counter)
         #expect(reply.body == "2")
-        #expect(reply.calls == [.load: 1, .patch: 1], "\(f)")
+        #expect(reply.calls == [.load: 1, .update: 1], "\(f)")
         expectNoTokenIssued(reply, f, liveSession: true)
         #expect(h.cookie == token)
         #expect(try await h.get(.read).body == "2")
@@ -204,7 +204,7 @@ enum ParityCases {
         let old = try #require(h.cookie)
         let reply = try await h.get(.login)
         #expect(reply.status == 200)
-        #expect(reply.calls == [.load: 1, .replace: 1], "\(f)")
+        #expect(reply.calls == [.load: 1, .rotate: 1], "\(f)")
         let new = try #require(expectIssuedCookie(reply, f)?.value)
         #expect(new != old)
         #expect(try await h.get(.whoami).body == "alice")
@@ -225,7 +225,7 @@ enum ParityCases {
         try await h.get(.counter)
         let old = try #require(h.cookie)
         let reply = try await h.get(.regenerate)
-        #expect(reply.calls == [.load: 1, .replace: 1], "\(f)")
+        #expect(reply.calls == [.load: 1, .rotate: 1], "\(f)")
         let new = try #require(expectIssuedCookie(reply, f)?.value)
         #expect(new != old)
         #expect(try await h.get(.read).body == "1")
@@ -266,7 +266,7 @@ enum ParityCases {
         #expect(cookie.attributes["max-age"] == "1209600")
         #expect(cookie.attributes["expires"] == imfFixdate(ParityHarness.start.addingTimeInterval(3600 + 1_209_600)))
         reply = try await h.get(.counter)
-        #expect(reply.calls == [.load: 1, .patch: 1], "\(f)")
+        #expect(reply.calls == [.load: 1, .update: 1], "\(f)")
         expectIssuedCookie(reply, persistent: true, f)
     }
 
@@ -348,12 +348,12 @@ enum ParityCases {
         expectIssuedCookie(reply, f)
         reply = try await h.get(.flash)
         #expect(reply.body == "bad input", "\(f): the flash set before the 400 was lost")
-        #expect(reply.calls == [.load: 1, .patch: 1])
+        #expect(reply.calls == [.load: 1, .update: 1])
         reply = try await h.get(.flash)
         #expect(reply.body == "" && reply.calls == [.load: 1], "\(f): a flash survived its read")
         // On an existing session: load + patch, no new cookie.
         reply = try await h.get(.flashError)
-        #expect(reply.status == 400 && reply.calls == [.load: 1, .patch: 1], "\(f)")
+        #expect(reply.status == 400 && reply.calls == [.load: 1, .update: 1], "\(f)")
         expectNoTokenIssued(reply, f, liveSession: true)
         #expect(try await h.get(.flash).body == "bad input", "\(f)")
     }
@@ -426,7 +426,7 @@ enum ParityCases {
         #expect(reply.values("Vary") == ["Accept-Encoding", "Cookie"], "\(f): \(reply.values("Vary"))")
         #expect(reply.values("Set-Cookie").count == 1, "\(f)")
         reply = try await h.get(.cached)
-        #expect(reply.calls == [.load: 1, .patch: 1], "\(f)")
+        #expect(reply.calls == [.load: 1, .update: 1], "\(f)")
         // No token is issued; the handler's Cache-Control stays unless the engine marks the
         // response as depending on a live session (then the stricter `private` wins).
         #expect([["public, max-age=60"], ["private"]].contains(reply.values("Cache-Control")), "\(f): \(reply.values("Cache-Control"))")

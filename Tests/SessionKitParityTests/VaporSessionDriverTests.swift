@@ -152,7 +152,7 @@ struct VaporSessionDriverTests {
                 // Vapor's SessionsMiddleware then starts a fresh session for the request and
                 // stores it even though nothing was written (a limitation of Vapor's API, not
                 // of the driver): at most that one create.
-                #expect((reply.calls[.create] ?? 0) <= 1 && reply.calls[.patch] == nil && reply.calls[.delete] == nil, "\(reply.calls)")
+                #expect((reply.calls[.create] ?? 0) <= 1 && reply.calls[.update] == nil && reply.calls[.delete] == nil, "\(reply.calls)")
             }
         }
     }

@@ -9,7 +9,7 @@ import Testing
 /// Every PostgreSQL test runs in one serialized suite: the outage test stops the server.
 @Suite("PostgreSQL store", .serialized, .enabled(if: PostgresTestServer.isConfigured, PostgresTestServer.skipReason))
 struct PostgresStoreTests {
-    @Test(arguments: SessionStoreConformance.cases)
+    @Test(arguments: SessionStoreConformance.cases + SessionStoreConformance.sweeping)
     func conformance(_ check: SessionStoreConformance.Case) async throws {
         try await PostgresTestServer.withIsolatedClient { client in
             try await check.run { clock in
@@ -58,17 +58,17 @@ struct PostgresStoreTests {
             try await store.create(id, SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
             let writers = 500
             let started = ContinuousClock.now
-            try await withThrowingTaskGroup(of: SessionPatchResult.self) { group in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
                 for index in 0..<writers {
                     group.addTask {
-                        try await store.patch(
+                        try await store.update(
                             id,
-                            SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
+                            SessionUpdate(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
                         )
                     }
                 }
                 for try await result in group {
-                    guard case .applied = result else { Issue.record("patch returned \(result)"); return }
+                    guard result else { Issue.record("patch returned \(result)"); return }
                 }
             }
             let record = try #require(try await store.load(id))

@@ -15,7 +15,7 @@ func removeDatabase(_ path: String) {
 
 @Suite("SQLite store")
 struct SQLiteStoreTests {
-    @Test(arguments: SessionStoreConformance.cases)
+    @Test(arguments: SessionStoreConformance.cases + SessionStoreConformance.sweeping)
     func conformance(_ check: SessionStoreConformance.Case) async throws {
         let path = temporaryDatabasePath()
         defer { removeDatabase(path) }
@@ -76,17 +76,17 @@ struct SQLiteStoreTests {
         let now = Date()
         try await store.create(id, SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
         let writers = 500
-        try await withThrowingTaskGroup(of: SessionPatchResult.self) { group in
+        try await withThrowingTaskGroup(of: Bool.self) { group in
             for index in 0..<writers {
                 group.addTask {
-                    try await store.patch(
+                    try await store.update(
                         id,
-                        SessionPatch(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
+                        SessionUpdate(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
                     )
                 }
             }
             for try await result in group {
-                guard case .applied = result else { Issue.record("patch returned \(result)"); return }
+                guard result else { Issue.record("patch returned \(result)"); return }
             }
         }
         let record = try #require(try await store.load(id))
@@ -132,7 +132,7 @@ struct SQLiteStoreTests {
             SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600)
         )
         await #expect(throws: SessionStoreError.self) {
-            try await store.patch(id, SessionPatch(setValues: ["bad\"key": Data("1".utf8)], idleExpiresAt: now + 600, lastSeenAt: now))
+            try await store.update(id, SessionUpdate(setValues: ["bad\"key": Data("1".utf8)], idleExpiresAt: now + 600, lastSeenAt: now))
         }
         #expect(try await store.load(id)?.data == ["a": Data("1".utf8)])
         try await store.close()

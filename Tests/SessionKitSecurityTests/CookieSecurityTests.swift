@@ -227,7 +227,7 @@ struct CookieSecurityTests {
                 #expect(write.jsonObject?["visits"] as? Int == 1, "\(label)")
                 let fresh = try #require(sessionSetCookie(in: write, name: name)?.value, "\(label)")
                 #expect(fresh != valid && fresh != other)
-                #expect(harness.counting.calls[.load] == nil && harness.counting.calls[.patch] == nil, "\(label): \(harness.counting.calls)")
+                #expect(harness.counting.calls[.load] == nil && harness.counting.calls[.update] == nil, "\(label): \(harness.counting.calls)")
             }
             let afterwards = try await client.me(&alice)
             #expect(afterwards.user == "alice")

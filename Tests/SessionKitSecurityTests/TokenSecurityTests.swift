@@ -255,7 +255,7 @@ struct TokenSecurityTests {
                 }
             }
             let calls = harness.counting.calls
-            #expect(calls[.create] == nil && calls[.replace] == nil && calls[.patch] == nil && calls[.touch] == nil, "\(calls)")
+            #expect(calls[.create] == nil && calls[.rotate] == nil && calls[.update] == nil && calls[.touch] == nil, "\(calls)")
             if backend.isSealed {
                 #expect(harness.counting.total == 0, "\(calls)")
             } else {

@@ -77,7 +77,7 @@ struct FailurePolicyTests {
             #expect(error?.status == .serviceUnavailable, "\(action) did not fail")
         }
         #expect(harness.store.calls[.create] == nil)
-        #expect(harness.store.calls[.replace] == nil)
+        #expect(harness.store.calls[.rotate] == nil)
 
         harness.faults.fault = .none
         #expect(client.cookie == token)

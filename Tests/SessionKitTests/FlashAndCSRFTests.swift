@@ -57,7 +57,7 @@ struct FlashAndCSRFTests {
         try await client.send { try await $0.flash(FlashMessage("x")) }
         harness.store.reset()
         _ = try await client.request { try await $0.consumeFlashes() }
-        #expect(harness.store.calls == [.load: 1, .patch: 1])
+        #expect(harness.store.calls == [.load: 1, .update: 1])
         #expect(try await harness.record(for: client.cookie)?.data["_sk.flash"] == nil)
     }
 

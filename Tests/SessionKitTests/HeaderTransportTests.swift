@@ -89,7 +89,7 @@ struct HeaderTransportTests {
         let response = try await harness.client().send(headers: headers(token)) { try await $0.regenerate() }
         let fresh = try #require(response.fields[Self.header])
         #expect(fresh != token)
-        #expect(harness.store.calls == [.load: 1, .replace: 1])
+        #expect(harness.store.calls == [.load: 1, .rotate: 1])
         #expect(try await harness.client().request(headers: headers(fresh)) { try await $0.get(Keys.count) }.value == 3)
         #expect(try await harness.client().request(headers: headers(token)) { try await $0.get(Keys.count) }.value == nil)
     }

@@ -6,31 +6,33 @@ import Synchronization
 import Testing
 
 /// A store wrapper that keeps every patch it is asked to apply.
-final class PatchRecordingStore: SessionStore {
-    let base: any SessionStore
-    private let recorded = Mutex<[SessionPatch]>([])
+final class PatchRecordingStore: FullyCapableSessionStore {
+    let base: any FullyCapableSessionStore
+    private let recorded = Mutex<[SessionUpdate]>([])
 
-    init(_ base: any SessionStore) { self.base = base }
+    init(_ base: any FullyCapableSessionStore) { self.base = base }
 
-    var patches: [SessionPatch] { recorded.withLock { $0 } }
+    var patches: [SessionUpdate] { recorded.withLock { $0 } }
 
     func load(_ id: SessionStorageID) async throws -> SessionRecord? { try await base.load(id) }
     func create(_ id: SessionStorageID, _ record: SessionRecord) async throws { try await base.create(id, record) }
-    func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
-        recorded.withLock { $0.append(patch) }
-        return try await base.patch(id, patch)
+    func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
+        recorded.withLock { $0.append(update) }
+        return try await base.update(id, update)
     }
-    func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
-        try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
+    func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
+        recorded.withLock { $0.append(update) }
+        return try await base.update(id, update, expectedVersion: expectedVersion)
     }
     func delete(_ id: SessionStorageID) async throws { try await base.delete(id) }
-    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
-        return try await base.replace(oldID, with: newID, record: record)
+    func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        try await base.rotate(oldID, to: newID, record: record)
     }
     func sessions(forUser userID: String) async throws -> [SessionSummary] { try await base.sessions(forUser: userID) }
     func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
         try await base.deleteSessions(forUser: userID, except: keptID)
     }
+    func ping() async throws { try await base.ping() }
 }
 
 @Suite("Session lifecycle and store call counts")
@@ -176,13 +178,11 @@ struct LifecycleTests {
             try await session.set(Keys.count, 2)
             try await session.remove(Keys.name)
         }
-        #expect(counting.calls == [.load: 1, .patch: 1])
+        #expect(counting.calls == [.load: 1, .update: 1])
         #expect(response.fields == userSpecificFields, "a browser-session cookie needs no Set-Cookie on update")
         let patch = try #require(recording.patches.last)
         #expect(patch.setValues == ["count": Data("2".utf8)])
         #expect(patch.removedKeys == ["name"])
-        #expect(patch.userID == .unchanged)
-        #expect(patch.expectedVersion == nil)
         let record = try #require(try await memory.load(try storageID(of: client.cookie)))
         #expect(record.data == ["count": Data("2".utf8), "other": Data("\"keep\"".utf8)])
     }
@@ -236,7 +236,7 @@ struct LifecycleTests {
         let harness = try Harness()
         let client = try await harness.clientWithSession(count: 1)
         try await client.send { try await $0.remove(Keys.count) }
-        #expect(harness.store.calls == [.load: 1, .patch: 1])
+        #expect(harness.store.calls == [.load: 1, .update: 1])
         #expect(try await client.request { try await $0.isEmpty }.value)
     }
 
@@ -259,7 +259,7 @@ struct LifecycleTests {
         let oldToken = try #require(client.cookie)
         harness.clock.advance(by: .seconds(5))
         let response = try await client.send { try await $0.regenerate() }
-        #expect(harness.store.calls == [.load: 1, .replace: 1])
+        #expect(harness.store.calls == [.load: 1, .rotate: 1])
         let newCookie = try #require(response.setCookie)
         #expect(newCookie.value != oldToken)
         #expect(SessionToken(validating: newCookie.value) != nil)
@@ -431,8 +431,8 @@ struct LifecycleTests {
         }
         #expect(harness.memory.count == 0)
         #expect(harness.store.calls[.create] == nil)
-        #expect(harness.store.calls[.patch] == nil)
-        #expect(harness.store.calls[.replace] == nil)
+        #expect(harness.store.calls[.update] == nil)
+        #expect(harness.store.calls[.rotate] == nil)
         #expect(harness.store.calls[.touch] == nil)
         #expect((harness.store.calls[.load] ?? 0) <= 1000)
         #expect((harness.store.calls[.load] ?? 0) >= 500)

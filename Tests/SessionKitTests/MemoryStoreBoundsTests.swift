@@ -77,7 +77,7 @@ struct MemoryStoreBoundsTests {
         try await store.create(b, record(clock, expiresIn: 200))
         try await store.create(c, record(clock, expiresIn: 300))
         // `a` becomes the latest to expire.
-        #expect(try await store.touch(a, idleExpiresAt: clock.now().addingTimeInterval(1000), lastSeenAt: clock.now()))
+        #expect(try await store.update(a, SessionUpdate(idleExpiresAt: clock.now().addingTimeInterval(1000), lastSeenAt: clock.now())))
         try await store.create(newID(), record(clock, expiresIn: 400))
         #expect(try await store.load(a) != nil, "eviction used the stale expiry of a touched record")
         #expect(try await store.load(b) == nil)
@@ -160,12 +160,12 @@ struct MemoryStoreBoundsTests {
         let patched = newID()
         try await store.create(touched, record(clock, expiresIn: 10))
         try await store.create(patched, record(clock, expiresIn: 10))
-        #expect(try await store.touch(touched, idleExpiresAt: clock.now().addingTimeInterval(100), lastSeenAt: clock.now()))
-        let result = try await store.patch(
+        #expect(try await store.update(touched, SessionUpdate(idleExpiresAt: clock.now().addingTimeInterval(100), lastSeenAt: clock.now())))
+        let result = try await store.update(
             patched,
-            SessionPatch(setValues: ["w": Data("2".utf8)], idleExpiresAt: clock.now().addingTimeInterval(100), lastSeenAt: clock.now())
+            SessionUpdate(setValues: ["w": Data("2".utf8)], idleExpiresAt: clock.now().addingTimeInterval(100), lastSeenAt: clock.now())
         )
-        guard case .applied = result else {
+        guard result else {
             Issue.record("patch returned \(result)")
             return
         }
@@ -210,7 +210,10 @@ struct MemoryStoreBoundsTests {
         for round in 0..<20 {
             clock.advance(by: .seconds(10))
             for id in ids.prefix(25) {
-                #expect(try await store.touch(id, idleExpiresAt: clock.now().addingTimeInterval(100), lastSeenAt: clock.now()), "round \(round)")
+                #expect(
+                    try await store.update(id, SessionUpdate(idleExpiresAt: clock.now().addingTimeInterval(100), lastSeenAt: clock.now())),
+                    "round \(round)"
+                )
             }
         }
         // The untouched half expired at 100 s; the touched half lives.

@@ -7,7 +7,7 @@ import Testing
 
 /// Forwards to a memory store, but makes `sessions(forUser:)` wait until `parties` callers
 /// have listed: two sign-ins then interleave deterministically (both list, then both create).
-final class ListingBarrierStore: SessionStore {
+final class ListingBarrierStore: FullyCapableSessionStore {
     let base: MemorySessionStore
     let parties: Int
     private let state = Mutex<(arrived: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
@@ -38,14 +38,15 @@ final class ListingBarrierStore: SessionStore {
 
     func load(_ id: SessionStorageID) async throws -> SessionRecord? { try await base.load(id) }
     func create(_ id: SessionStorageID, _ record: SessionRecord) async throws { try await base.create(id, record) }
-    func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult { try await base.patch(id, patch) }
-    func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
-        try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
+    func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool { try await base.update(id, update) }
+    func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
+        try await base.update(id, update, expectedVersion: expectedVersion)
     }
     func delete(_ id: SessionStorageID) async throws { try await base.delete(id) }
-    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
-        return try await base.replace(oldID, with: newID, record: record)
+    func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        try await base.rotate(oldID, to: newID, record: record)
     }
+    func ping() async throws {}
     func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
         try await base.deleteSessions(forUser: userID, except: keptID)
     }

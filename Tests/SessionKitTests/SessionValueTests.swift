@@ -139,8 +139,8 @@ struct SessionValueTests {
         let cookie = try #require(client.cookie)
         let token = try #require(SessionToken(validating: cookie))
         let record = try #require(try await harness.memory.load(token.storageID))
-        let patch = SessionPatch(setValues: [key.name: raw], idleExpiresAt: record.idleExpiresAt, lastSeenAt: record.lastSeenAt)
-        guard case .applied = try await harness.memory.patch(token.storageID, patch) else {
+        let patch = SessionUpdate(setValues: [key.name: raw], idleExpiresAt: record.idleExpiresAt, lastSeenAt: record.lastSeenAt)
+        guard try await harness.memory.update(token.storageID, patch) else {
             Issue.record("the stored value was not written")
             return nil
         }

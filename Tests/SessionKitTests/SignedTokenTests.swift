@@ -7,11 +7,11 @@ import Synchronization
 import Testing
 
 /// Records every storage ID the engine hands a store, to prove it only ever sees token digests.
-private final class IDRecordingStore: SessionStore {
-    let base: any SessionStore
+private final class IDRecordingStore: FullyCapableSessionStore {
+    let base: any FullyCapableSessionStore
     private let seen = Mutex<[SessionStorageID]>([])
 
-    init(_ base: any SessionStore) { self.base = base }
+    init(_ base: any FullyCapableSessionStore) { self.base = base }
 
     var ids: [SessionStorageID] { seen.withLock { $0 } }
     private func note(_ id: SessionStorageID) { seen.withLock { $0.append(id) } }
@@ -24,22 +24,23 @@ private final class IDRecordingStore: SessionStore {
         note(id)
         try await base.create(id, record)
     }
-    func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+    func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
         note(id)
-        return try await base.patch(id, patch)
+        return try await base.update(id, update)
     }
-    func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
+    func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
         note(id)
-        return try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
+        return try await base.update(id, update, expectedVersion: expectedVersion)
     }
+    func ping() async throws { try await base.ping() }
     func delete(_ id: SessionStorageID) async throws {
         note(id)
         try await base.delete(id)
     }
-    func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+    func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         note(oldID)
         note(newID)
-        return try await base.replace(oldID, with: newID, record: record)
+        return try await base.rotate(oldID, to: newID, record: record)
     }
     func sessions(forUser userID: String) async throws -> [SessionSummary] {
         try await base.sessions(forUser: userID)

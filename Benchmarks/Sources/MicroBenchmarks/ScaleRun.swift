@@ -25,7 +25,7 @@ enum ScaleRun {
         ]
         let payloadBytes = payload.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
         let record = SessionRecord(data: payload, createdAt: now, idleExpiresAt: now + 3600, absoluteExpiresAt: now + 7200)
-        let patch = SessionPatch(setValues: ["uid": Data("\"u-7654321\"".utf8)], idleExpiresAt: now + 3600, lastSeenAt: now)
+        let patch = SessionUpdate(setValues: ["uid": Data("\"u-7654321\"".utf8)], idleExpiresAt: now + 3600, lastSeenAt: now)
 
         print("memory store at scale (payload \(payloadBytes) bytes of keys and JSON values per session)")
         print(String(format: "%12@ %14@ %16@ %14@ %14@", "sessions", "heap/session", "beyond payload", "load ns/op", "patch ns/op"))
@@ -45,7 +45,7 @@ enum ScaleRun {
             ids += fresh
             let perSession = fresh.isEmpty ? 0 : Double(heapAfter &- heapBefore) / Double(fresh.count)
             let load = try await latency(ids: ids) { _ = try await store.load($0) }
-            let patchLatency = try await latency(ids: ids) { _ = try await store.patch($0, patch) }
+            let patchLatency = try await latency(ids: ids) { _ = try await store.update($0, patch) }
             print(
                 String(
                     format: "%12d %12.0f B %14.0f B %14.0f %14.0f",

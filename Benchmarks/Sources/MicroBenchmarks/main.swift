@@ -105,8 +105,8 @@ enum HotPaths {
             SessionRecord(data: ["n": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 3600, absoluteExpiresAt: now + 7200)
         )
         await Bench.measureAsync("memory store: load", iterations: 200_000) { _ = try? await store.load(id) }
-        let patch = SessionPatch(setValues: ["n": Data("2".utf8)], idleExpiresAt: now + 3600, lastSeenAt: now)
-        await Bench.measureAsync("memory store: patch", iterations: 200_000) { _ = try? await store.patch(id, patch) }
+        let patch = SessionUpdate(setValues: ["n": Data("2".utf8)], idleExpiresAt: now + 3600, lastSeenAt: now)
+        await Bench.measureAsync("memory store: patch", iterations: 200_000) { _ = try? await store.update(id, patch) }
 
         let roundTripStore = MemorySessionStore()
         let roundTripEngine = try SessionEngine(store: roundTripStore)

@@ -7,7 +7,7 @@ import Testing
 /// one memory store at once, with assertions on the outcome (nothing lost, nothing mixed up).
 @Suite("Engine and memory store under concurrency")
 struct EngineConcurrencyTests {
-    @Test("memory store conformance, including its concurrency cases", arguments: SessionStoreConformance.cases)
+    @Test("memory store conformance, including its concurrency cases", arguments: SessionStoreConformance.cases + SessionStoreConformance.sweeping)
     func conformance(_ check: SessionStoreConformance.Case) async throws {
         try await check.run { clock in MemorySessionStore(shardCount: 4, clock: clock) }
     }

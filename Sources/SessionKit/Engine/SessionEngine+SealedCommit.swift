@@ -38,7 +38,6 @@ extension SessionEngine {
             guard snapshot.hasChanges || snapshot.reissue || due else { return HTTPFields() }
             var updated = existing
             updated.data = snapshot.values
-            if case .set(let user) = snapshot.userIDChange { updated.userID = user }
             updated.lastSeenAt = now
             updated.idleExpiresAt = min(now.addingTimeInterval(idleTimeout(persistent: snapshot.persistent).seconds), existing.absoluteExpiresAt)
             record = updated

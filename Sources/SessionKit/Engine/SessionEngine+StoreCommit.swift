@@ -93,15 +93,19 @@ extension SessionEngine {
         let id = token.storageID
         let idleExpiresAt = min(now.addingTimeInterval(idleTimeout(persistent: snapshot.persistent).seconds), record.absoluteExpiresAt)
         if snapshot.hasChanges {
-            let patch = SessionPatch(
+            let update = SessionUpdate(
                 setValues: snapshot.setValues,
                 removedKeys: snapshot.removedKeys,
-                userID: snapshot.userIDChange,
                 idleExpiresAt: idleExpiresAt,
-                lastSeenAt: now,
-                expectedVersion: configuration.versionedWrites ? record.version : nil
+                lastSeenAt: now
             )
-            switch try await storeCall({ try await store.patch(id, patch) }) {
+            let result: SessionUpdateResult
+            if let versionedStore {
+                result = try await storeCall { try await versionedStore.update(id, update, expectedVersion: record.version) }
+            } else {
+                result = try await storeCall { try await store.update(id, update) } ? .applied : .notFound
+            }
+            switch result {
             case .applied:
                 metrics.updated.increment()
             case .notFound:
@@ -114,7 +118,8 @@ extension SessionEngine {
                 throw SessionError.conflict
             }
         } else if now.timeIntervalSince(record.lastSeenAt) >= configuration.touchInterval.seconds {
-            guard try await storeCall({ try await store.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: now) }) else {
+            let touch = SessionUpdate(idleExpiresAt: idleExpiresAt, lastSeenAt: now)
+            guard try await storeCall({ try await store.update(id, touch) }) else {
                 return HTTPFields()
             }
             metrics.touched.increment()
@@ -143,7 +148,7 @@ extension SessionEngine {
             let newID = token.storageID
             do {
                 if let oldID {
-                    guard try await storeCall({ try await store.replace(oldID, with: newID, record: record) }) else {
+                    guard try await storeCall({ try await store.rotate(oldID, to: newID, record: record) }) else {
                         // Destroyed or expired while this request ran: never re-create it.
                         metrics.droppedWrites.increment()
                         logger.info("dropped a regenerate of a session that ended meanwhile", metadata: ["session": .stringConvertible(oldID)])
@@ -180,7 +185,7 @@ extension SessionEngine {
     /// newest sessions for `evictOldest`, the oldest for `refuse` — so they converge without
     /// a lock, across instances too.
     private func settleSessionLimit(_ store: any SessionStore, user: String, newID: SessionStorageID, fields: HTTPFields) async throws -> HTTPFields {
-        guard let limit = configuration.concurrentSessionLimit else { return fields }
+        guard let limit = configuration.concurrentSessionLimit, let store = userIndex else { return fields }
         let sessions = try await storeCall { try await store.sessions(forUser: user) }
         guard sessions.count > limit.maxSessions else { return fields }
         switch limit.policy {
@@ -198,7 +203,7 @@ extension SessionEngine {
     }
 
     private func enforceSessionLimit(_ store: any SessionStore, user: String, excluding oldID: SessionStorageID?) async throws {
-        guard let limit = configuration.concurrentSessionLimit else { return }
+        guard let limit = configuration.concurrentSessionLimit, let store = userIndex else { return }
         let existing = try await storeCall { try await store.sessions(forUser: user) }.filter { $0.id != oldID }
         guard existing.count >= limit.maxSessions else { return }
         switch limit.policy {

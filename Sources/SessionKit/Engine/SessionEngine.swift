@@ -33,11 +33,13 @@ public final class SessionEngine: Sendable {
 
     /// The validated configuration.
     public let configuration: SessionConfiguration
-    /// The server-side store, or `nil` with sealed cookies.
-    public let store: (any SessionStore)?
     /// The clock expiry is judged by.
-    public let clock: any SessionClock
+    let clock: any SessionClock
     let backend: Backend
+    /// The store's per-user index, when it has one (checked once, here).
+    let userIndex: (any SessionUserIndexing)?
+    /// The store's versioned writes, when it has them and the configuration asks for them.
+    let versionedStore: (any VersionedSessionStore)?
     let logger: Logger
     let metrics: SessionMetrics
     let parser: CookieHeaderParser
@@ -51,7 +53,8 @@ public final class SessionEngine: Sendable {
     private let wrapsStoreCalls: Bool
 
     /// Creates an engine over a server-side store; throws ``SessionConfigurationError`` for
-    /// an unsafe configuration.
+    /// an unsafe configuration, or for one that needs a capability the store lacks (a session
+    /// cap needs ``SessionUserIndexing``, versioned writes need ``VersionedSessionStore``).
     /// `metricsFactory` receives the counters; `nil` (the default) uses the factory
     /// bootstrapped in swift-metrics' `MetricsSystem`.
     public convenience init(
@@ -63,7 +66,6 @@ public final class SessionEngine: Sendable {
     ) throws {
         try self.init(
             backend: .store(store),
-            store: store,
             configuration: configuration,
             clock: clock,
             logger: logger,
@@ -88,7 +90,6 @@ public final class SessionEngine: Sendable {
         }
         try self.init(
             backend: .sealed(codec, epochs),
-            store: sealedCookies.revocationStore,
             configuration: configuration,
             clock: clock,
             logger: logger,
@@ -98,7 +99,6 @@ public final class SessionEngine: Sendable {
 
     private init(
         backend: Backend,
-        store: (any SessionStore)?,
         configuration: SessionConfiguration,
         clock: any SessionClock,
         logger: Logger,
@@ -106,15 +106,37 @@ public final class SessionEngine: Sendable {
     ) throws {
         try configuration.validate()
         self.backend = backend
+        if case .store(let store) = backend {
+            let storeName = String(describing: type(of: store))
+            userIndex = store as? any SessionUserIndexing
+            if configuration.concurrentSessionLimit != nil, userIndex == nil {
+                throw SessionConfigurationError(
+                    "concurrentSessionLimit needs a store with a per-user index (SessionUserIndexing); \(storeName) has none"
+                )
+            }
+            versionedStore = configuration.versionedWrites ? store as? any VersionedSessionStore : nil
+            if configuration.versionedWrites, versionedStore == nil {
+                throw SessionConfigurationError("versionedWrites needs a store with versioned writes (VersionedSessionStore); \(storeName) has none")
+            }
+        } else {
+            // Sealed cookies keep no server-side list of sessions, so a cap cannot apply; it is
+            // ignored (as documented on `SealedCookieBackend`) rather than refused, so one
+            // configuration serves both backends.
+            userIndex = nil
+            versionedStore = nil
+        }
+        if case .store(let store) = backend {
+            self.wrapsStoreCalls = configuration.storeTimeout != nil && !(store is MemorySessionStore)
+        } else {
+            self.wrapsStoreCalls = configuration.storeTimeout != nil
+        }
         self.configuration = configuration
-        self.store = store
         self.clock = clock
         self.logger = logger
         self.metrics = SessionMetrics(factory: metricsFactory)
         self.parser = CookieHeaderParser(name: configuration.cookie.name, maxValueLength: SealedCookieCodec.maxCookieBytes)
         self.setCookie = SetCookieBuilder(options: configuration.cookie)
         self.signer = configuration.tokenSigning.map(TokenSigner.init(keyRing:))
-        self.wrapsStoreCalls = configuration.storeTimeout != nil && !(store is MemorySessionStore)
         var userSpecificFields = HTTPFields()
         Self.addUserSpecificFields(&userSpecificFields, transport: configuration.transport)
         self.userSpecificFields = userSpecificFields
@@ -312,6 +334,14 @@ public final class SessionEngine: Sendable {
 
     // MARK: Store calls
 
+    /// The per-user index, or a typed error naming the store that lacks it.
+    func requireUserIndex() throws -> any SessionUserIndexing {
+        if let userIndex { return userIndex }
+        var storeName = "the store"
+        if case .store(let store) = backend { storeName = String(describing: type(of: store)) }
+        throw SessionError.unsupported("per-user session calls need a store with SessionUserIndexing; \(storeName) has none")
+    }
+
     /// Runs a store call with the configured timeout, translating failures into
     /// ``SessionError/storeUnavailable(_:)``.
     func storeCall<Result: Sendable>(_ operation: @escaping @Sendable () async throws -> Result) async throws -> Result {
@@ -342,7 +372,6 @@ struct CommitSnapshot: Sendable {
     let values: [String: Data]
     let setValues: [String: Data]
     let removedKeys: Set<String>
-    let userIDChange: SessionPatch.UserIDChange
     let userID: String?
     let regenerate: Bool
     let signedIn: Bool
@@ -357,7 +386,6 @@ struct CommitSnapshot: Sendable {
         values = state.values
         setValues = state.setValues
         removedKeys = state.removedKeys
-        userIDChange = state.userID
         userID = state.currentUserID
         regenerate = state.regenerate
         signedIn = state.signedIn
@@ -368,6 +396,6 @@ struct CommitSnapshot: Sendable {
         epoch = state.epoch
     }
 
-    var hasChanges: Bool { !setValues.isEmpty || !removedKeys.isEmpty || userIDChange != .unchanged }
+    var hasChanges: Bool { !setValues.isEmpty || !removedKeys.isEmpty }
     var isEmpty: Bool { values.isEmpty && userID == nil }
 }

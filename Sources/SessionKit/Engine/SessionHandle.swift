@@ -106,7 +106,7 @@ public final class SessionHandle: Sendable {
             try state.checkWritable()
             state.regenerate = true
             state.signedIn = true
-            state.userID = .set(userID)
+            state.signedInUser = userID
             state.removeValue(for: ReservedKeys.csrf)
             if rememberMe {
                 state.setValue(Data("true".utf8), for: ReservedKeys.persistent)
@@ -157,7 +157,8 @@ public final class SessionHandle: Sendable {
     /// in, and always empty with sealed cookies (there is no server-side list).
     public func sessionsOfUser() async throws -> [SessionSummary] {
         guard let engine else { throw SessionError.notActive }
-        guard case .store(let store) = engine.backend else { return [] }
+        guard case .store = engine.backend else { return [] }
+        let store = try engine.requireUserIndex()
         guard let user = try await userID else { return [] }
         return try await engine.storeCall { try await store.sessions(forUser: user) }
     }
@@ -169,7 +170,8 @@ public final class SessionHandle: Sendable {
         guard let engine else { throw SessionError.notActive }
         guard let user = try await userID else { return 0 }
         switch engine.backend {
-        case .store(let store):
+        case .store:
+            let store = try engine.requireUserIndex()
             let current = try await storageID
             return try await engine.storeCall { try await store.deleteSessions(forUser: user, except: current) }
         case .sealed(_, let epochs):
@@ -188,7 +190,8 @@ public final class SessionHandle: Sendable {
     @discardableResult
     public func signOutSession(_ id: SessionStorageID) async throws -> Bool {
         guard let engine else { throw SessionError.notActive }
-        guard case .store(let store) = engine.backend else { return false }
+        guard case .store = engine.backend else { return false }
+        let store = try engine.requireUserIndex()
         guard let user = try await userID else { return false }
         let owned = try await engine.storeCall { try await store.sessions(forUser: user) }
         guard owned.contains(where: { $0.id == id }) else { return false }
@@ -266,7 +269,8 @@ struct HandleState: Sendable {
     var values: [String: Data] = [:]
     var setValues: [String: Data] = [:]
     var removedKeys: Set<String> = []
-    var userID = SessionPatch.UserIDChange.unchanged
+    /// The user a ``SessionHandle/signIn(userID:rememberMe:)`` named, if any.
+    var signedInUser: String?
     var regenerate = false
     var signedIn = false
     var destroyed = false
@@ -276,12 +280,7 @@ struct HandleState: Sendable {
     /// Sealed cookies: the user's revocation epoch the session was issued under.
     var epoch: UInt64 = 0
 
-    var hasChanges: Bool { !setValues.isEmpty || !removedKeys.isEmpty || userID != .unchanged }
-
-    var currentUserID: String? {
-        if case .set(let user) = userID { return user }
-        return record?.userID
-    }
+    var currentUserID: String? { signedInUser ?? record?.userID }
 
     var isPersistent: Bool { values[ReservedKeys.persistent] != nil }
 

@@ -20,12 +20,15 @@ public enum SessionError: Error, Sendable, Equatable {
     /// A sealed cookie would exceed what browsers keep (name + value over `limit` bytes).
     /// Answered 500 instead of silently dropping the cookie; move large data to a server store.
     case cookieTooLarge(size: Int, limit: Int)
+    /// The handler asked for something the configured store cannot do (for example listing a
+    /// user's sessions on a store without ``SessionUserIndexing``). A programming error: 500.
+    case unsupported(String)
 
     /// The HTTP status an adapter answers with.
     public var status: HTTPResponse.Status {
         switch self {
         case .storeUnavailable: return .serviceUnavailable
-        case .typeMismatch, .encodingFailed, .notActive, .cookieTooLarge: return .internalServerError
+        case .typeMismatch, .encodingFailed, .notActive, .cookieTooLarge, .unsupported: return .internalServerError
         case .conflict: return .conflict
         case .tooManySessions: return .forbidden
         }
@@ -45,7 +48,7 @@ public enum SessionError: Error, Sendable, Equatable {
     public var publicMessage: String {
         switch self {
         case .storeUnavailable: return "Session storage is temporarily unavailable. Please retry."
-        case .typeMismatch, .encodingFailed, .notActive: return "Internal session error."
+        case .typeMismatch, .encodingFailed, .notActive, .unsupported: return "Internal session error."
         case .conflict: return "The session was changed by another request. Please retry."
         case .tooManySessions(let limit): return "Too many active sessions (limit \(limit)). Sign out elsewhere first."
         case .cookieTooLarge(let size, let limit): return "The session cookie would be \(size) bytes, over the \(limit)-byte limit."

@@ -1,14 +1,17 @@
 import Crypto
 import Foundation
 
-/// Per-user revocation epochs for sealed cookies, kept in any ``SessionStore``.
+/// Per-user revocation epochs for sealed cookies, kept in any ``VersionedSessionStore``.
 ///
 /// The epoch lives in an ordinary record whose storage ID is a hash of a fixed label and the
 /// user ID (so it cannot collide with a session's token digest), under the data key `epoch`.
+/// The record has no absolute limit; its idle expiry is moved `lifetime` ahead by every bump,
+/// so it outlives every cookie issued before the bump. Bumps are compare-and-set on the
+/// record's version, so concurrent bumps never move the epoch backwards.
 /// Epochs are at least the bump's wall-clock time in milliseconds, so they keep increasing
 /// even after an epoch record expires and is created anew.
 struct RevocationEpochs: Sendable {
-    let store: any SessionStore
+    let store: any VersionedSessionStore
     /// How long an epoch record lives: at least as long as any cookie it may have to reject.
     let lifetime: TimeInterval
 
@@ -27,23 +30,21 @@ struct RevocationEpochs: Sendable {
         for _ in 0..<5 {
             if let record = try await store.load(id) {
                 let next = max(Self.epoch(in: record) + 1, Self.millis(now))
-                // Both expiries move: the record must outlive every cookie issued before this
+                // The expiry moves: the record must outlive every cookie issued before this
                 // bump, or a revoked cookie would open again once the record lapsed.
-                let patch = SessionPatch(
+                let update = SessionUpdate(
                     setValues: ["epoch": Data(String(next).utf8)],
                     idleExpiresAt: now.addingTimeInterval(lifetime),
-                    lastSeenAt: now,
-                    expectedVersion: record.version,
-                    absoluteExpiresAt: now.addingTimeInterval(lifetime)
+                    lastSeenAt: now
                 )
-                if case .applied = try await store.patch(id, patch) { return next }
+                if try await store.update(id, update, expectedVersion: record.version) == .applied { return next }
             } else {
                 let next = Self.millis(now)
                 let record = SessionRecord(
                     data: ["epoch": Data(String(next).utf8)],
                     createdAt: now,
                     idleExpiresAt: now.addingTimeInterval(lifetime),
-                    absoluteExpiresAt: now.addingTimeInterval(lifetime)
+                    absoluteExpiresAt: .distantFuture
                 )
                 do {
                     try await store.create(id, record)

@@ -21,7 +21,7 @@ public struct SessionRecord: Sendable, Equatable {
     public var absoluteExpiresAt: Date
     /// The client's `User-Agent` when the session was created, for session listings.
     public var userAgent: String?
-    /// Incremented by every patch; used by the optional versioned-write mode.
+    /// Incremented by every update; used by the optional versioned-write mode.
     public var version: UInt64
 
     /// Creates a record.
@@ -51,14 +51,13 @@ public struct SessionRecord: Sendable, Equatable {
     /// Whether the record has expired at `now`.
     public func isExpired(at now: Date) -> Bool { expiresAt <= now }
 
-    /// Applies a patch to this record in memory (the reference semantics every store matches).
-    public mutating func apply(_ patch: SessionPatch) {
-        for name in patch.removedKeys { data.removeValue(forKey: name) }
-        for (name, value) in patch.setValues { data[name] = value }
-        if case .set(let newUserID) = patch.userID { userID = newUserID }
-        idleExpiresAt = patch.idleExpiresAt
-        if let absolute = patch.absoluteExpiresAt { absoluteExpiresAt = absolute }
-        lastSeenAt = patch.lastSeenAt
+    /// Applies an update to this record in memory (the reference semantics every store
+    /// matches): keys set and removed, idle expiry and last-seen moved, version bumped.
+    public mutating func apply(_ update: SessionUpdate) {
+        for name in update.removedKeys { data.removeValue(forKey: name) }
+        for (name, value) in update.setValues { data[name] = value }
+        idleExpiresAt = update.idleExpiresAt
+        lastSeenAt = update.lastSeenAt
         version &+= 1
     }
 

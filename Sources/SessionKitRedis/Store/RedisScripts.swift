@@ -42,7 +42,7 @@ struct RedisScript: Sendable {
     /// KEYS: new session, old session[, user set]. ARGV: now, expires, absolute, new id,
     /// old id, field, value, … Returns 1; 0 when the new ID is taken; -1 when the old
     /// session is gone (nothing written).
-    static let replace = RedisScript(
+    static let rotate = RedisScript(
         """
         local old = redis.call('HGET', KEYS[2], 'm:e')
         if not old or tonumber(old) <= tonumber(ARGV[1]) then return -1 end
@@ -63,42 +63,22 @@ struct RedisScript: Sendable {
     )
 
     /// KEYS: session. ARGV: now, expected version or '', idle expiry, last seen, set count,
-    /// field, value, …, removed count, field, …, user mode ('keep'|'set'|'clear')[, user],
-    /// new absolute expiry or ''.
-    /// Returns {1, version, previous user} | {0} gone | {-1, version} conflict.
-    static let patch = RedisScript(
+    /// field, value, …, removed count, field, …
+    /// Returns 1 applied | 0 gone | -1 version conflict. With no fields it is a touch.
+    static let update = RedisScript(
         """
-        local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:v', 'm:a', 'm:u')
-        if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return {0} end
-        if ARGV[2] ~= '' and ARGV[2] ~= meta[2] then return {-1, tonumber(meta[2])} end
+        local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:v', 'm:a')
+        if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return 0 end
+        if ARGV[2] ~= '' and ARGV[2] ~= meta[2] then return -1 end
         local sets = tonumber(ARGV[5])
         if sets > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + 2 * sets)) end
         local i = 6 + 2 * sets
         local removed = tonumber(ARGV[i])
         if removed > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, i + 1, i + removed)) end
-        i = i + removed + 1
-        if ARGV[i] == 'set' then redis.call('HSET', KEYS[1], 'm:u', ARGV[i + 1]); i = i + 2
-        elseif ARGV[i] == 'clear' then redis.call('HDEL', KEYS[1], 'm:u'); i = i + 1
-        else i = i + 1 end
-        local absolute = meta[3]
-        if ARGV[i] and ARGV[i] ~= '' then absolute = ARGV[i]; redis.call('HSET', KEYS[1], 'm:a', absolute) end
         local expires = ARGV[3]
-        if tonumber(absolute) < tonumber(ARGV[3]) then expires = absolute end
+        if tonumber(meta[3]) < tonumber(ARGV[3]) then expires = meta[3] end
         redis.call('HSET', KEYS[1], 'm:i', ARGV[3], 'm:e', expires, 'm:l', ARGV[4])
-        local version = redis.call('HINCRBY', KEYS[1], 'm:v', 1)
-        redis.call('PEXPIREAT', KEYS[1], expires)
-        return {1, version, meta[4] or ''}
-        """
-    )
-
-    /// KEYS: session. ARGV: now, idle expiry, last seen. Returns 1, or 0 when gone.
-    static let touch = RedisScript(
-        """
-        local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:a')
-        if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return 0 end
-        local expires = ARGV[2]
-        if tonumber(meta[2]) < tonumber(ARGV[2]) then expires = meta[2] end
-        redis.call('HSET', KEYS[1], 'm:i', ARGV[2], 'm:e', expires, 'm:l', ARGV[3])
+        redis.call('HINCRBY', KEYS[1], 'm:v', 1)
         redis.call('PEXPIREAT', KEYS[1], expires)
         return 1
         """

@@ -11,10 +11,10 @@ import SessionKit
 /// session digests, trimmed as sessions die. The `{…}` hash tag keeps each session's key in
 /// one cluster slot.
 ///
-/// Each lifecycle step is one round trip: a load is `HGETALL`; create, patch, touch and
-/// regenerate are one `EVALSHA` of a small Lua script that checks expiry and applies only the
+/// Each lifecycle step is one round trip: a load is `HGETALL`; create, update (and touch) and
+/// rotate are one `EVALSHA` of a small Lua script that checks expiry and applies only the
 /// changed fields atomically (a gone session is never re-created); destroy is one `DEL`.
-public final class RedisSessionStore: SessionStore {
+public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
     /// The connection pool.
     public let pool: RedisConnectionPool
     /// The prefix of every key.
@@ -57,59 +57,34 @@ public final class RedisSessionStore: SessionStore {
         guard reply.int == 1 else { throw SessionStoreError.collision }
     }
 
-    /// Merges a patch (one `EVALSHA`; a second round trip only when the user changes).
-    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+    /// Applies an update (one `EVALSHA`; without keys it is a touch).
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
+        try await apply(update, to: id, expectedVersion: nil) == .applied
+    }
+
+    /// Applies an update while the version matches (the same `EVALSHA`, which compares it).
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
+        try await apply(update, to: id, expectedVersion: expectedVersion)
+    }
+
+    private func apply(_ update: SessionUpdate, to id: SessionStorageID, expectedVersion: UInt64?) async throws -> SessionUpdateResult {
         var arguments = [
-            millis(clock.now()), patch.expectedVersion.map { String($0) } ?? "", millis(patch.idleExpiresAt), millis(patch.lastSeenAt),
-            String(patch.setValues.count),
+            millis(clock.now()), expectedVersion.map { String($0) } ?? "", millis(update.idleExpiresAt), millis(update.lastSeenAt),
+            String(update.setValues.count),
         ]
-        for (key, value) in patch.setValues.sorted(by: { $0.key < $1.key }) {
+        for (key, value) in update.setValues.sorted(by: { $0.key < $1.key }) {
             arguments.append("d:" + key)
             arguments.append(String(decoding: value, as: UTF8.self))
         }
-        arguments.append(String(patch.removedKeys.count))
-        arguments += patch.removedKeys.sorted().map { "d:" + $0 }
-        switch patch.userID {
-        case .unchanged: arguments.append("keep")
-        case .set(nil): arguments.append("clear")
-        case .set(.some(let user)): arguments += ["set", user]
+        arguments.append(String(update.removedKeys.count))
+        arguments += update.removedKeys.sorted().map { "d:" + $0 }
+        let reply = try await evaluate(.update, keys: [sessionKey(id)], arguments: arguments)
+        switch reply.int {
+        case 1: return .applied
+        case -1: return .conflict
+        case 0: return .notFound
+        default: throw Self.storeError(.unexpectedReply("\(reply)"))
         }
-        arguments.append(patch.absoluteExpiresAt.map(millis) ?? "")
-        let reply = try await evaluate(.patch, keys: [sessionKey(id)], arguments: arguments)
-        guard let parts = reply.array, let status = parts.first?.int else { throw RedisError.unexpectedReply("\(reply)") }
-        switch status {
-        case 1:
-            let version = UInt64(parts.count > 1 ? parts[1].int ?? 0 : 0)
-            if case .set(let newUser) = patch.userID {
-                let previous = parts.count > 2 ? parts[2].string.flatMap { $0.isEmpty ? nil : $0 } : nil
-                try await moveUserIndex(id, from: previous, to: newUser)
-            }
-            return .applied(version: version)
-        case -1:
-            return .conflict(currentVersion: UInt64(parts.count > 1 ? parts[1].int ?? 0 : 0))
-        default:
-            return .notFound
-        }
-    }
-
-    private func moveUserIndex(_ id: SessionStorageID, from previous: String?, to next: String?) async throws {
-        guard previous != next else { return }
-        var commands: [RedisCommand] = []
-        if let previous { commands.append(RedisCommand("SREM", [userKey(previous), id.hex])) }
-        if let next {
-            commands.append(RedisCommand("SADD", [userKey(next), id.hex]))
-            if let record = try await load(id) {
-                commands.append(RedisCommand("PEXPIREAT", [userKey(next), millis(record.absoluteExpiresAt), "NX"]))
-                commands.append(RedisCommand("PEXPIREAT", [userKey(next), millis(record.absoluteExpiresAt), "GT"]))
-            }
-        }
-        try Self.check(try await send(commands))
-    }
-
-    /// Extends a live record's idle expiry (one `EVALSHA`).
-    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
-        let reply = try await evaluate(.touch, keys: [sessionKey(id)], arguments: [millis(clock.now()), millis(idleExpiresAt), millis(lastSeenAt)])
-        return reply.int == 1
     }
 
     /// Deletes a record (one `DEL`; the user's set drops the stale entry on its next listing).
@@ -118,12 +93,12 @@ public final class RedisSessionStore: SessionStore {
     }
 
     /// Moves a live session to a new ID (one `EVALSHA`).
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+    public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         var keys = [sessionKey(newID), sessionKey(oldID)]
         if let user = record.userID { keys.append(userKey(user)) }
         let arguments =
             [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), newID.hex, oldID.hex] + Self.fields(of: record)
-        let reply = try await evaluate(.replace, keys: keys, arguments: arguments)
+        let reply = try await evaluate(.rotate, keys: keys, arguments: arguments)
         switch reply.int {
         case 1: return true
         case -1: return false
@@ -177,6 +152,11 @@ public final class RedisSessionStore: SessionStore {
         }
         try Self.check(replies)
         return replies.prefix(doomed.count).filter { $0.int == 1 }.count
+    }
+
+    /// Sends `PING` on a pooled connection.
+    public func ping() async throws {
+        _ = try await command(RedisCommand("PING", []))
     }
 
     // MARK: Helpers

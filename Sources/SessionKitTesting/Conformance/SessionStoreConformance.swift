@@ -1,12 +1,14 @@
 import Foundation
 import SessionKit
 
-/// The contract every ``SessionKit/SessionStore`` must keep, as runnable cases.
+/// The contract every ``SessionKit/SessionStore`` must keep, as runnable cases, grouped by
+/// capability: ``core`` for every store, then ``userIndex``, ``versioned``, ``readiness`` and
+/// ``sweeping`` for the capability protocols a store adopts.
 ///
-/// Store authors run every case against a fresh store, unchanged, from any test framework.
-/// With Swift Testing:
+/// Store authors run the cases of what their store offers against a fresh store, unchanged,
+/// from any test framework. With Swift Testing:
 /// ```swift
-/// @Test(arguments: SessionStoreConformance.cases)
+/// @Test(arguments: SessionStoreConformance.core + SessionStoreConformance.userIndex)
 /// func conformance(_ check: SessionStoreConformance.Case) async throws {
 ///     try await check.run { clock in MyStore(clock: clock) }
 /// }
@@ -35,8 +37,9 @@ public enum SessionStoreConformance {
         }
     }
 
-    /// Every case of the contract.
-    public static let cases: [Case] = basicCases + expiryCases + userIndexCases + concurrencyCases
+    /// The cases for a store with every capability but sweeping (all shipped server stores):
+    /// ``core``, ``userIndex``, ``versioned`` and ``readiness``.
+    public static let cases: [Case] = core + userIndex + versioned + readiness
 }
 
 /// A broken store contract.
@@ -95,22 +98,8 @@ func makeRecord(
     )
 }
 
-func makePatch(
-    _ clock: TestClock,
-    set: [String: Data] = [:],
-    remove: Set<String> = [],
-    userID: SessionPatch.UserIDChange = .unchanged,
-    expectedVersion: UInt64? = nil,
-    idle: TimeInterval = 1800
-) -> SessionPatch {
-    SessionPatch(
-        setValues: set,
-        removedKeys: remove,
-        userID: userID,
-        idleExpiresAt: clock.now().addingTimeInterval(idle),
-        lastSeenAt: clock.now(),
-        expectedVersion: expectedVersion
-    )
+func makeUpdate(_ clock: TestClock, set: [String: Data] = [:], remove: Set<String> = [], idle: TimeInterval = 1800) -> SessionUpdate {
+    SessionUpdate(setValues: set, removedKeys: remove, idleExpiresAt: clock.now().addingTimeInterval(idle), lastSeenAt: clock.now())
 }
 
 /// Decodes stored JSON so stores that normalise JSON (PostgreSQL `jsonb` adds spaces) still match.

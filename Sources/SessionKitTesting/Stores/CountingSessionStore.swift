@@ -2,35 +2,41 @@ import Foundation
 import SessionKit
 import Synchronization
 
+/// A store with every capability, as the test wrappers need it: they forward each call to
+/// such a store and must offer the engine the same capabilities.
+public typealias FullyCapableSessionStore = SessionUserIndexing & VersionedSessionStore & PingableSessionStore
+
 /// Wraps a real store and counts calls per method, so tests can assert how many store calls
 /// each lifecycle row costs.
-public final class CountingSessionStore: SessionStore {
-    /// The store methods that are counted.
+public final class CountingSessionStore: FullyCapableSessionStore {
+    /// The store calls that are counted.
     public enum Method: String, Sendable, CaseIterable {
-        /// ``SessionStore/load(_:)``
+        /// ``SessionKit/SessionStore/load(_:)``
         case load
-        /// ``SessionStore/create(_:_:)``
+        /// ``SessionKit/SessionStore/create(_:_:)``
         case create
-        /// ``SessionStore/patch(_:_:)``
-        case patch
-        /// ``SessionStore/touch(_:idleExpiresAt:lastSeenAt:)``
+        /// An update that changes keys (plain or versioned).
+        case update
+        /// An update that changes no key: it only moves the idle expiry.
         case touch
-        /// ``SessionStore/delete(_:)``
+        /// ``SessionKit/SessionStore/delete(_:)``
         case delete
-        /// ``SessionStore/replace(_:with:record:)``
-        case replace
-        /// ``SessionStore/sessions(forUser:)``
+        /// ``SessionKit/SessionStore/rotate(_:to:record:)``
+        case rotate
+        /// ``SessionKit/SessionUserIndexing/sessions(forUser:)``
         case sessionsForUser
-        /// ``SessionStore/deleteSessions(forUser:except:)``
+        /// ``SessionKit/SessionUserIndexing/deleteSessions(forUser:except:)``
         case deleteSessionsForUser
+        /// ``SessionKit/PingableSessionStore/ping()``
+        case ping
     }
 
     /// The wrapped store.
-    public let base: any SessionStore
+    public let base: any FullyCapableSessionStore
     private let counts = Mutex<[Method: Int]>([:])
 
     /// Wraps `base`.
-    public init(_ base: any SessionStore) {
+    public init(_ base: any FullyCapableSessionStore) {
         self.base = base
     }
 
@@ -57,16 +63,16 @@ public final class CountingSessionStore: SessionStore {
         try await base.create(id, record)
     }
 
-    /// Counts and forwards.
-    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
-        count(.patch)
-        return try await base.patch(id, patch)
+    /// Counts (as ``Method/update`` or ``Method/touch``) and forwards.
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
+        count(update.isTouch ? .touch : .update)
+        return try await base.update(id, update)
     }
 
-    /// Counts and forwards.
-    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
-        count(.touch)
-        return try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
+    /// Counts (as ``Method/update`` or ``Method/touch``) and forwards.
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
+        count(update.isTouch ? .touch : .update)
+        return try await base.update(id, update, expectedVersion: expectedVersion)
     }
 
     /// Counts and forwards.
@@ -76,9 +82,9 @@ public final class CountingSessionStore: SessionStore {
     }
 
     /// Counts and forwards (as one call, whatever the base store does inside).
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
-        count(.replace)
-        return try await base.replace(oldID, with: newID, record: record)
+    public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        count(.rotate)
+        return try await base.rotate(oldID, to: newID, record: record)
     }
 
     /// Counts and forwards.
@@ -91,5 +97,11 @@ public final class CountingSessionStore: SessionStore {
     public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
         count(.deleteSessionsForUser)
         return try await base.deleteSessions(forUser: userID, except: keptID)
+    }
+
+    /// Counts and forwards.
+    public func ping() async throws {
+        count(.ping)
+        try await base.ping()
     }
 }

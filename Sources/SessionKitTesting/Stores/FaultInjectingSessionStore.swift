@@ -5,7 +5,7 @@ import Synchronization
 /// Wraps a real store and makes it fail on demand, to test the failure policy: an outage
 /// (every call throws ``SessionStoreError/unavailable(reason:)``) or a hang (every call waits
 /// until the fault is cleared, ignoring cancellation like a stuck socket would).
-public final class FaultInjectingSessionStore: SessionStore {
+public final class FaultInjectingSessionStore: FullyCapableSessionStore {
     /// The fault currently injected.
     public enum Fault: Sendable, Equatable {
         /// Calls go through to the wrapped store.
@@ -17,11 +17,11 @@ public final class FaultInjectingSessionStore: SessionStore {
     }
 
     /// The wrapped store.
-    public let base: any SessionStore
+    public let base: any FullyCapableSessionStore
     private let state = Mutex<(fault: Fault, waiters: [CheckedContinuation<Void, Never>])>((.none, []))
 
     /// Wraps `base`.
-    public init(_ base: any SessionStore) {
+    public init(_ base: any FullyCapableSessionStore) {
         self.base = base
     }
 
@@ -70,15 +70,15 @@ public final class FaultInjectingSessionStore: SessionStore {
     }
 
     /// Forwards unless a fault is injected.
-    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
         try await gate()
-        return try await base.patch(id, patch)
+        return try await base.update(id, update)
     }
 
     /// Forwards unless a fault is injected.
-    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
         try await gate()
-        return try await base.touch(id, idleExpiresAt: idleExpiresAt, lastSeenAt: lastSeenAt)
+        return try await base.update(id, update, expectedVersion: expectedVersion)
     }
 
     /// Forwards unless a fault is injected.
@@ -88,9 +88,9 @@ public final class FaultInjectingSessionStore: SessionStore {
     }
 
     /// Forwards unless a fault is injected.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+    public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         try await gate()
-        return try await base.replace(oldID, with: newID, record: record)
+        return try await base.rotate(oldID, to: newID, record: record)
     }
 
     /// Forwards unless a fault is injected.
@@ -103,5 +103,11 @@ public final class FaultInjectingSessionStore: SessionStore {
     public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
         try await gate()
         return try await base.deleteSessions(forUser: userID, except: keptID)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func ping() async throws {
+        try await gate()
+        try await base.ping()
     }
 }

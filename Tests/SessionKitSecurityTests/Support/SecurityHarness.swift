@@ -263,7 +263,7 @@ final class SecurityHarness: Sendable {
         _ backend: Backend,
         clock: TestClock,
         logs: LogCapture,
-        _ body: (any SessionStore, StoreAccess) async throws -> Void
+        _ body: (any FullyCapableSessionStore, StoreAccess) async throws -> Void
     ) async throws {
         switch backend {
         case .memory:

@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// Sessions live only as long as the process. Use SQLite for one persistent process, and
 /// PostgreSQL or Redis/Valkey when several instances share sessions.
-public final class MemorySessionStore: SweepableSessionStore {
+public final class MemorySessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
     /// The maximum number of live sessions the store keeps.
     public let maxSessions: Int
     private let clock: any SessionClock
@@ -34,8 +34,13 @@ public final class MemorySessionStore: SweepableSessionStore {
     }
 
     @inline(__always)
+    private func shardIndex(for id: SessionStorageID) -> Int {
+        Int(id.shardSeed % UInt64(shards.count))
+    }
+
+    @inline(__always)
     private func shard(for id: SessionStorageID) -> ShardBox {
-        shards[Int(id.shardSeed % UInt64(shards.count))]
+        shards[shardIndex(for: id)]
     }
 
     /// The number of records held, live or expired but not yet swept.
@@ -83,30 +88,24 @@ public final class MemorySessionStore: SweepableSessionStore {
         return true
     }
 
-    /// Merges a patch into a live record.
-    public func patch(_ id: SessionStorageID, _ patch: SessionPatch) async throws -> SessionPatchResult {
+    /// Applies an update to a live record.
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
+        apply(update, to: id, expectedVersion: nil) == .applied
+    }
+
+    /// Applies an update while the record still has `expectedVersion`.
+    public func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
+        apply(update, to: id, expectedVersion: expectedVersion)
+    }
+
+    private func apply(_ update: SessionUpdate, to id: SessionStorageID, expectedVersion: UInt64?) -> SessionUpdateResult {
         let now = clock.now()
         return shard(for: id).withLock { shard in
             guard var slot = shard.records[id], !slot.record.isExpired(at: now) else { return .notFound }
-            if let expected = patch.expectedVersion, expected != slot.record.version {
-                return .conflict(currentVersion: slot.record.version)
-            }
-            let previousUser = slot.record.userID
-            slot.record.apply(patch)
-            shard.update(id, slot: slot, previousUser: previousUser)
-            return .applied(version: slot.record.version)
-        }
-    }
-
-    /// Extends a live record's idle expiry.
-    public func touch(_ id: SessionStorageID, idleExpiresAt: Date, lastSeenAt: Date) async throws -> Bool {
-        let now = clock.now()
-        return shard(for: id).withLock { shard in
-            guard var slot = shard.records[id], !slot.record.isExpired(at: now) else { return false }
-            slot.record.idleExpiresAt = idleExpiresAt
-            slot.record.lastSeenAt = lastSeenAt
-            shard.update(id, slot: slot, previousUser: slot.record.userID)
-            return true
+            if let expectedVersion, expectedVersion != slot.record.version { return .conflict }
+            slot.record.apply(update)
+            shard.update(id, slot: slot)
+            return .applied
         }
     }
 
@@ -116,15 +115,36 @@ public final class MemorySessionStore: SweepableSessionStore {
         total.subtract(removed, ordering: .relaxed)
     }
 
-    /// Creates `record` under `newID` and deletes `oldID`, if `oldID` is live. The new record
-    /// becomes visible before the old one disappears; if a destroy races in between, the
-    /// regenerate is ordered first.
-    public func replace(_ oldID: SessionStorageID, with newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
-        guard try await load(oldID) != nil else { return false }
-        try await create(newID, record)
-        try await delete(oldID)
+    /// Moves a live record from `oldID` to `newID` atomically: both shards are locked (in index
+    /// order, so two rotations never deadlock) while the old record is checked, the new one
+    /// inserted and the old one removed. No reader ever sees both or neither.
+    public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        let now = clock.now()
+        let oldIndex = shardIndex(for: oldID)
+        let newIndex = shardIndex(for: newID)
+        // Each step returns how many records the store lost (0, or 1 when `newID` held an
+        // expired record), or `nil` when the old record is gone.
+        let lost: Int?
+        if oldIndex == newIndex {
+            lost = try shards[oldIndex].withLock { shard in
+                try shard.move(oldID, to: newID, record: record, now: now)
+            }
+        } else if oldIndex < newIndex {
+            lost = try shards[oldIndex].withLock { old in
+                try shards[newIndex].withLock { new in try MemoryShard.move(oldID, from: &old, to: newID, in: &new, record: record, now: now) }
+            }
+        } else {
+            lost = try shards[newIndex].withLock { new in
+                try shards[oldIndex].withLock { old in try MemoryShard.move(oldID, from: &old, to: newID, in: &new, record: record, now: now) }
+            }
+        }
+        guard let lost else { return false }
+        total.subtract(lost, ordering: .relaxed)
         return true
     }
+
+    /// Always ready: the store lives in this process.
+    public func ping() async throws {}
 
     /// Lists a user's live sessions, oldest first.
     public func sessions(forUser userID: String) async throws -> [SessionSummary] {
@@ -132,7 +152,7 @@ public final class MemorySessionStore: SweepableSessionStore {
         var result: [SessionSummary] = []
         for shard in shards {
             shard.withLock { shard in
-                guard let ids = shard.users[userID] else { return }
+                guard let ids = shard.users[MemoryShard.UserKey(userID)] else { return }
                 for id in ids {
                     if let slot = shard.records[id], !slot.record.isExpired(at: now) {
                         result.append(slot.record.summary(id: id))
@@ -149,7 +169,7 @@ public final class MemorySessionStore: SweepableSessionStore {
         var deleted = 0
         for shard in shards {
             let removed = shard.withLock { shard -> Int in
-                guard let ids = shard.users[userID] else { return 0 }
+                guard let ids = shard.users[MemoryShard.UserKey(userID)] else { return 0 }
                 var removed = 0
                 for id in ids where id != keptID {
                     guard let slot = shard.remove(id) else { continue }
@@ -201,10 +221,45 @@ struct MemoryShard: Sendable {
         var generation: UInt32
     }
 
+    /// A user ID by its UTF-8 bytes: Swift `String` equality is canonical equivalence, so two
+    /// accounts whose IDs differ only in Unicode normalisation must not share an index entry.
+    struct UserKey: Hashable {
+        let bytes: [UInt8]
+        init(_ user: String) { bytes = Array(user.utf8) }
+    }
+
     var records: [SessionStorageID: Slot] = [:]
-    var users: [String: Set<SessionStorageID>] = [:]
+    var users: [UserKey: Set<SessionStorageID>] = [:]
     var heap = ExpiryHeap()
     var nextGeneration: UInt32 = 0
+
+    func isLive(_ id: SessionStorageID, at now: Date) -> Bool {
+        records[id].map { !$0.record.isExpired(at: now) } ?? false
+    }
+
+    /// A rotation within one shard: returns `nil` if the old record is gone, else how many
+    /// records the store lost (1 when `newID` held an expired record the new one replaced).
+    mutating func move(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord, now: Date) throws -> Int? {
+        guard isLive(oldID, at: now) else { return nil }
+        guard !isLive(newID, at: now) else { throw SessionStoreError.collision }
+        _ = remove(oldID)
+        return 1 - insert(newID, record)
+    }
+
+    /// A rotation across two shards, both locked by the caller; same result as ``move(_:to:record:now:)``.
+    static func move(
+        _ oldID: SessionStorageID,
+        from source: inout MemoryShard,
+        to newID: SessionStorageID,
+        in target: inout MemoryShard,
+        record: SessionRecord,
+        now: Date
+    ) throws -> Int? {
+        guard source.isLive(oldID, at: now) else { return nil }
+        guard !target.isLive(newID, at: now) else { throw SessionStoreError.collision }
+        _ = source.remove(oldID)
+        return 1 - target.insert(newID, record)
+    }
 
     /// Inserts a record; returns how many records the shard gained (0 when it replaced one).
     mutating func insert(_ id: SessionStorageID, _ record: SessionRecord) -> Int {
@@ -212,7 +267,7 @@ struct MemoryShard: Sendable {
         nextGeneration &+= 1
         records[id] = Slot(record: record, generation: nextGeneration)
         heap.push(.init(expiresAt: record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: nextGeneration))
-        if let user = record.userID { users[user, default: []].insert(id) }
+        if let user = record.userID { users[UserKey(user), default: []].insert(id) }
         compactIfNeeded()
         return replaced ? 0 : 1
     }
@@ -233,7 +288,8 @@ struct MemoryShard: Sendable {
         return remove(top.id) == nil ? 0 : 1
     }
 
-    mutating func update(_ id: SessionStorageID, slot: Slot, previousUser: String?) {
+    /// Replaces a live record's slot after an update (the user never changes in an update).
+    mutating func update(_ id: SessionStorageID, slot: Slot) {
         var slot = slot
         let expiryChanged = records[id]?.record.expiresAt != slot.record.expiresAt
         if expiryChanged {
@@ -242,10 +298,6 @@ struct MemoryShard: Sendable {
             heap.push(.init(expiresAt: slot.record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: slot.generation))
         }
         records[id] = slot
-        if previousUser != slot.record.userID {
-            if let previousUser { removeUserLink(previousUser, id) }
-            if let user = slot.record.userID { users[user, default: []].insert(id) }
-        }
         compactIfNeeded()
     }
 
@@ -256,8 +308,9 @@ struct MemoryShard: Sendable {
     }
 
     private mutating func removeUserLink(_ user: String, _ id: SessionStorageID) {
-        users[user]?.remove(id)
-        if users[user]?.isEmpty == true { users.removeValue(forKey: user) }
+        let key = UserKey(user)
+        users[key]?.remove(id)
+        if users[key]?.isEmpty == true { users.removeValue(forKey: key) }
     }
 
     /// Pops expired entries off the heap; stops at the first live one.

@@ -1,0 +1,38 @@
+/// A store that indexes sessions by user: "list my devices", "sign out everywhere" and the
+/// per-user session cap need it. The engine refuses a configuration with a session cap over a
+/// store without it, and the handle's per-user calls throw ``SessionError/unsupported(_:)``.
+///
+/// Records are indexed by ``SessionRecord/userID``, compared by its bytes.
+public protocol SessionUserIndexing: SessionStore {
+    /// Lists a user's live sessions (metadata only), oldest first.
+    func sessions(forUser userID: String) async throws -> [SessionSummary]
+
+    /// Deletes all of a user's sessions except `keptID` (if given). Returns how many live
+    /// sessions it deleted.
+    func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int
+}
+
+/// A store that can reject a stale write: the optional versioned-write mode
+/// (``SessionConfiguration/versionedWrites``) and sealed-cookie revocation epochs need it.
+public protocol VersionedSessionStore: SessionStore {
+    /// Applies `update` like ``SessionStore/update(_:_:)``, but only while the record's
+    /// ``SessionRecord/version`` is still `expectedVersion`.
+    func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult
+}
+
+/// What a versioned update did.
+public enum SessionUpdateResult: Sendable, Equatable {
+    /// The update was applied.
+    case applied
+    /// No live record has that ID (never existed, destroyed, or expired). Nothing was written.
+    case notFound
+    /// The record's version is not the one expected: another request wrote first. Nothing was
+    /// written.
+    case conflict
+}
+
+/// A store that can tell whether it is reachable, for a readiness probe (`/readyz`).
+public protocol PingableSessionStore: SessionStore {
+    /// Returns when the store answers a trivial request; throws ``SessionStoreError`` otherwise.
+    func ping() async throws
+}
