@@ -2,51 +2,56 @@ import CoreMetrics
 import Foundation
 import HTTPTypes
 
-/// The commit decisions for sealed cookies: the same lifecycle, with sealing instead of writes.
+/// Executes lifecycle plans with sealed cookies: the same plans as for a store, with sealing
+/// instead of writes (the cookie is the only copy of the session).
 extension SessionEngine {
-    func commitSealed(
+    func executeSealed(
+        _ plan: LifecyclePlan,
         _ codec: SealedCookieCodec,
         _ epochs: RevocationEpochs?,
         _ handle: SessionHandle,
-        _ snapshot: CommitSnapshot,
-        now: Date
+        _ input: LifecycleInput,
+        epoch currentEpoch: UInt64
     ) async throws -> HTTPFields {
-        if snapshot.destroyed {
-            guard handle.incoming.wasSent else { return HTTPFields() }
-            if let epochs, let user = snapshot.record?.userID ?? snapshot.userID ?? signedInUser(of: handle, codec, now: now) {
-                // The browser's copy is deleted below; the epoch bump kills every other copy.
-                _ = try await storeCall { try await epochs.bump(forUser: user, now: now) }
-            }
-            metrics.destroyed.increment()
-            return deletionFields()
-        }
-        if snapshot.isEmpty {
-            return snapshot.record != nil || (snapshot.regenerate && handle.incoming.wasSent) ? deletionFields() : HTTPFields()
-        }
+        let now = input.now
         let record: SessionRecord
-        var epoch = snapshot.epoch
-        if snapshot.regenerate || snapshot.record == nil {
-            let createdAt = snapshot.signedIn ? now : (snapshot.record?.createdAt ?? now)
-            let absolute = snapshot.signedIn ? nil : snapshot.record?.absoluteExpiresAt
-            record = newRecord(snapshot, createdAt: createdAt, absoluteExpiresAt: absolute, userAgent: nil, now: now)
-            if snapshot.signedIn, let epochs, let user = snapshot.userID {
+        let cookieExpiresAt: Date?
+        var epoch = currentEpoch
+        switch plan {
+        case .nothing:
+            return HTTPFields()
+        case .end(_, let revokes):
+            if revokes {
+                if let epochs, let user = input.record?.userID ?? input.userID ?? signedInUser(of: handle, codec, now: now) {
+                    // The browser's copy is deleted below; the epoch bump kills every other copy.
+                    _ = try await storeCall { try await epochs.bump(forUser: user, now: now) }
+                }
+                metrics.destroyed.increment()
+            }
+            return deletionFields()
+        case .create(let created, let expiresAt):
+            record = created
+            cookieExpiresAt = expiresAt
+            metrics.created.increment()
+        case .rotate(_, let rotated, let user, let expiresAt):
+            record = rotated
+            cookieExpiresAt = expiresAt
+            if let user, let epochs {
                 epoch = try await storeCall { try await epochs.current(forUser: user) }
             }
-            if snapshot.regenerate { metrics.regenerated.increment() } else { metrics.created.increment() }
-        } else if let existing = snapshot.record {
-            let due = now.timeIntervalSince(existing.lastSeenAt) >= configuration.touchInterval.seconds
-            guard snapshot.hasChanges || snapshot.reissue || due else { return HTTPFields() }
-            var updated = existing
-            updated.data = snapshot.values
-            updated.lastSeenAt = now
-            updated.idleExpiresAt = min(now.addingTimeInterval(idleTimeout(persistent: snapshot.persistent).seconds), existing.absoluteExpiresAt)
+            metrics.regenerated.increment()
+        case .update(let update, _, _, let expiresAt):
+            guard var updated = input.record else { return HTTPFields() }
+            updated.apply(update)
             record = updated
-            if snapshot.hasChanges { metrics.updated.increment() } else { metrics.touched.increment() }
-        } else {
+            cookieExpiresAt = expiresAt
+            if update.isTouch { metrics.touched.increment() } else { metrics.updated.increment() }
+        case .reissueCookie:
+            // The lifecycle re-seals (an update) rather than reissuing for sealed cookies.
             return HTTPFields()
         }
         let value = try codec.seal(SealedPayload(record: record, epoch: epoch))
-        return tokenFields(cookieValue: value, expiresAt: snapshot.persistent ? record.expiresAt : nil, now: now)
+        return tokenFields(cookieValue: value, expiresAt: cookieExpiresAt, now: now)
     }
 
     /// The user in a sealed cookie the handler destroyed without reading it (opening it is

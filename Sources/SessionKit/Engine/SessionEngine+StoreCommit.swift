@@ -3,82 +3,64 @@ import Foundation
 import HTTPTypes
 import Logging
 
-/// The commit decisions for server-side stores: the lifecycle table, row by row.
+/// Executes lifecycle plans on a server-side store. Every decision was made by
+/// ``SessionLifecycle/plan(_:_:)``; what is left here is the store calls, the session cap
+/// (which needs the store's answers) and the response fields.
 extension SessionEngine {
-    func commitToStore(_ store: any SessionStore, _ handle: SessionHandle, _ snapshot: CommitSnapshot, now: Date) async throws -> HTTPFields {
-        if snapshot.destroyed {
-            return try await destroyInStore(store, handle)
-        }
-        if snapshot.regenerate {
-            return try await regenerateInStore(store, handle, snapshot, now: now)
-        }
-        if let record = snapshot.record, let token = handle.incoming.token {
-            return try await updateInStore(store, token, record, snapshot, now: now)
-        }
-        guard !snapshot.isEmpty else { return HTTPFields() }
-        return try await createInStore(
-            store,
-            snapshot,
-            createdAt: now,
-            absoluteExpiresAt: nil,
-            userAgent: handle.userAgent,
-            replacing: nil,
-            now: now
-        ).fields
-    }
-
-    private func destroyInStore(_ store: any SessionStore, _ handle: SessionHandle) async throws -> HTTPFields {
-        guard handle.incoming.wasSent else { return HTTPFields() }
-        if let token = handle.incoming.token {
-            let id = token.storageID
-            try await storeCall { try await store.delete(id) }
-            metrics.destroyed.increment()
-            logger.debug("destroyed session", metadata: ["session": .stringConvertible(id)])
-        }
-        return deletionFields()
-    }
-
-    private func regenerateInStore(_ store: any SessionStore, _ handle: SessionHandle, _ snapshot: CommitSnapshot, now: Date) async throws
+    func executeInStore(_ plan: LifecyclePlan, _ store: any SessionStore, _ token: SessionToken?, _ input: LifecycleInput) async throws
         -> HTTPFields
     {
-        let oldID = snapshot.record == nil ? nil : handle.incoming.token?.storageID
-        guard !snapshot.isEmpty else {
-            // Nothing left to keep: regenerating an empty session just ends the old one.
-            if let oldID { try await storeCall { try await store.delete(oldID) } }
-            return handle.incoming.wasSent ? deletionFields() : HTTPFields()
-        }
-        if snapshot.signedIn, let user = snapshot.userID, configuration.concurrentSessionLimit != nil {
-            return try await signInLocks.withLock(user) {
-                try await regenerateWithinCap(store, handle, snapshot, oldID: oldID, now: now)
+        switch plan {
+        case .nothing:
+            return HTTPFields()
+        case .end(let id, let revokes):
+            if let id {
+                try await storeCall { try await store.delete(id) }
+                if revokes {
+                    metrics.destroyed.increment()
+                    logger.debug("destroyed session", metadata: ["session": .stringConvertible(id)])
+                }
             }
+            return deletionFields()
+        case .create(let record, let cookieExpiresAt):
+            return try await createInStore(store, record, replacing: nil, cookieExpiresAt: cookieExpiresAt, now: input.now).fields
+        case .rotate(let oldID, let record, let user, let cookieExpiresAt):
+            guard let user, configuration.concurrentSessionLimit != nil else {
+                return try await rotateInStore(store, oldID, record, user: nil, cookieExpiresAt: cookieExpiresAt, now: input.now)
+            }
+            return try await signInLocks.withLock(user) {
+                try await rotateInStore(store, oldID, record, user: user, cookieExpiresAt: cookieExpiresAt, now: input.now)
+            }
+        case .update(let update, let expectedVersion, let refreshesCookie, let cookieExpiresAt):
+            guard let token else { return HTTPFields() }
+            return try await updateInStore(
+                store,
+                token,
+                update,
+                expectedVersion: expectedVersion,
+                refreshesCookie: refreshesCookie,
+                cookieExpiresAt: cookieExpiresAt,
+                now: input.now
+            )
+        case .reissueCookie(let cookieExpiresAt):
+            guard let token else { return HTTPFields() }
+            return tokenFields(token, expiresAt: cookieExpiresAt, now: input.now)
         }
-        return try await regenerateWithinCap(store, handle, snapshot, oldID: oldID, now: now)
     }
 
-    private func regenerateWithinCap(
+    private func rotateInStore(
         _ store: any SessionStore,
-        _ handle: SessionHandle,
-        _ snapshot: CommitSnapshot,
-        oldID: SessionStorageID?,
+        _ oldID: SessionStorageID?,
+        _ record: SessionRecord,
+        user: String?,
+        cookieExpiresAt: Date?,
         now: Date
     ) async throws -> HTTPFields {
-        let createdAt = snapshot.signedIn ? now : (snapshot.record?.createdAt ?? now)
-        let absolute = snapshot.signedIn ? nil : snapshot.record?.absoluteExpiresAt
-        if snapshot.signedIn, let user = snapshot.userID {
-            try await enforceSessionLimit(store, user: user, excluding: oldID)
-        }
-        let (fields, newID) = try await createInStore(
-            store,
-            snapshot,
-            createdAt: createdAt,
-            absoluteExpiresAt: absolute,
-            userAgent: handle.userAgent ?? snapshot.record?.userAgent,
-            replacing: oldID,
-            now: now
-        )
+        if let user { try await enforceSessionLimit(user: user, excluding: oldID) }
+        let (fields, newID) = try await createInStore(store, record, replacing: oldID, cookieExpiresAt: cookieExpiresAt, now: now)
         metrics.regenerated.increment()
-        if snapshot.signedIn, let user = snapshot.userID, let newID {
-            return try await settleSessionLimit(store, user: user, newID: newID, fields: fields)
+        if let user, let newID {
+            return try await settleSessionLimit(user: user, newID: newID, fields: fields)
         }
         return fields
     }
@@ -86,22 +68,20 @@ extension SessionEngine {
     private func updateInStore(
         _ store: any SessionStore,
         _ token: SessionToken,
-        _ record: SessionRecord,
-        _ snapshot: CommitSnapshot,
+        _ update: SessionUpdate,
+        expectedVersion: UInt64,
+        refreshesCookie: Bool,
+        cookieExpiresAt: Date?,
         now: Date
     ) async throws -> HTTPFields {
         let id = token.storageID
-        let idleExpiresAt = min(now.addingTimeInterval(idleTimeout(persistent: snapshot.persistent).seconds), record.absoluteExpiresAt)
-        if snapshot.hasChanges {
-            let update = SessionUpdate(
-                setValues: snapshot.setValues,
-                removedKeys: snapshot.removedKeys,
-                idleExpiresAt: idleExpiresAt,
-                lastSeenAt: now
-            )
+        if update.isTouch {
+            guard try await storeCall({ try await store.update(id, update) }) else { return HTTPFields() }
+            metrics.touched.increment()
+        } else {
             let result: SessionUpdateResult
             if let versionedStore {
-                result = try await storeCall { try await versionedStore.update(id, update, expectedVersion: record.version) }
+                result = try await storeCall { try await versionedStore.update(id, update, expectedVersion: expectedVersion) }
             } else {
                 result = try await storeCall { try await store.update(id, update) } ? .applied : .notFound
             }
@@ -117,31 +97,18 @@ extension SessionEngine {
                 metrics.conflicts.increment()
                 throw SessionError.conflict
             }
-        } else if now.timeIntervalSince(record.lastSeenAt) >= configuration.touchInterval.seconds {
-            let touch = SessionUpdate(idleExpiresAt: idleExpiresAt, lastSeenAt: now)
-            guard try await storeCall({ try await store.update(id, touch) }) else {
-                return HTTPFields()
-            }
-            metrics.touched.increment()
-        } else if !snapshot.reissue {
-            return HTTPFields()
         }
-        // A persistent cookie carries the expiry, so it is refreshed whenever the expiry moves;
-        // a token signed with an old key is re-signed with the current one.
-        guard snapshot.persistent || snapshot.reissue else { return HTTPFields() }
-        return tokenFields(token, expiresAt: snapshot.persistent ? idleExpiresAt : nil, now: now)
+        guard refreshesCookie else { return HTTPFields() }
+        return tokenFields(token, expiresAt: cookieExpiresAt, now: now)
     }
 
     private func createInStore(
         _ store: any SessionStore,
-        _ snapshot: CommitSnapshot,
-        createdAt: Date,
-        absoluteExpiresAt: Date?,
-        userAgent: String?,
+        _ record: SessionRecord,
         replacing oldID: SessionStorageID?,
+        cookieExpiresAt: Date?,
         now: Date
     ) async throws -> (fields: HTTPFields, id: SessionStorageID?) {
-        let record = newRecord(snapshot, createdAt: createdAt, absoluteExpiresAt: absoluteExpiresAt, userAgent: userAgent, now: now)
         // Two equal 256-bit random tokens mean a broken random generator: retry once, then fail.
         for attempt in 0..<2 {
             let token = SessionToken.generate()
@@ -159,7 +126,7 @@ extension SessionEngine {
                 }
                 metrics.created.increment()
                 logger.debug("created session", metadata: ["session": .stringConvertible(newID)])
-                return (tokenFields(token, expiresAt: snapshot.persistent ? record.expiresAt : nil, now: now), newID)
+                return (tokenFields(token, expiresAt: cookieExpiresAt, now: now), newID)
             } catch SessionError.storeUnavailable(.collision) where attempt == 0 {
                 logger.error("session token collision; retrying with a new token")
             }
@@ -167,24 +134,11 @@ extension SessionEngine {
         throw SessionError.storeUnavailable(.collision)
     }
 
-    func newRecord(_ snapshot: CommitSnapshot, createdAt: Date, absoluteExpiresAt: Date?, userAgent: String?, now: Date) -> SessionRecord {
-        let absolute = absoluteExpiresAt ?? createdAt.addingTimeInterval(absoluteTimeout(persistent: snapshot.persistent).seconds)
-        return SessionRecord(
-            data: snapshot.values,
-            userID: snapshot.userID,
-            createdAt: createdAt,
-            lastSeenAt: now,
-            idleExpiresAt: min(now.addingTimeInterval(idleTimeout(persistent: snapshot.persistent).seconds), absolute),
-            absoluteExpiresAt: absolute,
-            userAgent: userAgent
-        )
-    }
-
     /// Re-checks the cap after a sign-in, for sign-ins of one user that ran at the same time
     /// (each saw room before either wrote). Every request computes the same survivors — the
     /// newest sessions for `evictOldest`, the oldest for `refuse` — so they converge without
     /// a lock, across instances too.
-    private func settleSessionLimit(_ store: any SessionStore, user: String, newID: SessionStorageID, fields: HTTPFields) async throws -> HTTPFields {
+    private func settleSessionLimit(user: String, newID: SessionStorageID, fields: HTTPFields) async throws -> HTTPFields {
         guard let limit = configuration.concurrentSessionLimit, let store = userIndex else { return fields }
         let sessions = try await storeCall { try await store.sessions(forUser: user) }
         guard sessions.count > limit.maxSessions else { return fields }
@@ -202,7 +156,7 @@ extension SessionEngine {
         }
     }
 
-    private func enforceSessionLimit(_ store: any SessionStore, user: String, excluding oldID: SessionStorageID?) async throws {
+    private func enforceSessionLimit(user: String, excluding oldID: SessionStorageID?) async throws {
         guard let limit = configuration.concurrentSessionLimit, let store = userIndex else { return }
         let existing = try await storeCall { try await store.sessions(forUser: user) }.filter { $0.id != oldID }
         guard existing.count >= limit.maxSessions else { return }

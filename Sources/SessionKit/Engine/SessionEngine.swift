@@ -50,6 +50,8 @@ public final class SessionEngine: Sendable {
     let userSpecificFields: HTTPFields
     /// Serialises sign-ins of one user within this process (exact session cap on one instance).
     let signInLocks = KeyedAsyncLock()
+    /// The timeouts the lifecycle decision uses, read once from the configuration.
+    let lifecyclePolicy: LifecyclePolicy
     private let wrapsStoreCalls: Bool
 
     /// Creates an engine over a server-side store; throws ``SessionConfigurationError`` for
@@ -131,6 +133,11 @@ public final class SessionEngine: Sendable {
             self.wrapsStoreCalls = configuration.storeTimeout != nil
         }
         self.configuration = configuration
+        if case .sealed = backend {
+            self.lifecyclePolicy = LifecyclePolicy(configuration, clientSide: true)
+        } else {
+            self.lifecyclePolicy = LifecyclePolicy(configuration, clientSide: false)
+        }
         self.clock = clock
         self.logger = logger
         self.metrics = SessionMetrics(factory: metricsFactory)
@@ -242,25 +249,37 @@ public final class SessionEngine: Sendable {
     /// header fields to add to the response. Throws ``SessionError`` when a write fails (the
     /// adapter answers 503 instead of pretending the change was saved).
     public func commit(_ handle: SessionHandle) async throws -> HTTPFields {
-        let snapshot = handle.state.withLock { state -> CommitSnapshot? in
+        let state = handle.state.withLock { state -> HandleState? in
             guard state.phase != .committed else { return nil }
             defer { state.phase = .committed }
             guard state.accessed else { return nil }
-            return CommitSnapshot(state: state)
+            return state
         }
-        guard let snapshot else { return HTTPFields() }
-        if let failure = snapshot.loadFailure, snapshot.hasChanges || snapshot.regenerate || snapshot.destroyed {
-            throw SessionError.storeUnavailable(failure)
-        }
-        let now = clock.now()
+        guard let state else { return HTTPFields() }
+        let clientSide: Bool
+        if case .sealed = backend { clientSide = true } else { clientSide = false }
+        let input = LifecycleInput(
+            incomingID: handle.incoming.token?.storageID,
+            tokenWasSent: handle.incoming.wasSent,
+            record: state.record,
+            values: state.values,
+            setValues: state.setValues,
+            removedKeys: state.removedKeys,
+            intent: state.intent,
+            loadFailure: state.loadFailure,
+            reissue: state.reissue,
+            userAgent: clientSide ? nil : handle.userAgent,
+            now: clock.now()
+        )
+        let plan = try SessionLifecycle.plan(input, lifecyclePolicy)
         var fields: HTTPFields
         switch backend {
         case .store(let store):
-            fields = try await commitToStore(store, handle, snapshot, now: now)
+            fields = try await executeInStore(plan, store, handle.incoming.token, input)
         case .sealed(let codec, let epochs):
-            fields = try await commitSealed(codec, epochs, handle, snapshot, now: now)
+            fields = try await executeSealed(plan, codec, epochs, handle, input, epoch: state.epoch)
         }
-        if snapshot.record != nil { markUserSpecific(&fields) }
+        if state.record != nil { markUserSpecific(&fields) }
         return fields
     }
 
@@ -324,14 +343,6 @@ public final class SessionEngine: Sendable {
         return fields
     }
 
-    func idleTimeout(persistent: Bool) -> Duration {
-        persistent ? configuration.rememberMe.idleTimeout : configuration.idleTimeout
-    }
-
-    func absoluteTimeout(persistent: Bool) -> Duration {
-        persistent ? configuration.rememberMe.absoluteTimeout : configuration.absoluteTimeout
-    }
-
     // MARK: Store calls
 
     /// The per-user index, or a typed error naming the store that lacks it.
@@ -364,38 +375,4 @@ public final class SessionEngine: Sendable {
             throw SessionError.storeUnavailable(.unavailable(reason: String(describing: type(of: error))))
         }
     }
-}
-
-/// An immutable copy of a handle's state, taken when the commit starts.
-struct CommitSnapshot: Sendable {
-    let record: SessionRecord?
-    let values: [String: Data]
-    let setValues: [String: Data]
-    let removedKeys: Set<String>
-    let userID: String?
-    let regenerate: Bool
-    let signedIn: Bool
-    let destroyed: Bool
-    let loadFailure: SessionStoreError?
-    let persistent: Bool
-    let reissue: Bool
-    let epoch: UInt64
-
-    init(state: HandleState) {
-        record = state.record
-        values = state.values
-        setValues = state.setValues
-        removedKeys = state.removedKeys
-        userID = state.currentUserID
-        regenerate = state.regenerate
-        signedIn = state.signedIn
-        destroyed = state.destroyed
-        loadFailure = state.loadFailure
-        persistent = state.isPersistent
-        reissue = state.reissue
-        epoch = state.epoch
-    }
-
-    var hasChanges: Bool { !setValues.isEmpty || !removedKeys.isEmpty }
-    var isEmpty: Bool { values.isEmpty && userID == nil }
 }

@@ -92,7 +92,7 @@ public final class SessionHandle: Sendable {
         try await ensureLoaded()
         try state.withLock { state in
             try state.checkWritable()
-            state.regenerate = true
+            state.intent = state.intent.merged(with: .rotate)
             state.removeValue(for: ReservedKeys.csrf)
         }
     }
@@ -104,9 +104,7 @@ public final class SessionHandle: Sendable {
         try await ensureLoaded()
         try state.withLock { state in
             try state.checkWritable()
-            state.regenerate = true
-            state.signedIn = true
-            state.signedInUser = userID
+            state.intent = state.intent.merged(with: .signIn(userID: userID))
             state.removeValue(for: ReservedKeys.csrf)
             if rememberMe {
                 state.setValue(Data("true".utf8), for: ReservedKeys.persistent)
@@ -121,7 +119,7 @@ public final class SessionHandle: Sendable {
     public func destroy() throws {
         try state.withLock { state in
             try state.checkActive(engine: engine)
-            state.destroyed = true
+            state.intent = .destroy
             state.accessed = true
         }
     }
@@ -269,18 +267,18 @@ struct HandleState: Sendable {
     var values: [String: Data] = [:]
     var setValues: [String: Data] = [:]
     var removedKeys: Set<String> = []
-    /// The user a ``SessionHandle/signIn(userID:rememberMe:)`` named, if any.
-    var signedInUser: String?
-    var regenerate = false
-    var signedIn = false
-    var destroyed = false
+    /// What the handler asked for: keep, rotate, sign in or destroy.
+    var intent = SessionIntent.keep
     var loadFailure: SessionStoreError?
     /// The cookie must be sent again even without changes (old key, new epoch).
     var reissue = false
     /// Sealed cookies: the user's revocation epoch the session was issued under.
     var epoch: UInt64 = 0
 
-    var currentUserID: String? { signedInUser ?? record?.userID }
+    var currentUserID: String? {
+        if case .signIn(let user) = intent { return user }
+        return record?.userID
+    }
 
     var isPersistent: Bool { values[ReservedKeys.persistent] != nil }
 
