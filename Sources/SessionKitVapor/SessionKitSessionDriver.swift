@@ -52,7 +52,7 @@ public struct SessionKitSessionDriver: AsyncSessionDriver {
             createdAt: now,
             idleExpiresAt: now.addingTimeInterval(Self.seconds(idleTimeout)),
             absoluteExpiresAt: now.addingTimeInterval(Self.seconds(absoluteTimeout)),
-            userAgent: request.headers.first(name: .userAgent).map { String($0.prefix(256)) }
+            userAgent: request.headers.first(name: .userAgent).map { $0.prefix(utf8Bytes: maxRecordedUserAgentBytes) }
         )
         try await store.create(token.storageID, record)
         return SessionID(string: token.text)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Testing
 
 @testable import SessionKit
@@ -52,7 +53,7 @@ struct LifecyclePlanTests {
             intent: intent,
             loadFailure: nil,
             reissue: reissue,
-            userAgent: "new-agent",
+            requestFields: [.userAgent: "new-agent"],
             now: now
         )
     }
@@ -160,7 +161,9 @@ struct LifecyclePlanTests {
         #expect(record.userAgent == "new-agent")
         // Regenerating an empty session ends it.
         let empty = Self.record(data: [:])
-        #expect(try Self.plan(Self.input(record: empty, incomingID: Self.incomingID, intent: .rotate)) == .end(deleting: Self.incomingID, revokes: false))
+        #expect(
+            try Self.plan(Self.input(record: empty, incomingID: Self.incomingID, intent: .rotate)) == .end(deleting: Self.incomingID, revokes: false)
+        )
     }
 
     @Test func signInRotatesWithAFreshAbsoluteTimeoutAndTheUser() throws {
@@ -213,7 +216,9 @@ struct LifecyclePlanTests {
             return
         }
         #expect(update.isTouch)
-        #expect(try Self.plan(Self.input(record: Self.record(), sent: true, removed: ["count"]), Self.sealedPolicy) == .end(deleting: nil, revokes: false))
+        #expect(
+            try Self.plan(Self.input(record: Self.record(), sent: true, removed: ["count"]), Self.sealedPolicy) == .end(deleting: nil, revokes: false)
+        )
         // A server-side store keeps the emptied record (its removal is an ordinary update).
         guard case .update = try Self.plan(Self.input(record: Self.record(), incomingID: Self.incomingID, removed: ["count"])) else {
             Issue.record("a server-side emptied session is not updated")
@@ -266,7 +271,9 @@ struct LifecyclePlanTests {
         for (_, test) in Self.readmeRows {
             let parts = test.split(separator: ".")
             let (file, name) = parts.count == 2 ? (String(parts[0]), String(parts[1])) : ("LifecyclePlanTests", test)
-            let text = file == "LifecyclePlanTests" ? source : try String(contentsOf: here.deletingLastPathComponent().appendingPathComponent("\(file).swift"), encoding: .utf8)
+            let text =
+                file == "LifecyclePlanTests"
+                ? source : try String(contentsOf: here.deletingLastPathComponent().appendingPathComponent("\(file).swift"), encoding: .utf8)
             #expect(text.contains("func \(name)("), "\(file).swift has no test \(name)")
         }
     }

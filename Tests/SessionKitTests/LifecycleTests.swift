@@ -151,6 +151,20 @@ struct LifecycleTests {
         let record = try #require(try await harness.record(for: client.cookie))
         #expect(record.userAgent == String(repeating: "u", count: 256))
 
+        // The cap counts UTF-8 bytes: 300 two-byte scalars keep 128 of them, and one grapheme
+        // cluster of 5,000 combining marks (a single `Character`) is cut to 256 bytes too.
+        for (agent, expected) in [
+            (String(repeating: "\u{E9}", count: 300), String(repeating: "\u{E9}", count: 128)),
+            ("e" + String(repeating: "\u{301}", count: 5000), "e" + String(repeating: "\u{301}", count: 127)),
+        ] {
+            let wide = harness.client()
+            headers[.userAgent] = agent
+            try await wide.send(headers: headers) { try await $0.set(Keys.count, 1) }
+            let stored = try #require(try await harness.record(for: wide.cookie)?.userAgent)
+            #expect(stored == expected && stored.utf8.count <= 256, "\(stored.utf8.count) bytes")
+        }
+        headers[.userAgent] = String(repeating: "u", count: 1000)
+
         var configuration = SessionConfiguration()
         configuration.recordsUserAgent = false
         let quiet = try Harness(configuration: configuration)

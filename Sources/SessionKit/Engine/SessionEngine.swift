@@ -268,7 +268,7 @@ public final class SessionEngine: Sendable {
             intent: state.intent,
             loadFailure: state.loadFailure,
             reissue: state.reissue,
-            userAgent: clientSide ? nil : handle.userAgent,
+            requestFields: clientSide ? nil : handle.requestFields,
             now: clock.now()
         )
         let plan = try SessionLifecycle.plan(input, lifecyclePolicy)

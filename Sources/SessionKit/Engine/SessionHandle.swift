@@ -27,11 +27,6 @@ public final class SessionHandle: Sendable {
         self.state = LockedValue(HandleState())
     }
 
-    /// The client's `User-Agent` (at most 256 characters), for session listings.
-    var userAgent: String? {
-        requestFields?[.userAgent].map { String($0.prefix(256)) }
-    }
-
     /// A handle that is not attached to any engine: every call throws
     /// ``SessionError/notActive``. Request contexts start with it until the middleware runs.
     public static let inactive = SessionHandle(engine: nil, incoming: .none, requestFields: nil)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 
 /// What a handler asked for, overall, during one request. Later calls refine it: `destroy()`
 /// wins over everything, `signIn` over `regenerate()`, and either over plain changes.
@@ -46,8 +47,9 @@ struct LifecycleInput: Sendable {
     var loadFailure: SessionStoreError?
     /// The cookie must be sent again even without changes (old signing key, new epoch).
     var reissue: Bool
-    /// The client's `User-Agent`, recorded with new records (`nil` for sealed cookies).
-    var userAgent: String?
+    /// The request's fields when the engine records user agents (`nil` for sealed cookies):
+    /// the `User-Agent` is read only when a record is written.
+    var requestFields: HTTPFields?
     /// The commit's instant.
     var now: Date
 
@@ -61,6 +63,11 @@ struct LifecycleInput: Sendable {
     var isEmpty: Bool { values.isEmpty && userID == nil }
 
     var isPersistent: Bool { values[ReservedKeys.persistent] != nil }
+
+    /// The client's `User-Agent`, at most ``maxRecordedUserAgentBytes`` UTF-8 bytes.
+    var userAgent: String? {
+        requestFields?[.userAgent].map { $0.prefix(utf8Bytes: maxRecordedUserAgentBytes) }
+    }
 }
 
 /// The timeouts and backend facts the decision needs.
