@@ -18,7 +18,9 @@ extension SessionEngine {
         let cookieExpiresAt: Date?
         var epoch = currentEpoch
         switch plan {
-        case .nothing:
+        case .nothing, .reissueCookie:
+            // The lifecycle never plans a bare reissue for sealed cookies: the cookie is the
+            // record, so a reissue is a re-seal (an update).
             return HTTPFields()
         case .end(_, let revokes):
             if revokes {
@@ -46,9 +48,6 @@ extension SessionEngine {
             record = updated
             cookieExpiresAt = expiresAt
             if update.isTouch { metrics.touched.increment() } else { metrics.updated.increment() }
-        case .reissueCookie:
-            // The lifecycle re-seals (an update) rather than reissuing for sealed cookies.
-            return HTTPFields()
         }
         let value = try codec.seal(SealedPayload(record: record, epoch: epoch))
         return tokenFields(cookieValue: value, expiresAt: cookieExpiresAt, now: now)

@@ -108,7 +108,8 @@ public final class SessionEngine: Sendable {
     ) throws {
         try configuration.validate()
         self.backend = backend
-        if case .store(let store) = backend {
+        switch backend {
+        case .store(let store):
             let storeName = String(describing: type(of: store))
             userIndex = store as? any SessionUserIndexing
             if configuration.concurrentSessionLimit != nil, userIndex == nil {
@@ -120,24 +121,18 @@ public final class SessionEngine: Sendable {
             if configuration.versionedWrites, versionedStore == nil {
                 throw SessionConfigurationError("versionedWrites needs a store with versioned writes (VersionedSessionStore); \(storeName) has none")
             }
-        } else {
+            wrapsStoreCalls = configuration.storeTimeout != nil && !(store is MemorySessionStore)
+            lifecyclePolicy = LifecyclePolicy(configuration, clientSide: false)
+        case .sealed:
             // Sealed cookies keep no server-side list of sessions, so a cap cannot apply; it is
             // ignored (as documented on `SealedCookieBackend`) rather than refused, so one
             // configuration serves both backends.
             userIndex = nil
             versionedStore = nil
-        }
-        if case .store(let store) = backend {
-            self.wrapsStoreCalls = configuration.storeTimeout != nil && !(store is MemorySessionStore)
-        } else {
-            self.wrapsStoreCalls = configuration.storeTimeout != nil
+            wrapsStoreCalls = configuration.storeTimeout != nil
+            lifecyclePolicy = LifecyclePolicy(configuration, clientSide: true)
         }
         self.configuration = configuration
-        if case .sealed = backend {
-            self.lifecyclePolicy = LifecyclePolicy(configuration, clientSide: true)
-        } else {
-            self.lifecyclePolicy = LifecyclePolicy(configuration, clientSide: false)
-        }
         self.clock = clock
         self.logger = logger
         self.metrics = SessionMetrics(factory: metricsFactory)
@@ -256,8 +251,7 @@ public final class SessionEngine: Sendable {
             return state
         }
         guard let state else { return HTTPFields() }
-        let clientSide: Bool
-        if case .sealed = backend { clientSide = true } else { clientSide = false }
+        let clientSide = lifecyclePolicy.clientSide
         let input = LifecycleInput(
             incomingID: handle.incoming.token?.storageID,
             tokenWasSent: handle.incoming.wasSent,
