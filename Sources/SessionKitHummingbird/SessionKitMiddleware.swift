@@ -9,10 +9,10 @@ public import SessionKit
 /// - after the handler: commits the session and adds `Set-Cookie`, `Vary` and
 ///   `Cache-Control` when needed;
 /// - errors: a ``SessionKit/SessionError`` (store down, conflict, session cap) becomes its
-///   HTTP status with `Retry-After` for 503. A handler that throws an `HTTPResponseError`
-///   (a 4xx, say) still gets its session committed, so a flash message set before the error
-///   survives; any other error discards the request's session changes, like a rolled-back
-///   transaction.
+///   HTTP status with `Retry-After` for 503. What a handler's own error commits is the
+///   engine's ``SessionKit/HandlerOutcome`` policy: after an `HTTPResponseError` (a 4xx, say)
+///   value changes such as a flash message are kept but a sign-in or regenerate is not; any
+///   other error discards the request's session changes, like a rolled-back transaction.
 public struct SessionKitMiddleware<Context: SessionRequestContext>: RouterMiddleware {
     /// The engine that makes the session decisions.
     public let engine: SessionEngine
@@ -22,21 +22,27 @@ public struct SessionKitMiddleware<Context: SessionRequestContext>: RouterMiddle
         self.engine = engine
     }
 
-    /// Runs the handler with a session and commits it.
+    /// Runs the handler with a session and ends it by the engine's outcome policy.
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let session = engine.begin(request.headers)
         var context = context
         context.session = session
         var response: Response
+        let outcome: HandlerOutcome
         do {
             response = try await next(request, context)
+            outcome = .returned
         } catch let error as SessionError {
             throw httpError(for: error)
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
+            outcome = .threwHTTPError
+        } catch {
+            _ = try? await engine.finish(session, after: .threw)
+            throw error
         }
         do {
-            response.headers.mergeSessionFields(try await engine.commit(session))
+            response.headers.mergeSessionFields(try await engine.finish(session, after: outcome))
         } catch let error as SessionError {
             throw httpError(for: error)
         }
@@ -44,10 +50,7 @@ public struct SessionKitMiddleware<Context: SessionRequestContext>: RouterMiddle
     }
 
     private func httpError(for error: SessionError) -> HTTPError {
-        HTTPError(
-            error.status,
-            headers: error.responseFields(retryAfterSeconds: engine.configuration.retryAfterSeconds),
-            message: error.publicMessage
-        )
+        let failure = engine.failureResponse(for: error)
+        return HTTPError(failure.status, headers: failure.fields, message: failure.message)
     }
 }

@@ -17,8 +17,9 @@ import Vapor
 /// as with the Hummingbird adapter:
 /// - a ``SessionKit/SessionError`` (store down, conflict, session cap) becomes an `Abort` with
 ///   the same status and headers (`Retry-After` on 503);
-/// - a handler that throws an `AbortError` still gets its session committed (a flash message
-///   set before a 4xx survives) and the session's headers are added to the error;
+/// - what a handler's own error commits is the engine's ``SessionKit/HandlerOutcome`` policy:
+///   after an `AbortError` value changes (a flash message set before a 4xx) are kept and the
+///   session's headers are added to the error, but a sign-in or regenerate is not committed;
 /// - any other error discards the request's session changes.
 public struct SessionKitMiddleware: AsyncMiddleware {
     /// The engine that makes the session decisions.
@@ -29,7 +30,7 @@ public struct SessionKitMiddleware: AsyncMiddleware {
         self.engine = engine
     }
 
-    /// Runs the rest of the chain with a session and commits it.
+    /// Runs the rest of the chain with a session and ends it by the engine's outcome policy.
     public func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         let session = engine.begin(sessionFields(of: request.headers))
         request.storage[SessionHandleStorageKey.self] = session
@@ -40,19 +41,22 @@ public struct SessionKitMiddleware: AsyncMiddleware {
             throw abort(error)
         } catch let error as any AbortError {
             var headers = error.headers
-            do {
-                headers.mergeSessionFields(try await engine.commit(session))
-            } catch let sessionError as SessionError {
-                throw abort(sessionError)
-            }
+            headers.mergeSessionFields(try await finish(session, after: .threwHTTPError))
             throw Abort(error.status, headers: headers, reason: error.reason)
+        } catch {
+            _ = try? await engine.finish(session, after: .threw)
+            throw error
         }
+        response.headers.mergeSessionFields(try await finish(session, after: .returned))
+        return response
+    }
+
+    private func finish(_ session: SessionHandle, after outcome: HandlerOutcome) async throws -> HTTPFields {
         do {
-            response.headers.mergeSessionFields(try await engine.commit(session))
+            return try await engine.finish(session, after: outcome)
         } catch let error as SessionError {
             throw abort(error)
         }
-        return response
     }
 
     /// Copies only the request fields the engine reads (cookies, user agent, the token
@@ -76,11 +80,12 @@ public struct SessionKitMiddleware: AsyncMiddleware {
     }
 
     private func abort(_ error: SessionError) -> Abort {
+        let failure = engine.failureResponse(for: error)
         var headers = HTTPHeaders()
-        for field in error.responseFields(retryAfterSeconds: engine.configuration.retryAfterSeconds) {
+        for field in failure.fields {
             headers.add(name: field.name.rawName, value: field.value)
         }
-        return Abort(HTTPResponseStatus(statusCode: error.status.code), headers: headers, reason: error.publicMessage)
+        return Abort(HTTPResponseStatus(statusCode: failure.status.code), headers: headers, reason: failure.message)
     }
 }
 
@@ -101,19 +106,13 @@ extension Request {
 }
 
 extension HTTPHeaders {
-    /// Adds the engine's session fields the way ``HTTPTypes/HTTPFields/mergeSessionFields(_:)``
-    /// does for Hummingbird: `Cache-Control` replaced, `Vary` extended, the rest appended.
+    /// Adds the engine's session fields by the same ``SessionKit/SessionFieldMerge`` the
+    /// Hummingbird adapter applies to `HTTPFields`, so both answer with identical headers.
     mutating func mergeSessionFields(_ sessionFields: HTTPFields) {
-        for field in sessionFields {
-            switch field.name {
-            case .cacheControl:
-                replaceOrAdd(name: .cacheControl, value: HTTPFields.stricterCacheControl(first(name: .cacheControl), field.value))
-            case .vary:
-                let existing = self[.vary].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
-                if !existing.contains(field.value.lowercased()) && !existing.contains("*") { add(name: .vary, value: field.value) }
-            default:
-                add(name: field.name.rawName, value: field.value)
-            }
-        }
+        guard !sessionFields.isEmpty else { return }
+        let merge = SessionFieldMerge(sessionFields, cacheControl: first(name: .cacheControl), vary: self[.vary])
+        if let cacheControl = merge.cacheControl { replaceOrAdd(name: .cacheControl, value: cacheControl) }
+        for entry in merge.addedVary { add(name: .vary, value: entry) }
+        for field in merge.appended { add(name: field.name.rawName, value: field.value) }
     }
 }

@@ -83,6 +83,11 @@ struct AdapterParityTests {
         _ = try await ParityCases.httpErrorCommits.run(on: framework)
     }
 
+    @Test("a sign-in followed by an HTTP error is not committed", arguments: Framework.allCases)
+    func httpErrorNeverSignsIn(_ framework: Framework) async throws {
+        _ = try await ParityCases.httpErrorNeverSignsIn.run(on: framework)
+    }
+
     @Test("a plain error discards the changes", arguments: Framework.allCases)
     func plainErrorDiscards(_ framework: Framework) async throws {
         _ = try await ParityCases.plainErrorDiscards.run(on: framework)

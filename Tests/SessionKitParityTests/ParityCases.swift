@@ -123,7 +123,7 @@ enum ParityCases {
     static let all: [ParityCase] = [
         nothingCostsNothing, readOnlyIsOneLoad, staleReadTouches, newSessionNothingWritten, createIssuesCookie,
         changedKeysPatch, signInRegenerates, regenerateMovesToken, logoutDeletes, rememberMe,
-        idleTimeout, absoluteTimeout, storeOutage, httpErrorCommits, plainErrorDiscards,
+        idleTimeout, absoluteTimeout, storeOutage, httpErrorCommits, httpErrorNeverSignsIn, plainErrorDiscards,
         duplicateCookieIsAnonymous, junkCookieIsAnonymous, unknownRouteCostsNothing,
         handlerFieldsMerged, clearSiteDataOnDestroy, sessionCapRefuses, headerTransport, userAgentRecorded,
         outageTreatedAsAnonymous, typeMismatch,
@@ -338,6 +338,19 @@ enum ParityCases {
         #expect(recovered.status == 200 && recovered.body == "alice", "\(f): the outage signed the user out")
         #expect(recovered.calls == [.load: 1])
         #expect(try await h.get(.read).body == "none", "\(f): a write during the outage was kept")
+    }
+
+    static let httpErrorNeverSignsIn = ParityCase(name: "a sign-in followed by an HTTP error is not committed; its flash is") { h in
+        let f = h.framework
+        var reply = try await h.get(.counter)
+        #expect(reply.body == "1", "\(f)")
+        reply = try await h.get(.loginError)
+        #expect(reply.status == 400, "\(f)")
+        #expect(reply.calls == [.load: 1, .update: 1], "\(f): a failed sign-in rotated or created: \(reply.calls)")
+        expectNoTokenIssued(reply, f, liveSession: true)
+        #expect(try await h.get(.whoami).body == "anonymous", "\(f): a request that answered 400 signed the user in")
+        #expect(try await h.get(.read).body == "1", "\(f): the session before the failed sign-in was lost")
+        #expect(try await h.get(.flash).body == "wrong password", "\(f): the flash set before the 400 was lost")
     }
 
     static let httpErrorCommits = ParityCase(name: "a handler's HTTP error still commits the session (flash survives)") { h in

@@ -1,32 +1,54 @@
 import Foundation
 import HTTPTypes
 
-extension HTTPFields {
-    /// Adds the engine's session fields to a response's fields without duplicating what the
-    /// handler already set: `Cache-Control` becomes the stricter of the two (`no-store` beats
-    /// `private` beats anything else), `Vary` gains the session's entry if missing, and
-    /// everything else (`Set-Cookie`, a header token) is appended. Both adapters use this, so
-    /// their headers are identical.
-    public mutating func mergeSessionFields(_ sessionFields: HTTPFields) {
+/// How the engine's session fields join a response's own fields, for every adapter:
+/// `Cache-Control` becomes the stricter of the two (`no-store` beats `private` beats anything
+/// else), `Vary` gains the session's entry if missing, and everything else (`Set-Cookie`, a
+/// header token) is appended. Hummingbird applies it to `HTTPFields`, Vapor to `HTTPHeaders`.
+package struct SessionFieldMerge {
+    /// The response's `Cache-Control` after the merge (`nil`: leave it as it is).
+    package var cacheControl: String?
+    /// `Vary` entries to add.
+    package var addedVary: [String] = []
+    /// Fields to append unchanged.
+    package var appended: [HTTPField] = []
+
+    /// Plans the merge of `sessionFields` into a response with these `Cache-Control` and `Vary`
+    /// values.
+    package init(_ sessionFields: HTTPFields, cacheControl existingCacheControl: String?, vary existingVary: [String]) {
+        var vary = existingVary.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
         for field in sessionFields {
             switch field.name {
             case .cacheControl:
-                self[.cacheControl] = Self.stricterCacheControl(self[.cacheControl], field.value)
+                cacheControl = Self.stricterCacheControl(cacheControl ?? existingCacheControl, field.value)
             case .vary:
-                let existing = self[values: .vary].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
-                if !existing.contains(field.value.lowercased()) && !existing.contains("*") { append(field) }
+                if !vary.contains(field.value.lowercased()) && !vary.contains("*") {
+                    addedVary.append(field.value)
+                    vary.append(field.value.lowercased())
+                }
             default:
-                append(field)
+                appended.append(field)
             }
         }
     }
 
-    /// The stricter of a handler's and the session's `Cache-Control` (used by the adapters).
-    public static func stricterCacheControl(_ existing: String?, _ session: String) -> String {
+    /// The stricter of a handler's and the session's `Cache-Control`.
+    static func stricterCacheControl(_ existing: String?, _ session: String) -> String {
         guard let existing else { return session }
         let directives = Set(existing.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         if directives.contains("no-store") { return existing }
         if session == "private" && directives.contains("private") { return existing }
         return session
+    }
+}
+
+extension HTTPFields {
+    /// Adds the engine's session fields to a response's fields by ``SessionFieldMerge``.
+    package mutating func mergeSessionFields(_ sessionFields: HTTPFields) {
+        guard !sessionFields.isEmpty else { return }
+        let merge = SessionFieldMerge(sessionFields, cacheControl: self[.cacheControl], vary: self[values: .vary])
+        if let cacheControl = merge.cacheControl { self[.cacheControl] = cacheControl }
+        for entry in merge.addedVary { append(HTTPField(name: .vary, value: entry)) }
+        append(contentsOf: merge.appended)
     }
 }

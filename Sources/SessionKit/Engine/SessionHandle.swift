@@ -302,6 +302,21 @@ struct HandleState: Sendable {
         }
     }
 
+    /// Undoes a `signIn` or `regenerate()` (the request failed with an HTTP error): the intent
+    /// goes back to keeping the session, and the reserved keys those calls changed (the CSRF
+    /// token, the remember-me flag) go back to what the record held. Other changes stay.
+    mutating func dropPrivilegeChange() {
+        switch intent {
+        case .rotate, .signIn:
+            intent = .keep
+            for name in [ReservedKeys.csrf, ReservedKeys.persistent] {
+                if let stored = record?.data[name] { setValue(stored, for: name) } else { removeValue(for: name) }
+            }
+        case .keep, .destroy:
+            return
+        }
+    }
+
     mutating func removeValue(for name: String) {
         guard values.removeValue(forKey: name) != nil else { return }
         setValues.removeValue(forKey: name)

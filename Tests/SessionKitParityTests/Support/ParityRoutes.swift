@@ -23,6 +23,8 @@ enum ParityRoute: String, CaseIterable, Sendable {
     case logout
     /// Queues a flash message, then fails with the framework's own 400 error.
     case flashError = "flash-error"
+    /// `signIn(userID: "alice")` and a flash message, then fails with the framework's 400 error.
+    case loginError = "login-error"
     /// Consumes the flash messages (joined with `|`).
     case flash
     /// Sets `counter` to 999, then throws a plain Swift error.
@@ -74,6 +76,10 @@ enum ParityRoute: String, CaseIterable, Sendable {
         case .flashError:
             try await session.flash(FlashMessage("bad input", kind: "error"))
             return .badRequest("bad input")
+        case .loginError:
+            try await session.signIn(userID: "alice")
+            try await session.flash(FlashMessage("wrong password", kind: "error"))
+            return .badRequest("wrong password")
         case .flash:
             return .text(try await session.consumeFlashes().map(\.text).joined(separator: "|"))
         case .boom:
