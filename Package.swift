@@ -6,6 +6,10 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// Package traits keep an app's dependency graph to what it uses: an app that enables only
+// `traits: ["Hummingbird", "Redis"]` resolves no Vapor, PostgreSQL or SQLite package (checked by
+// scripts/check-consumer-resolution.sh in .ci/run). All traits are on by default, so this
+// package's own `swift build`, `swift test` and `swift run session-demo` need nothing extra.
 let package = Package(
     name: "SessionKit",
     platforms: [.macOS(.v15)],
@@ -20,6 +24,15 @@ let package = Package(
         .library(name: "SessionKitVapor", targets: ["SessionKitVapor"]),
         .executable(name: "session-demo-vapor", targets: ["session-demo-vapor"]),
         .executable(name: "session-demo", targets: ["session-demo"]),
+    ],
+    traits: [
+        .trait(name: "Hummingbird", description: "The Hummingbird 2 adapter (SessionKitHummingbird)."),
+        .trait(name: "Vapor", description: "The Vapor 4 adapter (SessionKitVapor)."),
+        .trait(name: "PostgreSQL", description: "The PostgreSQL store (SessionKitPostgres)."),
+        .trait(name: "SQLite", description: "The SQLite store (SessionKitSQLite)."),
+        .trait(name: "Redis", description: "The Redis/Valkey store (SessionKitRedis)."),
+        .trait(name: "Development", description: "The demos and the package's own HTTP test tools."),
+        .default(enabledTraits: ["Hummingbird", "Vapor", "PostgreSQL", "SQLite", "Redis", "Development"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -56,7 +69,7 @@ let package = Package(
             name: "SessionKitSQLite",
             dependencies: [
                 "SessionKit",
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio", condition: .when(traits: ["SQLite"])),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -65,7 +78,7 @@ let package = Package(
             name: "SessionKitPostgres",
             dependencies: [
                 "SessionKit",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -84,7 +97,7 @@ let package = Package(
                 "SessionKitRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Redis"])),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -94,7 +107,7 @@ let package = Package(
             name: "SessionKitHummingbird",
             dependencies: [
                 "SessionKit",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
             ],
             swiftSettings: swiftSettings
         ),
@@ -102,7 +115,7 @@ let package = Package(
             name: "SessionKitVapor",
             dependencies: [
                 "SessionKit",
-                .product(name: "Vapor", package: "vapor"),
+                .product(name: "Vapor", package: "vapor", condition: .when(traits: ["Vapor"])),
             ],
             swiftSettings: swiftSettings
         ),
@@ -112,7 +125,7 @@ let package = Package(
                 "SessionKit",
                 "SessionDemoCore",
                 "SessionKitVapor",
-                .product(name: "Vapor", package: "vapor"),
+                .product(name: "Vapor", package: "vapor", condition: .when(traits: ["Vapor"])),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -129,7 +142,7 @@ let package = Package(
                 "SessionKitSQLite",
                 "SessionKitPostgres",
                 "SessionKitRedis",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -140,7 +153,7 @@ let package = Package(
                 "SessionKit",
                 "SessionDemoCore",
                 "SessionKitHummingbird",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -150,7 +163,7 @@ let package = Package(
             name: "session-demo",
             dependencies: [
                 "SessionDemoApp",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
             ],
             swiftSettings: swiftSettings
         ),
@@ -172,7 +185,7 @@ let package = Package(
             name: "SessionKitPostgresTests",
             dependencies: [
                 "SessionKit", "SessionKitTesting", "SessionKitPostgres",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ],
             swiftSettings: swiftSettings
         ),
@@ -190,7 +203,7 @@ let package = Package(
             name: "SessionDemoProcessTests",
             dependencies: [
                 "SessionKit", "SessionKitTesting",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["Development"])),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -201,7 +214,7 @@ let package = Package(
             name: "HTTPTestSupport",
             dependencies: [
                 "SessionKitTesting",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -216,8 +229,8 @@ let package = Package(
                 "HTTPTestSupport",
                 "SessionKitHummingbird",
                 "SessionDemoApp",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
+                .product(name: "HummingbirdTesting", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -233,11 +246,11 @@ let package = Package(
                 "SessionKitSQLite",
                 "SessionKitPostgres",
                 "SessionKitRedis",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
+                .product(name: "HummingbirdTesting", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio", condition: .when(traits: ["SQLite"])),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ],
             swiftSettings: swiftSettings
         ),
@@ -248,9 +261,9 @@ let package = Package(
                 "SessionKitTesting",
                 "SessionKitHummingbird",
                 "SessionKitVapor",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Vapor", package: "vapor"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
+                .product(name: "Vapor", package: "vapor", condition: .when(traits: ["Vapor"])),
+                .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["Development"])),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -179,15 +179,26 @@ struct SessionLimitTests {
             configuration.concurrentSessionLimit = .init(maxSessions: 1, policy: policy)
             configuration.storeTimeout = nil
             let engine = try SessionEngine(store: memory, configuration: configuration, clock: clock)
-            await withTaskGroup(of: Void.self) { group in
+            let signedIn = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<8 {
                     group.addTask {
-                        _ = try? await EngineTestClient(engine: engine).send { try await $0.signIn(userID: "alice") }
+                        do {
+                            try await EngineTestClient(engine: engine).send { try await $0.signIn(userID: "alice") }
+                            return true
+                        } catch SessionError.tooManySessions {
+                            return false
+                        } catch {
+                            Issue.record("\(policy): a sign-in failed with \(error)")
+                            return false
+                        }
                     }
                 }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             let live = try await memory.sessions(forUser: "alice").count
-            #expect(live <= 1, "\(policy): alice holds \(live) sessions with a cap of 1")
+            // Exactly the cap, not merely at most: zero sessions would also be "within the cap".
+            #expect(live == 1, "\(policy): alice holds \(live) sessions with a cap of 1")
+            #expect(signedIn == (policy == .refuse ? 1 : 8), "\(policy): \(signedIn) of 8 sign-ins succeeded")
         }
     }
 
