@@ -3,7 +3,7 @@ import SessionKit
 import SessionKitHummingbird
 
 /// The demo's request context: Hummingbird's core storage plus the session.
-struct DemoContext: SessionRequestContext {
+struct DemoContext: SessionKitRequestContext {
     var coreContext: CoreRequestContextStorage
     var session: SessionHandle = .inactive
 

@@ -83,7 +83,7 @@ public struct DemoSessions: Sendable {
                 prepare: { try await store.migrate() }
             )
         case .redis(let url):
-            let pool = RedisConnectionPool(configuration: try RedisConfiguration(url: url))
+            let pool = RESPConnectionPool(configuration: try RESPClientConfiguration(url: url))
             let store = RedisSessionStore(pool: pool, clock: clock)
             let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
             return DemoSessions(engine: engine, services: [], prepare: {})

@@ -13,7 +13,7 @@ public import SessionKit
 ///   engine's ``SessionKit/HandlerOutcome`` policy: after an `HTTPResponseError` (a 4xx, say)
 ///   value changes such as a flash message are kept but a sign-in or regenerate is not; any
 ///   other error discards the request's session changes, like a rolled-back transaction.
-public struct SessionKitMiddleware<Context: SessionRequestContext>: RouterMiddleware {
+public struct SessionKitMiddleware<Context: SessionKitRequestContext>: RouterMiddleware {
     /// The engine that makes the session decisions.
     public let engine: SessionEngine
 

@@ -5,20 +5,20 @@ public import SessionKit
 ///
 /// Add one stored property to your context and the middleware fills it in:
 /// ```swift
-/// struct AppContext: SessionRequestContext {
+/// struct AppContext: SessionKitRequestContext {
 ///     var coreContext: CoreRequestContextStorage
 ///     var session: SessionHandle = .inactive
 ///     init(source: Source) { coreContext = .init(source: source) }
 /// }
 /// ```
 /// Handlers then use `try await context.session.get(.cart)`.
-public protocol SessionRequestContext: RequestContext {
+public protocol SessionKitRequestContext: RequestContext {
     /// This request's session; ``SessionHandle/inactive`` until ``SessionKitMiddleware`` runs.
     var session: SessionHandle { get set }
 }
 
 /// A ready-made context with nothing but a session, for apps that need no other per-request state.
-public struct BasicSessionRequestContext: SessionRequestContext {
+public struct BasicSessionKitRequestContext: SessionKitRequestContext {
     /// Hummingbird's own per-request storage.
     public var coreContext: CoreRequestContextStorage
     /// This request's session.

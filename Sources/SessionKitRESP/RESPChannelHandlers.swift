@@ -1,8 +1,8 @@
 import NIOCore
 
-/// Turns bytes from the server into ``RESPValue`` replies (a `ByteToMessageDecoder`).
+/// Turns bytes from the server into ``RESPReply`` replies (a `ByteToMessageDecoder`).
 package struct RESPReplyDecoder: ByteToMessageDecoder {
-    package typealias InboundOut = RESPValue
+    package typealias InboundOut = RESPReply
 
     let parser: RESPParser
 
@@ -23,10 +23,10 @@ package struct RESPReplyDecoder: ByteToMessageDecoder {
 
 /// A batch of commands written together (a pipeline) and the promise for their replies.
 package struct RedisRequest {
-    package let commands: [RedisCommand]
-    package let promise: EventLoopPromise<[RESPValue]>
+    package let commands: [RESPCommand]
+    package let promise: EventLoopPromise<[RESPReply]>
 
-    package init(commands: [RedisCommand], promise: EventLoopPromise<[RESPValue]>) {
+    package init(commands: [RESPCommand], promise: EventLoopPromise<[RESPReply]>) {
         self.commands = commands
         self.promise = promise
     }
@@ -36,18 +36,18 @@ package struct RedisRequest {
 ///
 /// Writes encode each request's commands into one buffer; replies are collected until the
 /// request at the head of the queue has one per command. When the connection fails or
-/// closes, every waiting request fails with a typed ``RedisError``.
+/// closes, every waiting request fails with a typed ``RESPClientError``.
 package final class RedisCommandHandler: ChannelDuplexHandler {
-    package typealias InboundIn = RESPValue
+    package typealias InboundIn = RESPReply
     package typealias OutboundIn = RedisRequest
     package typealias OutboundOut = ByteBuffer
 
     package init() {}
 
     private struct Pending {
-        let promise: EventLoopPromise<[RESPValue]>
+        let promise: EventLoopPromise<[RESPReply]>
         let expected: Int
-        var replies: [RESPValue]
+        var replies: [RESPReply]
     }
 
     private var pending = CircularBuffer<Pending>()
@@ -85,7 +85,7 @@ package final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     package func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(error as? RedisError ?? .protocolViolation(reason: String(describing: type(of: error))))
+        failAll(error as? RESPClientError ?? .protocolViolation(reason: String(describing: type(of: error))))
         context.close(promise: nil)
     }
 
@@ -94,7 +94,7 @@ package final class RedisCommandHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
-    private func failAll(_ error: RedisError) {
+    private func failAll(_ error: RESPClientError) {
         while let next = pending.popFirst() { next.promise.fail(error) }
     }
 }

@@ -1,5 +1,5 @@
 /// Everything that can go wrong talking to Redis or Valkey, typed.
-public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum RESPClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server answered a command with an error reply. `kind` is its first word
     /// (`ERR`, `WRONGTYPE`, `NOAUTH`, `WRONGPASS`, `LOADING`, `NOSCRIPT`, `READONLY`, …).
     case server(kind: String, message: String)

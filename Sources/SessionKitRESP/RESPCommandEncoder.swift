@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One command: its name and arguments, each sent as a binary-safe bulk string.
-public struct RedisCommand: Sendable, Equatable {
+public struct RESPCommand: Sendable, Equatable {
     /// The command name and arguments, in order.
     public var arguments: [[UInt8]]
 

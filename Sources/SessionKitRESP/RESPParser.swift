@@ -3,7 +3,7 @@ import NIOCore
 /// A bounded, incremental RESP2/RESP3 parser.
 ///
 /// ``parse(_:)`` either consumes one complete reply from the buffer, returns `nil` (and
-/// consumes nothing) when more bytes are needed, or throws ``RedisError/protocolViolation(reason:)``
+/// consumes nothing) when more bytes are needed, or throws ``RESPClientError/protocolViolation(reason:)``
 /// for malformed input. Limits keep a hostile or broken server from making the client
 /// allocate without bound: a line (type header) is at most ``Limits/maxLineLength`` bytes, a
 /// bulk string at most ``Limits/maxBulkLength``, an aggregate at most
@@ -38,21 +38,21 @@ public struct RESPParser: Sendable {
     }
 
     /// Parses one reply, consuming its bytes; `nil` when the buffer holds only part of one.
-    public func parse(_ buffer: inout ByteBuffer) throws(RedisError) -> RESPValue? {
+    public func parse(_ buffer: inout ByteBuffer) throws(RESPClientError) -> RESPReply? {
         var copy = buffer
         guard let value = try parseValue(&copy, depth: 0) else { return nil }
         buffer = copy
         return value
     }
 
-    private func parseValue(_ buffer: inout ByteBuffer, depth: Int) throws(RedisError) -> RESPValue? {
+    private func parseValue(_ buffer: inout ByteBuffer, depth: Int) throws(RESPClientError) -> RESPReply? {
         guard depth <= limits.maxDepth else { throw .protocolViolation(reason: "nesting deeper than \(limits.maxDepth)") }
         guard let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
         guard Self.knownTypes.contains(type) else { throw .protocolViolation(reason: "unknown type byte 0x\(String(type, radix: 16))") }
         var cursor = buffer
         cursor.moveReaderIndex(forwardBy: 1)
         guard let line = try readLine(&cursor) else { return nil }
-        let value: RESPValue?
+        let value: RESPReply?
         switch type {
         case UInt8(ascii: "+"):
             value = .simpleString(String(decoding: line, as: UTF8.self))
@@ -90,7 +90,7 @@ public struct RESPParser: Sendable {
                 throw .protocolViolation(reason: "aggregate of \(count) elements outside 0...\(limits.maxAggregateCount)")
             }
             let isPairs = type == UInt8(ascii: "%") || type == UInt8(ascii: "|")
-            var elements: [RESPValue] = []
+            var elements: [RESPReply] = []
             elements.reserveCapacity(min(Int(count) * (isPairs ? 2 : 1), 1024))
             for _ in 0..<(Int(count) * (isPairs ? 2 : 1)) {
                 guard let element = try parseValue(&cursor, depth: depth + 1) else { return nil }
@@ -142,7 +142,7 @@ public struct RESPParser: Sendable {
     }
 
     /// Reads up to CRLF; `nil` if no CRLF yet (within the line limit).
-    private func readLine(_ buffer: inout ByteBuffer) throws(RedisError) -> [UInt8]? {
+    private func readLine(_ buffer: inout ByteBuffer) throws(RESPClientError) -> [UInt8]? {
         let view = buffer.readableBytesView
         guard let crIndex = view.prefix(limits.maxLineLength + 1).firstIndex(of: 0x0D) else {
             if view.count > limits.maxLineLength { throw .protocolViolation(reason: "line longer than \(limits.maxLineLength) bytes") }
@@ -160,7 +160,7 @@ public struct RESPParser: Sendable {
 
     private static let knownTypes = Set("+-:$!=*~>%|_#,(".utf8)
 
-    private func integer(_ line: [UInt8]) throws(RedisError) -> Int64 {
+    private func integer(_ line: [UInt8]) throws(RESPClientError) -> Int64 {
         guard !line.isEmpty, line.count <= 20, let value = Int64(String(decoding: line, as: UTF8.self)) else {
             throw .protocolViolation(reason: "malformed integer")
         }

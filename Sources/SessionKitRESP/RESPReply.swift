@@ -3,7 +3,7 @@
 /// RESP3-only types (maps, sets, doubles, booleans, big numbers, verbatim strings) are kept
 /// as their own cases; RESP2 servers never send them. Error replies are values too: a
 /// pipeline of ten commands gets ten replies, and one failed command does not hide the rest.
-public enum RESPValue: Sendable, Equatable {
+public enum RESPReply: Sendable, Equatable {
     /// `+OK`
     case simpleString(String)
     /// `-ERR …` or `!<len>` (blob error): the server's error text, kind first.
@@ -15,11 +15,11 @@ public enum RESPValue: Sendable, Equatable {
     /// `$-1`, `*-1` or `_`: no value.
     case null
     /// `*<n>` array (also RESP3 `~` set).
-    case array([RESPValue])
+    case array([RESPReply])
     /// RESP3 `>` push: an out-of-band message (client tracking, pub/sub), never a reply.
-    case push([RESPValue])
+    case push([RESPReply])
     /// RESP3 `%` map, in server order.
-    case map([(RESPValue, RESPValue)])
+    case map([(RESPReply, RESPReply)])
     /// RESP3 `,` double.
     case double(Double)
     /// RESP3 `#t` / `#f`.
@@ -49,19 +49,19 @@ public enum RESPValue: Sendable, Equatable {
     }
 
     /// The elements of an array, set or push.
-    public var array: [RESPValue]? {
+    public var array: [RESPReply]? {
         if case .array(let values) = self { return values }
         return nil
     }
 
     /// The typed server error, if this reply is one.
-    public var serverError: RedisError? {
-        if case .error(let text) = self { return RedisError(serverReply: text) }
+    public var serverError: RESPClientError? {
+        if case .error(let text) = self { return RESPClientError(serverReply: text) }
         return nil
     }
 
     /// Structural equality; maps compare pairwise in order, and NaN equals NaN.
-    public static func == (lhs: RESPValue, rhs: RESPValue) -> Bool {
+    public static func == (lhs: RESPReply, rhs: RESPReply) -> Bool {
         switch (lhs, rhs) {
         case (.simpleString(let a), .simpleString(let b)): return a == b
         case (.error(let a), .error(let b)): return a == b

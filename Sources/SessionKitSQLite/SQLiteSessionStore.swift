@@ -3,7 +3,6 @@ import Logging
 import NIOCore
 import SQLiteNIO
 import SessionKit
-import Synchronization
 
 /// A session store in an SQLite file: the embedded, persistent default.
 ///
@@ -22,9 +21,11 @@ import Synchronization
 public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
     let writer: SQLiteConnection
     let reader: SQLiteConnection
-    let writeLock = AsyncLock()
+    /// Serialises the writer connection (SQLite has one writer; some writes are transactions).
+    let writeLock = KeyedAsyncLock()
     let clock: any SessionClock
-    let closed = Mutex(false)
+    let closed = LockedValue(false)
+    private static let writerKey = "writer"
     /// The file the store lives in.
     public let path: String
 
@@ -69,7 +70,7 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
     /// Closes both connections. A store that is dropped without this closes them itself.
     public func close() async throws {
         guard markClosed() else { return }
-        try await writeLock.withLock { try await self.writer.close() }
+        try await writeLock.withLock(Self.writerKey) { try await self.writer.close() }
         try await reader.close()
     }
 
@@ -287,7 +288,7 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
 
     private func write<Result: Sendable>(_ body: @Sendable (SQLiteConnection) async throws -> Result) async throws -> Result {
         do {
-            return try await writeLock.withLock { try await body(self.writer) }
+            return try await writeLock.withLock(Self.writerKey) { try await body(self.writer) }
         } catch let error as SessionStoreError {
             throw error
         } catch {

@@ -31,10 +31,10 @@ struct FailureApp {
 
     /// Runs `test` against the app; `extraRoutes` adds test-specific routes.
     func run(
-        extraRoutes: (Router<BasicSessionRequestContext>) -> Void = { _ in },
+        extraRoutes: (Router<BasicSessionKitRequestContext>) -> Void = { _ in },
         _ test: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        let router = Router(context: BasicSessionRequestContext.self)
+        let router = Router(context: BasicSessionKitRequestContext.self)
         SharedTestRoutes.add(to: router, engine: engine)
         let faults = self.faults
         router.get("/write-then-outage") { _, context in

@@ -27,7 +27,7 @@ struct LifecycleApp {
     func jar(_ value: String? = nil) -> CookieJar { CookieJar(name: Self.cookieName, value: value) }
 
     func run(_ test: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = Router(context: BasicSessionRequestContext.self)
+        let router = Router(context: BasicSessionKitRequestContext.self)
         SharedTestRoutes.add(to: router, engine: engine)
         router.get("/login-remember") { _, context in
             try await context.session.signIn(userID: "alice", rememberMe: true)

@@ -33,7 +33,7 @@ private struct SealedApp {
     func jar(_ value: String? = nil) -> CookieJar { CookieJar(name: Self.cookieName, value: value) }
 
     func run(_ test: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = Router(context: BasicSessionRequestContext.self)
+        let router = Router(context: BasicSessionKitRequestContext.self)
         SharedTestRoutes.add(to: router, engine: engine)
         router.get("/big") { _, context in
             try await context.session.set(Self.blob, String(repeating: "x", count: 5000))

@@ -31,7 +31,7 @@ extension TestClientProtocol {
 /// An error that is not an `HTTPResponseError`.
 struct BoomError: Error {}
 
-/// The routes the adapter test apps share, over `BasicSessionRequestContext`:
+/// The routes the adapter test apps share, over `BasicSessionKitRequestContext`:
 ///
 /// | Route | What it does |
 /// |---|---|
@@ -47,7 +47,7 @@ enum SharedTestRoutes {
     static let counter = SessionKey<Int>("counter")
 
     /// Adds the shared routes and the SessionKit middleware for `engine` to `router`.
-    static func add(to router: Router<SessionKitHummingbird.BasicSessionRequestContext>, engine: SessionEngine) {
+    static func add(to router: Router<SessionKitHummingbird.BasicSessionKitRequestContext>, engine: SessionEngine) {
         router.add(middleware: SessionKitMiddleware(engine: engine))
         router.get("/plain") { _, _ in "plain" }
         router.get("/read") { _, context in

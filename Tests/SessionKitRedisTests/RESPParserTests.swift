@@ -43,13 +43,13 @@ struct TestRESPEncoder {
         return rng!.below(count)
     }
 
-    mutating func encode(_ value: RESPValue) -> [UInt8] {
+    mutating func encode(_ value: RESPReply) -> [UInt8] {
         var out: [UInt8] = []
         encode(value, into: &out)
         return out
     }
 
-    mutating func encode(_ values: [RESPValue]) -> [UInt8] {
+    mutating func encode(_ values: [RESPReply]) -> [UInt8] {
         var out: [UInt8] = []
         for value in values { encode(value, into: &out) }
         return out
@@ -67,7 +67,7 @@ struct TestRESPEncoder {
         out += [0x0D, 0x0A]
     }
 
-    mutating func encode(_ value: RESPValue, into out: inout [UInt8]) {
+    mutating func encode(_ value: RESPReply, into out: inout [UInt8]) {
         if choose(8) == 7 {
             // An attribute: a map of annotations before the reply; it is not a value of its own.
             var plain = TestRESPEncoder()
@@ -173,7 +173,7 @@ enum RandomRESP {
         }
     }
 
-    static func value(_ rng: inout SplitMix64, depth: Int = 0, maxDepth: Int = 5) -> RESPValue {
+    static func value(_ rng: inout SplitMix64, depth: Int = 0, maxDepth: Int = 5) -> RESPReply {
         let kinds = depth >= maxDepth ? 9 : 12
         switch rng.below(kinds) {
         case 0: return .simpleString(text(&rng, allowingNewlines: false))
@@ -204,8 +204,8 @@ extension Array where Element == UInt8 {
 }
 
 /// Parses every complete value in `buffer`; checks that a `nil` consumes nothing.
-func drain(_ parser: RESPParser, _ buffer: inout ByteBuffer, sourceLocation: SourceLocation = #_sourceLocation) throws(RedisError) -> [RESPValue] {
-    var values: [RESPValue] = []
+func drain(_ parser: RESPParser, _ buffer: inout ByteBuffer, sourceLocation: SourceLocation = #_sourceLocation) throws(RESPClientError) -> [RESPReply] {
+    var values: [RESPReply] = []
     while true {
         let before = (buffer.readerIndex, buffer.writerIndex)
         guard let value = try parser.parse(&buffer) else {
@@ -222,18 +222,18 @@ func drain(_ parser: RESPParser, _ buffer: inout ByteBuffer, sourceLocation: Sou
 }
 
 /// Parses one value from `bytes`, which must hold exactly one.
-func parseOne(_ bytes: [UInt8], limits: RESPParser.Limits = .init(), sourceLocation: SourceLocation = #_sourceLocation) throws -> RESPValue {
+func parseOne(_ bytes: [UInt8], limits: RESPParser.Limits = .init(), sourceLocation: SourceLocation = #_sourceLocation) throws -> RESPReply {
     var buffer = ByteBuffer(bytes: bytes)
     let value = try #require(try RESPParser(limits: limits).parse(&buffer), "incomplete", sourceLocation: sourceLocation)
     #expect(buffer.readableBytes == 0, "\(buffer.readableBytes) bytes left over", sourceLocation: sourceLocation)
     return value
 }
 
-func parseOne(_ text: String, limits: RESPParser.Limits = .init(), sourceLocation: SourceLocation = #_sourceLocation) throws -> RESPValue {
+func parseOne(_ text: String, limits: RESPParser.Limits = .init(), sourceLocation: SourceLocation = #_sourceLocation) throws -> RESPReply {
     try parseOne(Array(text.utf8), limits: limits, sourceLocation: sourceLocation)
 }
 
-/// Expects `bytes` to be rejected with ``RedisError/protocolViolation(reason:)``, at once.
+/// Expects `bytes` to be rejected with ``RESPClientError/protocolViolation(reason:)``, at once.
 func expectViolation(
     _ bytes: [UInt8],
     limits: RESPParser.Limits = .init(),
@@ -382,7 +382,7 @@ struct RESPParserTypeTests {
 
     @Test("the test encoder's canonical output parses back to the same value, for every type")
     func encoderRoundTrip() throws {
-        let values: [RESPValue] = [
+        let values: [RESPReply] = [
             .simpleString("OK"), .error("ERR x"), .error("ERR a\r\nb"), .integer(-7), .bulkString([0x0D, 0x0A]), .null, .array([]),
             .array([.integer(1), .array([.null])]), .map([(.simpleString("a"), .double(.nan))]), .double(-.infinity), .double(0.1),
             .boolean(false), .bigNumber("-12345678901234567890123"), .verbatimString(format: "txt", text: "a\r\n"),
@@ -399,9 +399,9 @@ struct RESPParserTypeTests {
 @Suite("RESP parser: incremental")
 struct RESPParserIncrementalTests {
     /// Streams of several values, with the byte offset at which each value ends.
-    static func streams() -> [(name: String, bytes: [UInt8], values: [RESPValue], ends: [Int])] {
-        var result: [(String, [UInt8], [RESPValue], [Int])] = []
-        func add(_ name: String, _ pieces: [(String, RESPValue)]) {
+    static func streams() -> [(name: String, bytes: [UInt8], values: [RESPReply], ends: [Int])] {
+        var result: [(String, [UInt8], [RESPReply], [Int])] = []
+        func add(_ name: String, _ pieces: [(String, RESPReply)]) {
             var bytes: [UInt8] = []
             var ends: [Int] = []
             for (text, _) in pieces {
@@ -460,7 +460,7 @@ struct RESPParserIncrementalTests {
         for index in 0..<25 {
             var encoder = TestRESPEncoder(variants: rng.next())
             var bytes: [UInt8] = []
-            var values: [RESPValue] = []
+            var values: [RESPReply] = []
             var ends: [Int] = []
             for _ in 0..<(2 + rng.below(4)) {
                 let value = RandomRESP.value(&rng, maxDepth: 3)
@@ -505,7 +505,7 @@ struct RESPParserIncrementalTests {
         let parser = RESPParser()
         for stream in Self.streams() {
             var buffer = ByteBuffer()
-            var values: [RESPValue] = []
+            var values: [RESPReply] = []
             for (offset, byte) in stream.bytes.enumerated() {
                 buffer.writeInteger(byte)
                 values += try drain(parser, &buffer)
@@ -654,7 +654,7 @@ struct RESPParserLimitTests {
         // After a valid value, the next value's bad type byte is reported on the next parse.
         var buffer = ByteBuffer(string: "+OK\r\n?\r\n")
         #expect(try RESPParser().parse(&buffer) == .simpleString("OK"))
-        #expect(throws: RedisError.self) { try RESPParser().parse(&buffer) }
+        #expect(throws: RESPClientError.self) { try RESPParser().parse(&buffer) }
     }
 
     @Test("malformed RESP3 scalars are rejected")
@@ -693,7 +693,7 @@ struct RESPParserLimitTests {
                 precondition(value == .simpleString("OK") || value == nil)
             } catch {
                 // Rejecting it as a protocol violation is fine too.
-                guard case .protocolViolation = error as? RedisError else { fatalError("\(error)") }
+                guard case .protocolViolation = error as? RESPClientError else { fatalError("\(error)") }
             }
         }
     }
@@ -740,10 +740,10 @@ struct RESPParserFuzzTests {
     }
 
     /// Parses until nil or a throw, checking the parser's invariants on every call.
-    static func parseAll(_ bytes: [UInt8], parser: RESPParser, label: String) -> (values: [RESPValue], end: Outcome)? {
+    static func parseAll(_ bytes: [UInt8], parser: RESPParser, label: String) -> (values: [RESPReply], end: Outcome)? {
         var buffer = ByteBuffer(bytes: bytes)
         let writerIndex = buffer.writerIndex
-        var values: [RESPValue] = []
+        var values: [RESPReply] = []
         // Each value takes at least 3 bytes, so more iterations than bytes means a loop.
         for _ in 0...bytes.count {
             let before = buffer.readerIndex
@@ -796,7 +796,7 @@ struct RESPParserFuzzTests {
             // byte at a time and compare.
             if index % 10 == 0 {
                 var buffer = ByteBuffer()
-                var values: [RESPValue] = []
+                var values: [RESPReply] = []
                 var end = Outcome.incomplete
                 feeding: for byte in bytes {
                     buffer.writeInteger(byte)

@@ -21,8 +21,8 @@ final class FutureOutcome<Value: Sendable>: @unchecked Sendable {
         return nil
     }
 
-    var redisError: RedisError? {
-        if case .failure(let error) = result { return error as? RedisError }
+    var redisError: RESPClientError? {
+        if case .failure(let error) = result { return error as? RESPClientError }
         return nil
     }
 }
@@ -30,7 +30,7 @@ final class FutureOutcome<Value: Sendable>: @unchecked Sendable {
 /// An `EmbeddedChannel` with the client's pipeline: the RESP decoder and the command handler.
 struct RedisTestChannel {
     let channel = EmbeddedChannel()
-    private var promises: [EventLoopPromise<[RESPValue]>] = []
+    private var promises: [EventLoopPromise<[RESPReply]>] = []
 
     init(limits: RESPParser.Limits = .init()) throws {
         try channel.pipeline.syncOperations.addHandlers([
@@ -41,8 +41,8 @@ struct RedisTestChannel {
     }
 
     /// Writes a request and returns the outcome of its reply promise.
-    mutating func send(_ commands: [RedisCommand]) throws -> FutureOutcome<[RESPValue]> {
-        let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
+    mutating func send(_ commands: [RESPCommand]) throws -> FutureOutcome<[RESPReply]> {
+        let promise = channel.eventLoop.makePromise(of: [RESPReply].self)
         promises.append(promise)
         let outcome = FutureOutcome(promise.futureResult)
         try channel.writeOutbound(RedisRequest(commands: commands, promise: promise))
@@ -70,16 +70,16 @@ struct RedisTestChannel {
     /// Closes the channel and completes any promise a test left open, so none leaks.
     func finish() {
         _ = try? channel.finish(acceptAlreadyClosed: true)
-        for promise in promises { promise.fail(RedisError.connectionClosed(reason: "test finished")) }
+        for promise in promises { promise.fail(RESPClientError.connectionClosed(reason: "test finished")) }
     }
 }
 
 @Suite("Redis channel handlers (EmbeddedChannel)")
 struct RedisChannelTests {
     static let threeCommands = [
-        RedisCommand("SET", ["key", "value"]),
-        RedisCommand("GET", ["key"]),
-        RedisCommand("PING"),
+        RESPCommand("SET", ["key", "value"]),
+        RESPCommand("GET", ["key"]),
+        RESPCommand("PING"),
     ]
     static let threeCommandsBytes = Array(
         "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n*1\r\n$4\r\nPING\r\n".utf8
@@ -100,12 +100,12 @@ struct RedisChannelTests {
     func encodesBinaryArguments() throws {
         var test = try RedisTestChannel()
         defer { test.finish() }
-        _ = try test.send([RedisCommand(raw: [Array("SET".utf8), [0x0D, 0x0A, 0x00], [], [0xFF]])])
+        _ = try test.send([RESPCommand(raw: [Array("SET".utf8), [0x0D, 0x0A, 0x00], [], [0xFF]])])
         let expected: [UInt8] =
             Array("*4\r\n$3\r\nSET\r\n$3\r\n".utf8) + [0x0D, 0x0A, 0x00] + Array("\r\n$0\r\n\r\n$1\r\n".utf8) + [0xFF, 0x0D, 0x0A]
         #expect(try test.written() == expected)
         var buffer = ByteBuffer()
-        RedisCommand("GET", ["é"]).encode(into: &buffer)
+        RESPCommand("GET", ["é"]).encode(into: &buffer)
         #expect(Array(buffer.readableBytesView) == Array("*2\r\n$3\r\nGET\r\n$2\r\né\r\n".utf8))
     }
 
@@ -141,9 +141,9 @@ struct RedisChannelTests {
     func pipelinedRequests() throws {
         var test = try RedisTestChannel()
         defer { test.finish() }
-        let first = try test.send([RedisCommand("INCR", ["a"]), RedisCommand("INCR", ["a"])])
+        let first = try test.send([RESPCommand("INCR", ["a"]), RESPCommand("INCR", ["a"])])
         let empty = try test.send([])
-        let second = try test.send([RedisCommand("GET", ["b"])])
+        let second = try test.send([RESPCommand("GET", ["b"])])
         #expect(empty.value == [], "an empty request completes at once")
         #expect(try test.written() == Array("*2\r\n$4\r\nINCR\r\n$1\r\na\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n".utf8))
         // The first request's last reply and the second's arrive in one read.
@@ -156,8 +156,8 @@ struct RedisChannelTests {
         #expect(second.value == [.bulkString(Array("hi".utf8))])
 
         // All three replies for two requests in one read.
-        let third = try test.send([RedisCommand("PING")])
-        let fourth = try test.send([RedisCommand("PING"), RedisCommand("ECHO", ["x"])])
+        let third = try test.send([RESPCommand("PING")])
+        let fourth = try test.send([RESPCommand("PING"), RESPCommand("ECHO", ["x"])])
         try test.receive("+PONG\r\n+PONG\r\n$1\r\nx\r\n")
         #expect(third.value == [.simpleString("PONG")])
         #expect(fourth.value == [.simpleString("PONG"), .bulkString([0x78])])
@@ -168,8 +168,8 @@ struct RedisChannelTests {
     func errorReplyInPlace() throws {
         var test = try RedisTestChannel()
         defer { test.finish() }
-        let outcome = try test.send([RedisCommand("SET", ["k", "v"]), RedisCommand("INCR", ["h"]), RedisCommand("GET", ["k"])])
-        let next = try test.send([RedisCommand("PING")])
+        let outcome = try test.send([RESPCommand("SET", ["k", "v"]), RESPCommand("INCR", ["h"]), RESPCommand("GET", ["k"])])
+        let next = try test.send([RESPCommand("PING")])
         try test.receive("+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n$1\r\nv\r\n+PONG\r\n")
         let values = try #require(outcome.value)
         #expect(values == [.simpleString("OK"), .error("WRONGTYPE Operation against a key holding the wrong kind of value"), .bulkString([0x76])])
@@ -182,7 +182,7 @@ struct RedisChannelTests {
     func resp3Replies() throws {
         var test = try RedisTestChannel()
         defer { test.finish() }
-        let outcome = try test.send([RedisCommand("HELLO", ["3"]), RedisCommand("EVAL", ["x", "0"])])
+        let outcome = try test.send([RESPCommand("HELLO", ["3"]), RESPCommand("EVAL", ["x", "0"])])
         try test.receive("%1\r\n+proto\r\n:3\r\n!14\r\nERR bad script\r\n")
         #expect(outcome.value == [.map([(.simpleString("proto"), .integer(3))]), .error("ERR bad script")])
     }
@@ -196,7 +196,7 @@ struct RedisChannelTests {
         // closes the connection, or is matched to the next request.
         var test = try RedisTestChannel()
         defer { test.finish() }
-        let outcome = try test.send([RedisCommand("GET", ["a"])])
+        let outcome = try test.send([RESPCommand("GET", ["a"])])
         try test.receive(">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\na\r\n$1\r\n1\r\n")
         #expect(outcome.value == [.bulkString(Array("1".utf8))], "the request got \(String(describing: outcome.result))")
         #expect(test.channel.isActive, "the real reply was taken for an unsolicited one and closed the connection")
@@ -214,7 +214,7 @@ struct RedisChannelTests {
     func surplusReply() throws {
         var test = try RedisTestChannel()
         defer { test.finish() }
-        let outcome = try test.send([RedisCommand("PING")])
+        let outcome = try test.send([RESPCommand("PING")])
         try test.receive("+PONG\r\n+PONG\r\n")
         #expect(outcome.value == [.simpleString("PONG")])
         #expect(!test.channel.isActive)
@@ -224,8 +224,8 @@ struct RedisChannelTests {
     func inactiveFailsPending() throws {
         var test = try RedisTestChannel()
         defer { test.finish() }
-        let first = try test.send([RedisCommand("GET", ["a"]), RedisCommand("GET", ["b"])])
-        let second = try test.send([RedisCommand("PING")])
+        let first = try test.send([RESPCommand("GET", ["a"]), RESPCommand("GET", ["b"])])
+        let second = try test.send([RESPCommand("PING")])
         try test.receive("$1\r\n1\r\n")  // half of the first request's replies
         #expect(!first.isComplete)
         test.channel.pipeline.fireChannelInactive()
@@ -243,7 +243,7 @@ struct RedisChannelTests {
     func closeFailsPending() throws {
         var test = try RedisTestChannel()
         defer { test.finish() }
-        let pending = try test.send([RedisCommand("PING")])
+        let pending = try test.send([RESPCommand("PING")])
         try test.channel.close().wait()
         guard case .connectionClosed = pending.redisError else {
             Issue.record("pending: \(String(describing: pending.result))")
@@ -255,8 +255,8 @@ struct RedisChannelTests {
     func malformedBytes() throws {
         var test = try RedisTestChannel()
         defer { test.finish() }
-        let first = try test.send([RedisCommand("PING"), RedisCommand("PING")])
-        let second = try test.send([RedisCommand("PING")])
+        let first = try test.send([RESPCommand("PING"), RESPCommand("PING")])
+        let second = try test.send([RESPCommand("PING")])
         try? test.receive("+PONG\r\n?garbage\r\n")
         guard case .protocolViolation = first.redisError else {
             Issue.record("first: \(String(describing: first.result))")
@@ -273,7 +273,7 @@ struct RedisChannelTests {
     func replyOverLimits() throws {
         var test = try RedisTestChannel(limits: .init(maxBulkLength: 8))
         defer { test.finish() }
-        let pending = try test.send([RedisCommand("GET", ["big"])])
+        let pending = try test.send([RESPCommand("GET", ["big"])])
         try? test.receive("$9\r\n")
         guard case .protocolViolation = pending.redisError else {
             Issue.record("pending: \(String(describing: pending.result))")
@@ -286,7 +286,7 @@ struct RedisChannelTests {
     func unterminatedLine() throws {
         var test = try RedisTestChannel(limits: .init(maxLineLength: 32))
         defer { test.finish() }
-        let pending = try test.send([RedisCommand("PING")])
+        let pending = try test.send([RESPCommand("PING")])
         for _ in 0..<10 { try? test.receive("+" + String(repeating: "x", count: 10)) }
         guard case .protocolViolation = pending.redisError else {
             Issue.record("pending: \(String(describing: pending.result))")

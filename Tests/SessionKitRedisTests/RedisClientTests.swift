@@ -15,25 +15,25 @@ enum ClientTestSupport {
     /// A key prefix of the test's own; every test deletes the keys it creates.
     static func prefix() -> String { "skc:\(UUID().uuidString.prefix(8)):" }
 
-    static func configuration(_ edit: (inout RedisConfiguration) -> Void = { _ in }) throws -> RedisConfiguration {
+    static func configuration(_ edit: (inout RESPClientConfiguration) -> Void = { _ in }) throws -> RESPClientConfiguration {
         var configuration = try RedisTestServer.configuration()
         edit(&configuration)
         return configuration
     }
 
-    static func pool(_ edit: (inout RedisConfiguration) -> Void = { _ in }) throws -> RedisConnectionPool {
-        RedisConnectionPool(configuration: try configuration(edit))
+    static func pool(_ edit: (inout RESPClientConfiguration) -> Void = { _ in }) throws -> RESPConnectionPool {
+        RESPConnectionPool(configuration: try configuration(edit))
     }
 
     /// The typed error `body` threw; `nil` if it succeeded. Any other error is recorded.
-    static func redisError<T>(sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T) async -> RedisError? {
+    static func redisError<T>(sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T) async -> RESPClientError? {
         do {
             _ = try await body()
             return nil
-        } catch let error as RedisError {
+        } catch let error as RESPClientError {
             return error
         } catch {
-            Issue.record("expected a RedisError, got \(type(of: error)): \(error)", sourceLocation: sourceLocation)
+            Issue.record("expected a RESPClientError, got \(type(of: error)): \(error)", sourceLocation: sourceLocation)
             return nil
         }
     }
@@ -57,9 +57,9 @@ enum ClientTestSupport {
     }
 
     /// Deletes every key under `prefix` (in the pool's database).
-    static func deleteKeys(_ prefix: String, pool: RedisConnectionPool) async throws {
-        let keys = try await pool.send(RedisCommand("KEYS", [prefix + "*"])).array?.compactMap(\.string) ?? []
-        if !keys.isEmpty { _ = try await pool.send(RedisCommand("DEL", keys)) }
+    static func deleteKeys(_ prefix: String, pool: RESPConnectionPool) async throws {
+        let keys = try await pool.send(RESPCommand("KEYS", [prefix + "*"])).array?.compactMap(\.string) ?? []
+        if !keys.isEmpty { _ = try await pool.send(RESPCommand("DEL", keys)) }
     }
 
     /// Runs `body`, then `cleanup` whether or not `body` threw.
@@ -82,7 +82,7 @@ enum ClientTestSupport {
 struct RedisURLTests {
     @Test("redis:// with host and port; defaults elsewhere")
     func plain() throws {
-        let configuration = try RedisConfiguration(url: "redis://cache.internal:6380")
+        let configuration = try RESPClientConfiguration(url: "redis://cache.internal:6380")
         #expect(configuration.host == "cache.internal")
         #expect(configuration.port == 6380)
         #expect(configuration.useTLS == false)
@@ -90,32 +90,32 @@ struct RedisURLTests {
         #expect(configuration.password == nil)
         #expect(configuration.database == 0)
         #expect(configuration.protocolVersion == 2)
-        #expect(try RedisConfiguration(url: "redis://localhost").port == 6379)
-        #expect(try RedisConfiguration(url: "redis://localhost/").database == 0)
+        #expect(try RESPClientConfiguration(url: "redis://localhost").port == 6379)
+        #expect(try RESPClientConfiguration(url: "redis://localhost/").database == 0)
     }
 
     @Test("rediss:// turns TLS on")
     func tls() throws {
-        let configuration = try RedisConfiguration(url: "rediss://secure.example.com:6380/1")
+        let configuration = try RESPClientConfiguration(url: "rediss://secure.example.com:6380/1")
         #expect(configuration.useTLS)
         #expect(configuration.host == "secure.example.com")
         #expect(configuration.port == 6380)
         #expect(configuration.database == 1)
-        #expect(try RedisConfiguration(url: "redis://secure.example.com").useTLS == false)
+        #expect(try RESPClientConfiguration(url: "redis://secure.example.com").useTLS == false)
     }
 
     @Test("user:password, password only, percent-encoded credentials")
     func credentials() throws {
-        let both = try RedisConfiguration(url: "redis://alice:s3cret@127.0.0.1:6379/0")
+        let both = try RESPClientConfiguration(url: "redis://alice:s3cret@127.0.0.1:6379/0")
         #expect(both.username == "alice")
         #expect(both.password == "s3cret")
-        let passwordOnly = try RedisConfiguration(url: "redis://:onlypass@127.0.0.1")
+        let passwordOnly = try RESPClientConfiguration(url: "redis://:onlypass@127.0.0.1")
         #expect(passwordOnly.username == nil)
         #expect(passwordOnly.password == "onlypass")
-        let userOnly = try RedisConfiguration(url: "redis://bob@127.0.0.1")
+        let userOnly = try RESPClientConfiguration(url: "redis://bob@127.0.0.1")
         #expect(userOnly.username == "bob")
         #expect(userOnly.password == nil)
-        let encoded = try RedisConfiguration(url: "redis://us%40er:p%40ss%3Aw%2Fd@127.0.0.1")
+        let encoded = try RESPClientConfiguration(url: "redis://us%40er:p%40ss%3Aw%2Fd@127.0.0.1")
         #expect(encoded.username == "us@er")
         #expect(encoded.password == "p@ss:w/d")
     }
@@ -123,25 +123,25 @@ struct RedisURLTests {
     @Test("a password containing a literal %XY sequence is decoded once, not twice")
     func percentInPassword() throws {
         // "100%41" percent-encoded is "100%2541".
-        // BUG (RedisConfiguration.init(url:)): URLComponents.user/.password are already
+        // BUG (RESPClientConfiguration.init(url:)): URLComponents.user/.password are already
         // decoded; calling removingPercentEncoding on them again turns "100%41" into "100A",
         // so such a password never authenticates.
-        let configuration = try RedisConfiguration(url: "redis://user:100%2541@127.0.0.1")
+        let configuration = try RESPClientConfiguration(url: "redis://user:100%2541@127.0.0.1")
         #expect(configuration.password == "100%41")
     }
 
     @Test("the database number and ?protocol=")
     func databaseAndProtocol() throws {
-        #expect(try RedisConfiguration(url: "redis://127.0.0.1/15").database == 15)
-        #expect(try RedisConfiguration(url: "redis://127.0.0.1:6379/3?protocol=3").database == 3)
-        #expect(try RedisConfiguration(url: "redis://127.0.0.1:6379/3?protocol=3").protocolVersion == 3)
-        #expect(try RedisConfiguration(url: "redis://127.0.0.1?protocol=3").protocolVersion == 3)
-        #expect(try RedisConfiguration(url: "redis://127.0.0.1?protocol=2").protocolVersion == 2)
-        #expect(try RedisConfiguration(url: "redis://127.0.0.1?other=x").protocolVersion == 2)
+        #expect(try RESPClientConfiguration(url: "redis://127.0.0.1/15").database == 15)
+        #expect(try RESPClientConfiguration(url: "redis://127.0.0.1:6379/3?protocol=3").database == 3)
+        #expect(try RESPClientConfiguration(url: "redis://127.0.0.1:6379/3?protocol=3").protocolVersion == 3)
+        #expect(try RESPClientConfiguration(url: "redis://127.0.0.1?protocol=3").protocolVersion == 3)
+        #expect(try RESPClientConfiguration(url: "redis://127.0.0.1?protocol=2").protocolVersion == 2)
+        #expect(try RESPClientConfiguration(url: "redis://127.0.0.1?other=x").protocolVersion == 2)
     }
 
     @Test(
-        "malformed URLs throw RedisError.invalidURL",
+        "malformed URLs throw RESPClientError.invalidURL",
         arguments: [
             "http://127.0.0.1:6379",  // scheme
             "redis+tls://127.0.0.1",
@@ -162,7 +162,7 @@ struct RedisURLTests {
     )
     func invalid(_ url: String) {
         do {
-            let configuration = try RedisConfiguration(url: url)
+            let configuration = try RESPClientConfiguration(url: url)
             Issue.record("\(url.debugDescription) parsed as \(configuration.host):\(configuration.port)/\(configuration.database)")
         } catch {
             guard case .invalidURL = error else {
@@ -175,7 +175,7 @@ struct RedisURLTests {
     @Test("the error description names the problem, not the credentials")
     func descriptions() {
         do {
-            _ = try RedisConfiguration(url: "redis://user:hunter2@127.0.0.1/notanumber")
+            _ = try RESPClientConfiguration(url: "redis://user:hunter2@127.0.0.1/notanumber")
             Issue.record("parsed")
         } catch {
             #expect(!error.description.contains("hunter2"))
@@ -190,10 +190,10 @@ struct RedisURLTests {
 struct RedisBackoffTests {
     /// Nothing listens on 127.0.0.1:1; connecting fails at once with "connection refused".
     static func closedPortPool(connectionCount: Int = 1, initialBackoff: Duration = .milliseconds(50), maxBackoff: Duration = .seconds(1))
-        -> RedisConnectionPool
+        -> RESPConnectionPool
     {
-        RedisConnectionPool(
-            configuration: RedisConfiguration(
+        RESPConnectionPool(
+            configuration: RESPClientConfiguration(
                 host: "127.0.0.1",
                 port: 1,
                 connectionCount: connectionCount,
@@ -207,13 +207,13 @@ struct RedisBackoffTests {
     func closedPort() async {
         // A first backoff long enough that a loaded machine cannot outlast it between the calls.
         let pool = Self.closedPortPool(initialBackoff: .seconds(5), maxBackoff: .seconds(5))
-        let first = await ClientTestSupport.redisError { try await pool.send(RedisCommand("PING")) }
+        let first = await ClientTestSupport.redisError { try await pool.send(RESPCommand("PING")) }
         guard case .connectionClosed = first else {
             Issue.record("first call: \(String(describing: first))")
             return
         }
         let started = ContinuousClock.now
-        let second = await ClientTestSupport.redisError { try await pool.send(RedisCommand("PING")) }
+        let second = await ClientTestSupport.redisError { try await pool.send(RESPCommand("PING")) }
         let elapsed = ContinuousClock.now - started
         guard case .backingOff(let retryIn) = second else {
             Issue.record("second call: \(String(describing: second))")
@@ -227,12 +227,12 @@ struct RedisBackoffTests {
     @Test("after the backoff the pool tries again, and the next backoff is longer, capped by maxBackoff")
     func backoffGrows() async {
         let pool = Self.closedPortPool(maxBackoff: .milliseconds(1000))
-        _ = await ClientTestSupport.redisError { try await pool.send(RedisCommand("PING")) }
+        _ = await ClientTestSupport.redisError { try await pool.send(RESPCommand("PING")) }
         // Call until the pool stops backing off and tries to connect again (each call returns at once).
         let deadline = ContinuousClock.now + .seconds(5)
-        var retried: RedisError?
+        var retried: RESPClientError?
         while ContinuousClock.now < deadline {
-            let error = await ClientTestSupport.redisError { try await pool.send(RedisCommand("PING")) }
+            let error = await ClientTestSupport.redisError { try await pool.send(RESPCommand("PING")) }
             if case .backingOff = error {
                 await Task.yield()
                 continue
@@ -244,7 +244,7 @@ struct RedisBackoffTests {
             Issue.record("the retry after the backoff: \(String(describing: retried))")
             return
         }
-        let next = await ClientTestSupport.redisError { try await pool.send(RedisCommand("PING")) }
+        let next = await ClientTestSupport.redisError { try await pool.send(RESPCommand("PING")) }
         guard case .backingOff(let retryIn) = next else {
             Issue.record("after the second failure: \(String(describing: next))")
             return
@@ -252,8 +252,8 @@ struct RedisBackoffTests {
         #expect((51...100).contains(retryIn), "the second backoff doubles to 100 ms, got \(retryIn)")
 
         let capped = Self.closedPortPool(maxBackoff: .milliseconds(20))
-        _ = await ClientTestSupport.redisError { try await capped.send(RedisCommand("PING")) }
-        let cappedError = await ClientTestSupport.redisError { try await capped.send(RedisCommand("PING")) }
+        _ = await ClientTestSupport.redisError { try await capped.send(RESPCommand("PING")) }
+        let cappedError = await ClientTestSupport.redisError { try await capped.send(RESPCommand("PING")) }
         if case .backingOff(let retryIn) = cappedError {
             #expect(retryIn <= 20, "maxBackoff 20 ms, got \(retryIn)")
         }
@@ -265,9 +265,9 @@ struct RedisBackoffTests {
     func backoffPerSlot() async {
         // A long first backoff, so a slow machine cannot outlast it between the calls.
         let pool = Self.closedPortPool(connectionCount: 4, initialBackoff: .seconds(30), maxBackoff: .seconds(30))
-        var errors: [RedisError?] = []
+        var errors: [RESPClientError?] = []
         for _ in 0..<5 {
-            errors.append(await ClientTestSupport.redisError { try await pool.send(RedisCommand("PING")) })
+            errors.append(await ClientTestSupport.redisError { try await pool.send(RESPCommand("PING")) })
         }
         for error in errors.prefix(4) {
             guard case .connectionClosed = error else {
@@ -303,7 +303,7 @@ final class FirstByteRecorder: ChannelInboundHandler, Sendable {
 struct RedisTLSTests {
     /// Connects with `useTLS` to a listener on 127.0.0.1 under the name `host` and returns the
     /// first bytes the listener received (0x16 starts a TLS handshake record).
-    static func firstBytes(connectingAs host: String) async throws -> (bytes: [UInt8], error: RedisError?) {
+    static func firstBytes(connectingAs host: String) async throws -> (bytes: [UInt8], error: RESPClientError?) {
         let recorder = FirstByteRecorder()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
@@ -312,7 +312,7 @@ struct RedisTLSTests {
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(server.localAddress?.port)
         // A password makes the handshake wait for a reply, so the TLS handshake is attempted.
-        let configuration = RedisConfiguration(
+        let configuration = RESPClientConfiguration(
             host: host,
             port: port,
             password: "x",
@@ -320,7 +320,7 @@ struct RedisTLSTests {
             connectTimeout: .seconds(2),
             commandTimeout: .seconds(2)
         )
-        let error = await ClientTestSupport.redisError { try await RedisConnection.connect(configuration) }
+        let error = await ClientTestSupport.redisError { try await RESPConnection.connect(configuration) }
         try await server.close()
         return (recorder.firstBytes.withLock { $0 }, error)
     }
@@ -334,7 +334,7 @@ struct RedisTLSTests {
 
     @Test("rediss:// with an IP address starts a TLS handshake too")
     func tlsWithIPAddress() async throws {
-        // BUG (RedisConnection.connect): the host is always passed to NIOSSLClientHandler as
+        // BUG (RESPConnection.connect): the host is always passed to NIOSSLClientHandler as
         // serverHostname; NIOSSL rejects IP addresses as SNI names
         // (NIOSSLExtraError.cannotUseIPAddressInSNI), the channel initializer fails, and every
         // rediss:// URL with an IP address fails with connectionClosed("cannot connect ...")
@@ -357,36 +357,36 @@ extension RedisStoreTests {
         @Test("protocol=3 (HELLO 3): replies come back as RESP3 types")
         func resp3Types() async throws {
             let url = try #require(RedisTestServer.url)
-            let configuration = try RedisConfiguration(url: url + (url.contains("?") ? "&" : "?") + "protocol=3")
+            let configuration = try RESPClientConfiguration(url: url + (url.contains("?") ? "&" : "?") + "protocol=3")
             #expect(configuration.protocolVersion == 3)
-            let pool = RedisConnectionPool(configuration: configuration)
+            let pool = RESPConnectionPool(configuration: configuration)
             let prefix = ClientTestSupport.prefix()
             try await ClientTestSupport.withCleanup {
-                let info = try await pool.send(RedisCommand("CLIENT", ["INFO"]))
+                let info = try await pool.send(RESPCommand("CLIENT", ["INFO"]))
                 #expect(info.string?.contains("resp=3") == true, "CLIENT INFO: \(info)")
-                let hello = try await pool.send(RedisCommand("HELLO", ["3"]))
+                let hello = try await pool.send(RESPCommand("HELLO", ["3"]))
                 guard case .map(let fields) = hello else {
                     Issue.record("HELLO 3 returned \(hello)")
                     return
                 }
                 #expect(fields.contains { $0.0.string == "proto" && $0.1 == .integer(3) })
 
-                _ = try await pool.send(RedisCommand("HSET", [prefix + "h", "a", "1", "b", "2"]))
-                let all = try await pool.send(RedisCommand("HGETALL", [prefix + "h"]))
+                _ = try await pool.send(RESPCommand("HSET", [prefix + "h", "a", "1", "b", "2"]))
+                let all = try await pool.send(RESPCommand("HGETALL", [prefix + "h"]))
                 guard case .map(let pairs) = all else {
                     Issue.record("HGETALL returned \(all)")
                     return
                 }
                 #expect(Dictionary(uniqueKeysWithValues: pairs.map { ($0.0.string ?? "?", $0.1.string ?? "?") }) == ["a": "1", "b": "2"])
-                #expect(try await pool.send(RedisCommand("HGETALL", [prefix + "missing"])) == .map([]))
+                #expect(try await pool.send(RESPCommand("HGETALL", [prefix + "missing"])) == .map([]))
 
-                _ = try await pool.send(RedisCommand("ZADD", [prefix + "z", "1.5", "m"]))
-                #expect(try await pool.send(RedisCommand("ZSCORE", [prefix + "z", "m"])) == .double(1.5))
-                #expect(try await pool.send(RedisCommand("ZSCORE", [prefix + "z", "nobody"])) == .null)
-                _ = try await pool.send(RedisCommand("SADD", [prefix + "s", "x"]))
-                #expect(try await pool.send(RedisCommand("SMEMBERS", [prefix + "s"])) == .array([.bulkString(Array("x".utf8))]))
-                #expect(try await pool.send(RedisCommand("GET", [prefix + "missing"])) == .null)
-                let script = try await pool.send(RedisCommand("EVAL", ["redis.setresp(3); return {double=3.5}", "0"]))
+                _ = try await pool.send(RESPCommand("ZADD", [prefix + "z", "1.5", "m"]))
+                #expect(try await pool.send(RESPCommand("ZSCORE", [prefix + "z", "m"])) == .double(1.5))
+                #expect(try await pool.send(RESPCommand("ZSCORE", [prefix + "z", "nobody"])) == .null)
+                _ = try await pool.send(RESPCommand("SADD", [prefix + "s", "x"]))
+                #expect(try await pool.send(RESPCommand("SMEMBERS", [prefix + "s"])) == .array([.bulkString(Array("x".utf8))]))
+                #expect(try await pool.send(RESPCommand("GET", [prefix + "missing"])) == .null)
+                let script = try await pool.send(RESPCommand("EVAL", ["redis.setresp(3); return {double=3.5}", "0"]))
                 #expect(script == .double(3.5))
             } cleanup: {
                 try await ClientTestSupport.deleteKeys(prefix, pool: pool)
@@ -410,10 +410,10 @@ extension RedisStoreTests {
                 userAgent: "Tests/1.0"
             )
             try await ClientTestSupport.withCleanup {
-                let raw = try await pool.send(RedisCommand("HGETALL", [store.sessionKey(id)]))
+                let raw = try await pool.send(RESPCommand("HGETALL", [store.sessionKey(id)]))
                 #expect(raw == .map([]))
                 try await store.create(id, record)
-                guard case .map = try await pool.send(RedisCommand("HGETALL", [store.sessionKey(id)])) else {
+                guard case .map = try await pool.send(RESPCommand("HGETALL", [store.sessionKey(id)])) else {
                     Issue.record("HGETALL over RESP3 is not a map")
                     return
                 }
@@ -458,24 +458,24 @@ extension RedisStoreTests {
         @Test("RESP3: a client-side caching invalidation (a push) does not take the place of the next reply")
         func resp3TrackingPush() async throws {
             // BUG: see RedisChannelTests.pushIsNotAReply; this is the same against a real server.
-            let connection = try await RedisConnection.connect(try ClientTestSupport.configuration { $0.protocolVersion = 3 })
+            let connection = try await RESPConnection.connect(try ClientTestSupport.configuration { $0.protocolVersion = 3 })
             let other = try ClientTestSupport.pool()
             let key = ClientTestSupport.prefix() + "tracked"
             try await ClientTestSupport.withCleanup {
-                _ = try await other.send(RedisCommand("SET", [key, "v"]))
-                #expect(try await connection.send(RedisCommand("CLIENT", ["TRACKING", "ON"])) == .simpleString("OK"))
-                #expect(try await connection.send(RedisCommand("GET", [key])) == .bulkString(Array("v".utf8)))
+                _ = try await other.send(RESPCommand("SET", [key, "v"]))
+                #expect(try await connection.send(RESPCommand("CLIENT", ["TRACKING", "ON"])) == .simpleString("OK"))
+                #expect(try await connection.send(RESPCommand("GET", [key])) == .bulkString(Array("v".utf8)))
                 // Changing the key makes the server push an invalidation to `connection`, ahead of
                 // the reply to anything `connection` sends from now on.
-                _ = try await other.send(RedisCommand("SET", [key, "changed"]))
-                var reply: RESPValue?
-                let error = await ClientTestSupport.redisError { reply = try await connection.send(RedisCommand("ECHO", ["mine"])) }
+                _ = try await other.send(RESPCommand("SET", [key, "changed"]))
+                var reply: RESPReply?
+                let error = await ClientTestSupport.redisError { reply = try await connection.send(RESPCommand("ECHO", ["mine"])) }
                 #expect(
                     error == nil && reply == .bulkString(Array("mine".utf8)),
                     "ECHO got \(String(describing: reply)), error \(String(describing: error))"
                 )
             } cleanup: {
-                _ = try await other.send(RedisCommand("DEL", [key]))
+                _ = try await other.send(RESPCommand("DEL", [key]))
                 await connection.close()
                 await other.close()
             }
@@ -486,27 +486,27 @@ extension RedisStoreTests {
         @Test("a configuration with database 3 writes keys visible only in db 3", arguments: [2, 3])
         func selectDatabase(protocolVersion: Int) async throws {
             let url = try #require(RedisTestServer.url)
-            var configuration = try RedisConfiguration(url: url.replacingOccurrences(of: #"/\d+$"#, with: "", options: .regularExpression) + "/3")
+            var configuration = try RESPClientConfiguration(url: url.replacingOccurrences(of: #"/\d+$"#, with: "", options: .regularExpression) + "/3")
             #expect(configuration.database == 3)
             configuration.protocolVersion = protocolVersion
-            let pool3 = RedisConnectionPool(configuration: configuration)
+            let pool3 = RESPConnectionPool(configuration: configuration)
             let pool0 = try ClientTestSupport.pool { $0.database = 0 }
             let key = ClientTestSupport.prefix() + "db"
             try await ClientTestSupport.withCleanup {
-                #expect(try await pool3.send(RedisCommand("SET", [key, "in-db-3"])) == .simpleString("OK"))
+                #expect(try await pool3.send(RESPCommand("SET", [key, "in-db-3"])) == .simpleString("OK"))
                 #expect(try ClientTestSupport.redisCLI(["-n", "3", "GET", key]) == "in-db-3")
                 #expect(try ClientTestSupport.redisCLI(["-n", "0", "EXISTS", key]) == "0")
-                #expect(try await pool0.send(RedisCommand("EXISTS", [key])) == .integer(0))
+                #expect(try await pool0.send(RESPCommand("EXISTS", [key])) == .integer(0))
                 // Every connection of the pool selects db 3, including reconnections.
-                let id = try await pool3.send(RedisCommand("CLIENT", ["ID"])).int ?? 0
-                _ = try await pool0.send(RedisCommand("CLIENT", ["KILL", "ID", String(id)]))
-                var value: RESPValue?
+                let id = try await pool3.send(RESPCommand("CLIENT", ["ID"])).int ?? 0
+                _ = try await pool0.send(RESPCommand("CLIENT", ["KILL", "ID", String(id)]))
+                var value: RESPReply?
                 for _ in 0..<3 where value == nil {
-                    value = try? await pool3.send(RedisCommand("GET", [key]))
+                    value = try? await pool3.send(RESPCommand("GET", [key]))
                 }
                 #expect(value == .bulkString(Array("in-db-3".utf8)))
             } cleanup: {
-                _ = try await pool3.send(RedisCommand("DEL", [key]))
+                _ = try await pool3.send(RESPCommand("DEL", [key]))
                 #expect(try ClientTestSupport.redisCLI(["-n", "3", "EXISTS", key]) == "0")
                 await pool3.close()
                 await pool0.close()
@@ -519,26 +519,26 @@ extension RedisStoreTests {
         func authentication() async throws {
             let admin = try ClientTestSupport.pool()
             let user = "sk-test"
-            _ = try await admin.send(RedisCommand("ACL", ["SETUSER", user, "on", ">secret", "~*", "&*", "+@all"]))
+            _ = try await admin.send(RESPCommand("ACL", ["SETUSER", user, "on", ">secret", "~*", "&*", "+@all"]))
             try await ClientTestSupport.withCleanup {
                 for protocolVersion in [2, 3] {
                     // Right credentials, from a configuration and from a URL.
-                    let good = RedisConnectionPool(
+                    let good = RESPConnectionPool(
                         configuration: try ClientTestSupport.configuration {
                             $0.username = user
                             $0.password = "secret"
                             $0.protocolVersion = protocolVersion
                         }
                     )
-                    #expect(try await good.send(RedisCommand("ACL", ["WHOAMI"])).string == user, "RESP\(protocolVersion)")
+                    #expect(try await good.send(RESPCommand("ACL", ["WHOAMI"])).string == user, "RESP\(protocolVersion)")
                     await good.close()
                     let configuration = try RedisTestServer.configuration()
-                    let viaURL = RedisConnectionPool(
-                        configuration: try RedisConfiguration(
+                    let viaURL = RESPConnectionPool(
+                        configuration: try RESPClientConfiguration(
                             url: "redis://\(user):secret@\(configuration.host):\(configuration.port)/0?protocol=\(protocolVersion)"
                         )
                     )
-                    #expect(try await viaURL.send(RedisCommand("ACL", ["WHOAMI"])).string == user, "RESP\(protocolVersion) via URL")
+                    #expect(try await viaURL.send(RESPCommand("ACL", ["WHOAMI"])).string == user, "RESP\(protocolVersion) via URL")
                     await viaURL.close()
 
                     // Wrong password: directly on a connection…
@@ -548,7 +548,7 @@ extension RedisStoreTests {
                         $0.protocolVersion = protocolVersion
                         $0.connectionCount = 1
                     }
-                    let direct = await ClientTestSupport.redisError { try await RedisConnection.connect(wrong) }
+                    let direct = await ClientTestSupport.redisError { try await RESPConnection.connect(wrong) }
                     guard case .server(kind: "WRONGPASS", _) = direct else {
                         Issue.record("RESP\(protocolVersion) connect with a wrong password: \(String(describing: direct))")
                         continue
@@ -556,13 +556,13 @@ extension RedisStoreTests {
                     #expect(direct?.isAuthenticationError == true)
                     #expect(direct.map { !$0.description.contains("not-the-secret") } == true)
                     // …and through a pool, which then backs off.
-                    let badPool = RedisConnectionPool(configuration: wrong)
-                    let viaPool = await ClientTestSupport.redisError { try await badPool.send(RedisCommand("PING")) }
+                    let badPool = RESPConnectionPool(configuration: wrong)
+                    let viaPool = await ClientTestSupport.redisError { try await badPool.send(RESPCommand("PING")) }
                     guard case .server(kind: "WRONGPASS", _) = viaPool else {
                         Issue.record("RESP\(protocolVersion) pool with a wrong password: \(String(describing: viaPool))")
                         continue
                     }
-                    let next = await ClientTestSupport.redisError { try await badPool.send(RedisCommand("PING")) }
+                    let next = await ClientTestSupport.redisError { try await badPool.send(RESPCommand("PING")) }
                     guard case .backingOff = next else {
                         Issue.record("RESP\(protocolVersion) pool after a failed AUTH: \(String(describing: next))")
                         continue
@@ -570,8 +570,8 @@ extension RedisStoreTests {
                     await badPool.close()
                 }
             } cleanup: {
-                _ = try await admin.send(RedisCommand("ACL", ["DELUSER", user]))
-                #expect(try await admin.send(RedisCommand("ACL", ["USERS"])).array?.contains(.bulkString(Array(user.utf8))) == false)
+                _ = try await admin.send(RESPCommand("ACL", ["DELUSER", user]))
+                #expect(try await admin.send(RESPCommand("ACL", ["USERS"])).array?.contains(.bulkString(Array(user.utf8))) == false)
                 await admin.close()
             }
         }
@@ -583,22 +583,22 @@ extension RedisStoreTests {
             let pool = try ClientTestSupport.pool()
             let prefix = ClientTestSupport.prefix()
             try await ClientTestSupport.withCleanup {
-                _ = try await pool.send(RedisCommand("HSET", [prefix + "hash", "f", "v"]))
-                let wrongType = await ClientTestSupport.redisError { try await pool.send(RedisCommand("INCR", [prefix + "hash"])) }
+                _ = try await pool.send(RESPCommand("HSET", [prefix + "hash", "f", "v"]))
+                let wrongType = await ClientTestSupport.redisError { try await pool.send(RESPCommand("INCR", [prefix + "hash"])) }
                 guard case .server(kind: "WRONGTYPE", let message) = wrongType else {
                     Issue.record("INCR on a hash: \(String(describing: wrongType))")
                     return
                 }
                 #expect(message.contains("wrong kind of value"))
 
-                let unknown = await ClientTestSupport.redisError { try await pool.send(RedisCommand("SESSIONKIT-NO-SUCH-COMMAND", ["x"])) }
+                let unknown = await ClientTestSupport.redisError { try await pool.send(RESPCommand("SESSIONKIT-NO-SUCH-COMMAND", ["x"])) }
                 guard case .server(kind: "ERR", let unknownMessage) = unknown else {
                     Issue.record("unknown command: \(String(describing: unknown))")
                     return
                 }
                 #expect(unknownMessage.contains("unknown command"))
 
-                let arity = await ClientTestSupport.redisError { try await pool.send(RedisCommand("GET")) }
+                let arity = await ClientTestSupport.redisError { try await pool.send(RESPCommand("GET")) }
                 guard case .server(kind: "ERR", _) = arity else {
                     Issue.record("GET without a key: \(String(describing: arity))")
                     return
@@ -606,9 +606,9 @@ extension RedisStoreTests {
 
                 // In a pipeline an error is a value in its place; the others still run.
                 let replies = try await pool.send([
-                    RedisCommand("SET", [prefix + "s", "v"]),
-                    RedisCommand("INCR", [prefix + "hash"]),
-                    RedisCommand("GET", [prefix + "s"]),
+                    RESPCommand("SET", [prefix + "s", "v"]),
+                    RESPCommand("INCR", [prefix + "hash"]),
+                    RESPCommand("GET", [prefix + "s"]),
                 ])
                 #expect(replies.count == 3)
                 #expect(replies.first == .simpleString("OK"))
@@ -616,12 +616,12 @@ extension RedisStoreTests {
                 #expect(replies.last == .bulkString(Array("v".utf8)))
 
                 // The same on a connection of its own.
-                let connection = try await RedisConnection.connect(try RedisTestServer.configuration())
-                let direct = await ClientTestSupport.redisError { try await connection.send(RedisCommand("INCR", [prefix + "hash"])) }
+                let connection = try await RESPConnection.connect(try RedisTestServer.configuration())
+                let direct = await ClientTestSupport.redisError { try await connection.send(RESPCommand("INCR", [prefix + "hash"])) }
                 #expect(direct.map { if case .server("WRONGTYPE", _) = $0 { true } else { false } } == true)
-                #expect(try await connection.send(RedisCommand("PING")) == .simpleString("PONG"))
+                #expect(try await connection.send(RESPCommand("PING")) == .simpleString("PONG"))
                 await connection.close()
-                #expect(try await pool.send(RedisCommand("PING")) == .simpleString("PONG"))
+                #expect(try await pool.send(RESPCommand("PING")) == .simpleString("PONG"))
             } cleanup: {
                 try await ClientTestSupport.deleteKeys(prefix, pool: pool)
                 await pool.close()
@@ -641,25 +641,25 @@ extension RedisStoreTests {
                 $0.commandTimeout = .milliseconds(200)
             }
             let key = ClientTestSupport.prefix() + "t"
-            let before = try #require(try await pool.send(RedisCommand("CLIENT", ["ID"])).int)
-            let pauser = try await RedisConnection.connect(try RedisTestServer.configuration())
-            #expect(try await pauser.send(RedisCommand("CLIENT", ["PAUSE", "1500", "ALL"])) == .simpleString("OK"))
+            let before = try #require(try await pool.send(RESPCommand("CLIENT", ["ID"])).int)
+            let pauser = try await RESPConnection.connect(try RedisTestServer.configuration())
+            #expect(try await pauser.send(RESPCommand("CLIENT", ["PAUSE", "1500", "ALL"])) == .simpleString("OK"))
             let started = ContinuousClock.now
-            let error = await ClientTestSupport.redisError { try await pool.send(RedisCommand("SET", [key, "late"])) }
+            let error = await ClientTestSupport.redisError { try await pool.send(RESPCommand("SET", [key, "late"])) }
             let elapsed = ContinuousClock.now - started
             #expect(error == .timedOut)
             #expect(elapsed >= .milliseconds(150) && elapsed < .milliseconds(1000), "timed out after \(elapsed)")
 
             // A new connection's PING is held until the pause ends: that is the end of the pause.
-            let waiter = try await RedisConnection.connect(try ClientTestSupport.configuration { $0.commandTimeout = .seconds(10) })
-            #expect(try await waiter.send(RedisCommand("PING")) == .simpleString("PONG"))
+            let waiter = try await RESPConnection.connect(try ClientTestSupport.configuration { $0.commandTimeout = .seconds(10) })
+            #expect(try await waiter.send(RESPCommand("PING")) == .simpleString("PONG"))
             #expect(ContinuousClock.now - started >= .milliseconds(1000), "the server was not paused")
 
             // The timed-out connection was closed (its late reply must not reach a later
             // command); the pool opens a new one by itself.
-            let after = try #require(try await pool.send(RedisCommand("CLIENT", ["ID"])).int)
+            let after = try #require(try await pool.send(RESPCommand("CLIENT", ["ID"])).int)
             #expect(after != before)
-            _ = try await pool.send(RedisCommand("DEL", [key]))
+            _ = try await pool.send(RESPCommand("DEL", [key]))
             await waiter.close()
             await pauser.close()
             await pool.close()
@@ -673,26 +673,26 @@ extension RedisStoreTests {
             }
             let admin = try ClientTestSupport.pool()
             let key = ClientTestSupport.prefix() + "never"
-            let id = try #require(try await pool.send(RedisCommand("CLIENT", ["ID"])).int)
-            let blocked = Task { await ClientTestSupport.redisError { try await pool.send(RedisCommand("BLPOP", [key, "8"])) } }
+            let id = try #require(try await pool.send(RESPCommand("CLIENT", ["ID"])).int)
+            let blocked = Task { await ClientTestSupport.redisError { try await pool.send(RESPCommand("BLPOP", [key, "8"])) } }
             // Wait until the server shows the connection blocked in BLPOP (each check is a round trip).
             let deadline = ContinuousClock.now + .seconds(5)
             var isBlocked = false
             while !isBlocked && ContinuousClock.now < deadline {
-                let list = try await admin.send(RedisCommand("CLIENT", ["LIST", "ID", String(id)])).string ?? ""
+                let list = try await admin.send(RESPCommand("CLIENT", ["LIST", "ID", String(id)])).string ?? ""
                 isBlocked = list.contains("cmd=blpop")
             }
             #expect(isBlocked)
             let started = ContinuousClock.now
-            #expect(try await admin.send(RedisCommand("CLIENT", ["KILL", "ID", String(id)])) == .integer(1))
+            #expect(try await admin.send(RESPCommand("CLIENT", ["KILL", "ID", String(id)])) == .integer(1))
             let error = await blocked.value
             guard case .connectionClosed = error else {
                 Issue.record("the blocked request: \(String(describing: error))")
                 return
             }
             #expect(ContinuousClock.now - started < .seconds(2))
-            #expect(try await pool.send(RedisCommand("PING")) == .simpleString("PONG"))
-            #expect(try await pool.send(RedisCommand("CLIENT", ["ID"])).int != id)
+            #expect(try await pool.send(RESPCommand("PING")) == .simpleString("PONG"))
+            #expect(try await pool.send(RESPCommand("CLIENT", ["ID"])).int != id)
             await pool.close()
             await admin.close()
         }
@@ -706,7 +706,7 @@ extension RedisStoreTests {
             try await ClientTestSupport.withCleanup {
                 let replies = try await withThrowingTaskGroup(of: Int64?.self) { group in
                     for _ in 0..<1000 {
-                        group.addTask { try await pool.send(RedisCommand("INCR", [key])).int }
+                        group.addTask { try await pool.send(RESPCommand("INCR", [key])).int }
                     }
                     var replies: [Int64?] = []
                     for try await reply in group { replies.append(reply) }
@@ -714,9 +714,9 @@ extension RedisStoreTests {
                 }
                 #expect(replies.count == 1000)
                 #expect(Set(replies.compactMap { $0 }) == Set(1...1000))
-                #expect(try await pool.send(RedisCommand("GET", [key])).int == 1000)
+                #expect(try await pool.send(RESPCommand("GET", [key])).int == 1000)
             } cleanup: {
-                _ = try await pool.send(RedisCommand("DEL", [key]))
+                _ = try await pool.send(RESPCommand("DEL", [key]))
                 await pool.close()
             }
         }
@@ -731,9 +731,9 @@ extension RedisStoreTests {
                         group.addTask {
                             let value = "value-\(index)-" + String(repeating: "x", count: index % 50)
                             let replies = try await pool.send([
-                                RedisCommand("SET", [prefix + "k\(index)", value]),
-                                RedisCommand("GET", [prefix + "k\(index)"]),
-                                RedisCommand("STRLEN", [prefix + "k\(index)"]),
+                                RESPCommand("SET", [prefix + "k\(index)", value]),
+                                RESPCommand("GET", [prefix + "k\(index)"]),
+                                RESPCommand("STRLEN", [prefix + "k\(index)"]),
                             ])
                             #expect(replies == [.simpleString("OK"), .bulkString(Array(value.utf8)), .integer(Int64(value.utf8.count))])
                         }
@@ -752,12 +752,12 @@ extension RedisStoreTests {
             let key = ClientTestSupport.prefix() + "bin"
             let value: [UInt8] = [0x00, 0x0D, 0x0A, 0xFF, 0x24, 0x2A, 0x0D, 0x0A] + Array(repeating: 0x0A, count: 1000)
             try await ClientTestSupport.withCleanup {
-                _ = try await pool.send(RedisCommand(raw: [Array("SET".utf8), Array(key.utf8), value]))
-                #expect(try await pool.send(RedisCommand("GET", [key])) == .bulkString(value))
-                #expect(try await pool.send(RedisCommand(raw: [Array("SET".utf8), Array(key.utf8), []])) == .simpleString("OK"))
-                #expect(try await pool.send(RedisCommand("GET", [key])) == .bulkString([]))
+                _ = try await pool.send(RESPCommand(raw: [Array("SET".utf8), Array(key.utf8), value]))
+                #expect(try await pool.send(RESPCommand("GET", [key])) == .bulkString(value))
+                #expect(try await pool.send(RESPCommand(raw: [Array("SET".utf8), Array(key.utf8), []])) == .simpleString("OK"))
+                #expect(try await pool.send(RESPCommand("GET", [key])) == .bulkString([]))
             } cleanup: {
-                _ = try await pool.send(RedisCommand("DEL", [key]))
+                _ = try await pool.send(RESPCommand("DEL", [key]))
                 await pool.close()
             }
         }

@@ -39,35 +39,35 @@ struct RedisStoreTests {
 
     @Test("keys hold only the token digest, in one hash slot per session, with a TTL")
     func keyLayout() async throws {
-        let pool = RedisConnectionPool(configuration: try RedisTestServer.configuration())
+        let pool = RESPConnectionPool(configuration: try RedisTestServer.configuration())
         let store = try RedisTestServer.isolatedStore(pool: pool)
         let engine = try SessionEngine(store: store)
         let client = EngineTestClient(engine: engine)
         try await client.send { try await $0.signIn(userID: "ada") }
         let token = try #require(client.cookie)
         let id = try #require(SessionToken(validating: token)).storageID
-        let keys = try await pool.send(RedisCommand("KEYS", [store.keyPrefix + "*"])).array?.compactMap(\.string) ?? []
+        let keys = try await pool.send(RESPCommand("KEYS", [store.keyPrefix + "*"])).array?.compactMap(\.string) ?? []
         #expect(Set(keys) == [store.sessionKey(id), store.userKey("ada")])
         #expect(store.sessionKey(id).contains("{\(id.hex)}"))
         #expect(!keys.contains { $0.contains(token) })
-        let ttl = try await pool.send(RedisCommand("PTTL", [store.sessionKey(id)])).int ?? -1
+        let ttl = try await pool.send(RESPCommand("PTTL", [store.sessionKey(id)])).int ?? -1
         #expect(ttl > 0 && ttl <= 30 * 60 * 1000)
-        let userTTL = try await pool.send(RedisCommand("PTTL", [store.userKey("ada")])).int ?? -1
+        let userTTL = try await pool.send(RESPCommand("PTTL", [store.userKey("ada")])).int ?? -1
         #expect(userTTL > 0)
     }
 
     @Test("scripts are reloaded after SCRIPT FLUSH")
     func scriptFlush() async throws {
-        let pool = RedisConnectionPool(configuration: try RedisTestServer.configuration())
+        let pool = RESPConnectionPool(configuration: try RedisTestServer.configuration())
         let store = try RedisTestServer.isolatedStore(pool: pool)
         let id = SessionToken.generate().storageID
         let now = Date()
-        _ = try await pool.send(RedisCommand("SCRIPT", ["FLUSH"]))
+        _ = try await pool.send(RESPCommand("SCRIPT", ["FLUSH"]))
         try await store.create(
             id,
             SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600)
         )
-        _ = try await pool.send(RedisCommand("SCRIPT", ["FLUSH"]))
+        _ = try await pool.send(RESPCommand("SCRIPT", ["FLUSH"]))
         #expect(try await store.update(id, SessionUpdate(setValues: ["b": Data("2".utf8)], idleExpiresAt: now + 600, lastSeenAt: now)))
         #expect(try await store.load(id)?.version == 2)
     }
@@ -79,7 +79,7 @@ struct RedisStoreTests {
     func outageAndRecovery() async throws {
         var configuration = try RedisTestServer.configuration()
         configuration.commandTimeout = .milliseconds(500)
-        let store = try RedisTestServer.isolatedStore(pool: RedisConnectionPool(configuration: configuration))
+        let store = try RedisTestServer.isolatedStore(pool: RESPConnectionPool(configuration: configuration))
         let engine = try SessionEngine(store: store)
         let visits = SessionKey<Int>("visits")
         let user = EngineTestClient(engine: engine)

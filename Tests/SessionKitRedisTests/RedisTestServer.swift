@@ -13,13 +13,13 @@ enum RedisTestServer {
     static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
     static let skipReason: Comment = "Redis tests skipped: set SESSIONKIT_REDIS_URL (eval \"$(scripts/services.sh start)\")"
 
-    static func configuration() throws -> RedisConfiguration {
-        try RedisConfiguration(url: try #require(url))
+    static func configuration() throws -> RESPClientConfiguration {
+        try RESPClientConfiguration(url: try #require(url))
     }
 
     /// A store whose keys live under a prefix of their own, so tests never see each other's keys.
-    static func isolatedStore(clock: any SessionClock = SystemSessionClock(), pool: RedisConnectionPool? = nil) throws -> RedisSessionStore {
-        let pool = try pool ?? RedisConnectionPool(configuration: configuration())
+    static func isolatedStore(clock: any SessionClock = SystemSessionClock(), pool: RESPConnectionPool? = nil) throws -> RedisSessionStore {
+        let pool = try pool ?? RESPConnectionPool(configuration: configuration())
         return RedisSessionStore(pool: pool, keyPrefix: "test:\(UUID().uuidString.prefix(8)):", clock: clock)
     }
 

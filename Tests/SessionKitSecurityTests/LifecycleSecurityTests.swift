@@ -168,7 +168,7 @@ struct LifecycleSecurityTests {
             case .redis(let store):
                 let ids = try #require(try await harness.access.storedIDs())
                 for id in ids {
-                    let expiry = try await store.pool.send(RedisCommand("PEXPIRETIME", ["\(store.keyPrefix)s:{\(id)}"])).int ?? -1
+                    let expiry = try await store.pool.send(RESPCommand("PEXPIRETIME", ["\(store.keyPrefix)s:{\(id)}"])).int ?? -1
                     #expect(expiry > 0, "a session key without a TTL")
                     #expect(Double(expiry) / 1000 <= harness.clock.now().timeIntervalSince1970, "the key outlives the session")
                 }

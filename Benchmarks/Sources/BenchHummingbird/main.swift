@@ -34,7 +34,7 @@ struct PassThroughMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The request context of the SessionKit configurations.
-struct SessionKitContext: SessionKitHummingbird.SessionRequestContext {
+struct SessionKitContext: SessionKitRequestContext {
     var coreContext: CoreRequestContextStorage
     var session: SessionHandle = .inactive
 

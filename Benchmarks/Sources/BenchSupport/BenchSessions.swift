@@ -49,7 +49,7 @@ public struct BenchSessions: Sendable {
             )
         case "redis":
             let url = try required("SESSIONKIT_REDIS_URL", environment)
-            let store = RedisSessionStore(pool: RedisConnectionPool(configuration: try RedisConfiguration(url: url)))
+            let store = RedisSessionStore(pool: RESPConnectionPool(configuration: try RESPClientConfiguration(url: url)))
             return BenchSessions(engine: try SessionEngine(store: store, logger: logger), services: [], prepare: {})
         default:
             throw SessionConfigurationError("unknown store \(store)")

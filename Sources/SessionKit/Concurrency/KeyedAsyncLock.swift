@@ -1,9 +1,11 @@
-/// One first-in, first-out async lock per key, created on demand and dropped when idle.
+/// One first-in, first-out async lock per key, created on demand and dropped when idle: the
+/// package's only async lock.
 ///
 /// The engine serialises the sign-ins of one user within a process with it, so the per-user
 /// session cap is exact for concurrent sign-ins on one instance (across instances the cap is
-/// re-checked after each sign-in and converges; see `Docs/Architecture.md`).
-final class KeyedAsyncLock: Sendable {
+/// re-checked after each sign-in and converges; see `Docs/Architecture.md`). The SQLite store
+/// serialises its writer connection with it under one key.
+package final class KeyedAsyncLock: Sendable {
     private struct Entry: Sendable {
         var held = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -11,7 +13,12 @@ final class KeyedAsyncLock: Sendable {
 
     private let entries = LockedValue<[String: Entry]>([:])
 
-    func withLock<Result: Sendable>(_ key: String, _ body: () async throws -> Result) async throws -> Result {
+    /// Creates a lock with no holders.
+    package init() {}
+
+    /// Runs `body` while holding the lock for `key`; callers of the same key run one at a time,
+    /// in arrival order.
+    package func withLock<Result: Sendable>(_ key: String, _ body: () async throws -> Result) async throws -> Result {
         await acquire(key)
         defer { release(key) }
         return try await body()

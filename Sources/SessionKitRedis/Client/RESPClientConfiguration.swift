@@ -2,7 +2,7 @@ import SessionKitRESP
 import Foundation
 
 /// Where and how to connect to Redis or Valkey.
-public struct RedisConfiguration: Sendable {
+public struct RESPClientConfiguration: Sendable {
     /// The server's host name or address.
     public var host: String
     /// The server's port (default 6379).
@@ -63,11 +63,11 @@ public struct RedisConfiguration: Sendable {
     }
 
     /// Parses `redis://[user[:password]@]host[:port][/db][?protocol=3]`; `rediss://` turns on TLS.
-    public init(url text: String) throws(RedisError) {
+    public init(url text: String) throws(RESPClientError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme, scheme == "redis" || scheme == "rediss" else {
-            throw RedisError.invalidURL("expected redis://[user[:password]@]host[:port][/db]")
+            throw RESPClientError.invalidURL("expected redis://[user[:password]@]host[:port][/db]")
         }
-        guard let host = components.host, !host.isEmpty else { throw RedisError.invalidURL("the URL has no host") }
+        guard let host = components.host, !host.isEmpty else { throw RESPClientError.invalidURL("the URL has no host") }
         self.init(host: host, port: components.port ?? 6379)
         useTLS = scheme == "rediss"
         // `URLComponents.user` and `.password` are already percent-decoded.
@@ -75,11 +75,11 @@ public struct RedisConfiguration: Sendable {
         if let password = components.password { self.password = password }
         let path = components.path.drop(while: { $0 == "/" })
         if !path.isEmpty {
-            guard let number = Int(path), number >= 0 else { throw RedisError.invalidURL("the database must be a number, got \(path)") }
+            guard let number = Int(path), number >= 0 else { throw RESPClientError.invalidURL("the database must be a number, got \(path)") }
             database = number
         }
         if let version = components.queryItems?.first(where: { $0.name == "protocol" })?.value {
-            guard version == "2" || version == "3" else { throw RedisError.invalidURL("protocol must be 2 or 3") }
+            guard version == "2" || version == "3" else { throw RESPClientError.invalidURL("protocol must be 2 or 3") }
             protocolVersion = Int(version) ?? 2
         }
     }

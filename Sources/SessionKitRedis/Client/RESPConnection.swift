@@ -6,7 +6,7 @@ import NIOSSL
 
 /// One connection to Redis or Valkey: many requests may be in flight on it at once
 /// (pipelining), each with its own timeout.
-public final class RedisConnection: Sendable {
+public final class RESPConnection: Sendable {
     let channel: any Channel
     let commandTimeout: Duration
 
@@ -20,15 +20,15 @@ public final class RedisConnection: Sendable {
 
     /// Opens a connection and runs the handshake (`HELLO 3`/`AUTH`, `SELECT`).
     public static func connect(
-        _ configuration: RedisConfiguration,
+        _ configuration: RESPClientConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    ) async throws -> RedisConnection {
+    ) async throws -> RESPConnection {
         let sslContext: NIOSSLContext?
         if configuration.useTLS {
             do {
                 sslContext = try NIOSSLContext(configuration: .makeClientConfiguration())
             } catch {
-                throw RedisError.connectionClosed(reason: "TLS setup failed")
+                throw RESPClientError.connectionClosed(reason: "TLS setup failed")
             }
         } else {
             sslContext = nil
@@ -59,9 +59,9 @@ public final class RedisConnection: Sendable {
         do {
             channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
         } catch {
-            throw RedisError.connectionClosed(reason: "cannot connect to \(configuration.host):\(configuration.port)")
+            throw RESPClientError.connectionClosed(reason: "cannot connect to \(configuration.host):\(configuration.port)")
         }
-        let connection = RedisConnection(channel: channel, commandTimeout: configuration.commandTimeout)
+        let connection = RESPConnection(channel: channel, commandTimeout: configuration.commandTimeout)
         do {
             try await connection.handshake(configuration)
         } catch {
@@ -71,19 +71,19 @@ public final class RedisConnection: Sendable {
         return connection
     }
 
-    private func handshake(_ configuration: RedisConfiguration) async throws {
-        var commands: [RedisCommand] = []
+    private func handshake(_ configuration: RESPClientConfiguration) async throws {
+        var commands: [RESPCommand] = []
         if configuration.protocolVersion == 3 {
             var hello = ["3"]
             if let password = configuration.password {
                 hello += ["AUTH", configuration.username ?? "default", password]
             }
-            commands.append(RedisCommand("HELLO", hello))
+            commands.append(RESPCommand("HELLO", hello))
         } else if let password = configuration.password {
-            commands.append(RedisCommand("AUTH", configuration.username.map { [$0, password] } ?? [password]))
+            commands.append(RESPCommand("AUTH", configuration.username.map { [$0, password] } ?? [password]))
         }
         if configuration.database != 0 {
-            commands.append(RedisCommand("SELECT", [String(configuration.database)]))
+            commands.append(RESPCommand("SELECT", [String(configuration.database)]))
         }
         guard !commands.isEmpty else { return }
         for reply in try await send(commands) {
@@ -92,27 +92,27 @@ public final class RedisConnection: Sendable {
     }
 
     /// Sends commands in one write and returns one reply per command, in order. Error replies
-    /// are returned as ``RESPValue/error(_:)``, not thrown; connection failures and timeouts
-    /// throw ``RedisError``.
-    public func send(_ commands: [RedisCommand]) async throws -> [RESPValue] {
-        let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
+    /// are returned as ``RESPReply/error(_:)``, not thrown; connection failures and timeouts
+    /// throw ``RESPClientError``.
+    public func send(_ commands: [RESPCommand]) async throws -> [RESPReply] {
+        let promise = channel.eventLoop.makePromise(of: [RESPReply].self)
         let channel = self.channel
         let timeout = channel.eventLoop.scheduleTask(
             in: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000 + commandTimeout.components.attoseconds / 1_000_000_000)
         ) {
             // A late reply would be matched to the next request: close the connection.
-            promise.fail(RedisError.timedOut)
+            promise.fail(RESPClientError.timedOut)
             channel.close(promise: nil)
         }
         promise.futureResult.whenComplete { _ in timeout.cancel() }
         channel.writeAndFlush(RedisRequest(commands: commands, promise: promise)).whenFailure { _ in
-            promise.fail(RedisError.connectionClosed(reason: "write failed"))
+            promise.fail(RESPClientError.connectionClosed(reason: "write failed"))
         }
         return try await promise.futureResult.get()
     }
 
-    /// Sends one command and returns its reply, throwing server errors as ``RedisError/server(kind:message:)``.
-    public func send(_ command: RedisCommand) async throws -> RESPValue {
+    /// Sends one command and returns its reply, throwing server errors as ``RESPClientError/server(kind:message:)``.
+    public func send(_ command: RESPCommand) async throws -> RESPReply {
         let reply = try await send([command]).first ?? .null
         if let error = reply.serverError { throw error }
         return reply

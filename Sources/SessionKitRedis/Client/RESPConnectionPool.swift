@@ -1,12 +1,13 @@
+import SessionKit
+import Synchronization
 import SessionKitRESP
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// A fixed set of multiplexed connections to one Redis/Valkey server.
 ///
-/// Requests are spread round-robin over ``RedisConfiguration/connectionCount`` connections
+/// Requests are spread round-robin over ``RESPClientConfiguration/connectionCount`` connections
 /// and pipelined on each, so no request waits for a free connection. Each connection slot is
 /// a small state machine:
 ///
@@ -15,34 +16,34 @@ import Synchronization
 ///      ▲                    │ failed
 ///      └──── backing off ◀──┘   (requests fail fast until the backoff ends)
 /// ```
-/// After a failed connect the slot waits ``RedisConfiguration/initialBackoff`` (50 ms), doubling
-/// up to ``RedisConfiguration/maxBackoff``,
-/// before trying again; in between, requests fail at once with ``RedisError/backingOff(retryInMilliseconds:)``
+/// After a failed connect the slot waits ``RESPClientConfiguration/initialBackoff`` (50 ms), doubling
+/// up to ``RESPClientConfiguration/maxBackoff``,
+/// before trying again; in between, requests fail at once with ``RESPClientError/backingOff(retryInMilliseconds:)``
 /// instead of piling up. When the server returns, the next request after the backoff
 /// reconnects: the pool heals without a restart.
-public final class RedisConnectionPool: Sendable {
+public final class RESPConnectionPool: Sendable {
     /// The configuration the pool connects with.
-    public let configuration: RedisConfiguration
+    public let configuration: RESPClientConfiguration
     private let slots: [ConnectionSlot]
     private let next = Atomic<Int>(0)
     private let group: any EventLoopGroup
 
     /// Creates a pool; connections open on first use.
-    public init(configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(configuration: RESPClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.group = group
         self.slots = (0..<max(1, configuration.connectionCount)).map { _ in ConnectionSlot() }
     }
 
     /// Sends commands as one pipeline on one connection; one reply per command.
-    public func send(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+    public func send(_ commands: [RESPCommand]) async throws -> [RESPReply] {
         let index = next.add(1, ordering: .relaxed).newValue % slots.count
         let connection = try await slots[index].connection(configuration: configuration, group: group)
         return try await connection.send(commands)
     }
 
     /// Sends one command; server errors are thrown.
-    public func send(_ command: RedisCommand) async throws -> RESPValue {
+    public func send(_ command: RESPCommand) async throws -> RESPReply {
         let reply = try await send([command]).first ?? .null
         if let error = reply.serverError { throw error }
         return reply
@@ -58,20 +59,20 @@ public final class RedisConnectionPool: Sendable {
 final class ConnectionSlot: Sendable {
     enum State {
         case disconnected(failures: Int, retryAt: ContinuousClock.Instant?)
-        case connecting(waiters: [CheckedContinuation<RedisConnection, any Error>])
-        case connected(RedisConnection)
+        case connecting(waiters: [CheckedContinuation<RESPConnection, any Error>])
+        case connected(RESPConnection)
     }
 
     private enum Step {
-        case use(RedisConnection)
-        case fail(RedisError)
+        case use(RESPConnection)
+        case fail(RESPClientError)
         case connect(failures: Int)
         case wait
     }
 
-    private let state = Mutex<State>(.disconnected(failures: 0, retryAt: nil))
+    private let state = LockedValue<State>(.disconnected(failures: 0, retryAt: nil))
 
-    func connection(configuration: RedisConfiguration, group: any EventLoopGroup) async throws -> RedisConnection {
+    func connection(configuration: RESPClientConfiguration, group: any EventLoopGroup) async throws -> RESPConnection {
         let now = ContinuousClock.now
         let step = state.withLock { state -> Step in
             switch state {
@@ -100,7 +101,7 @@ final class ConnectionSlot: Sendable {
             return try await connect(configuration: configuration, group: group, failures: failures)
         case .wait:
             return try await withCheckedThrowingContinuation { continuation in
-                let immediate = state.withLock { state -> Result<RedisConnection, any Error>? in
+                let immediate = state.withLock { state -> Result<RESPConnection, any Error>? in
                     switch state {
                     case .connecting(var waiters):
                         waiters.append(continuation)
@@ -109,7 +110,7 @@ final class ConnectionSlot: Sendable {
                     case .connected(let connection):
                         return .success(connection)
                     case .disconnected:
-                        return .failure(RedisError.connectionClosed(reason: "connection attempt failed"))
+                        return .failure(RESPClientError.connectionClosed(reason: "connection attempt failed"))
                     }
                 }
                 if let immediate { continuation.resume(with: immediate) }
@@ -117,10 +118,10 @@ final class ConnectionSlot: Sendable {
         }
     }
 
-    private func connect(configuration: RedisConfiguration, group: any EventLoopGroup, failures: Int) async throws -> RedisConnection {
+    private func connect(configuration: RESPClientConfiguration, group: any EventLoopGroup, failures: Int) async throws -> RESPConnection {
         do {
-            let connection = try await RedisConnection.connect(configuration, group: group)
-            let waiters = state.withLock { state -> [CheckedContinuation<RedisConnection, any Error>] in
+            let connection = try await RESPConnection.connect(configuration, group: group)
+            let waiters = state.withLock { state -> [CheckedContinuation<RESPConnection, any Error>] in
                 defer { state = .connected(connection) }
                 if case .connecting(let waiters) = state { return waiters }
                 return []
@@ -130,7 +131,7 @@ final class ConnectionSlot: Sendable {
         } catch {
             let attempt = failures + 1
             let backoff = min(configuration.initialBackoff * (1 << min(attempt - 1, 16)), configuration.maxBackoff)
-            let waiters = state.withLock { state -> [CheckedContinuation<RedisConnection, any Error>] in
+            let waiters = state.withLock { state -> [CheckedContinuation<RESPConnection, any Error>] in
                 defer { state = .disconnected(failures: attempt, retryAt: .now + backoff) }
                 if case .connecting(let waiters) = state { return waiters }
                 return []
@@ -141,7 +142,7 @@ final class ConnectionSlot: Sendable {
     }
 
     func close() async {
-        let connection = state.withLock { state -> RedisConnection? in
+        let connection = state.withLock { state -> RESPConnection? in
             defer { state = .disconnected(failures: 0, retryAt: nil) }
             if case .connected(let connection) = state { return connection }
             return nil

@@ -16,13 +16,13 @@ import SessionKit
 /// changed fields atomically (a gone session is never re-created); destroy is one `DEL`.
 public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
     /// The connection pool.
-    public let pool: RedisConnectionPool
+    public let pool: RESPConnectionPool
     /// The prefix of every key.
     public let keyPrefix: String
     let clock: any SessionClock
 
     /// Creates a store over a pool.
-    public init(pool: RedisConnectionPool, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) {
+    public init(pool: RESPConnectionPool, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) {
         self.pool = pool
         self.keyPrefix = keyPrefix
         self.clock = clock
@@ -41,7 +41,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
 
     /// Returns the live record (one `HGETALL`).
     public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
-        let reply = try await command(RedisCommand("HGETALL", [sessionKey(id)]))
+        let reply = try await command(RESPCommand("HGETALL", [sessionKey(id)]))
         let fields = try Self.pairs(reply)
         guard !fields.isEmpty else { return nil }
         let record = try Self.record(from: fields)
@@ -89,7 +89,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
 
     /// Deletes a record (one `DEL`; the user's set drops the stale entry on its next listing).
     public func delete(_ id: SessionStorageID) async throws {
-        _ = try await command(RedisCommand("DEL", [sessionKey(id)]))
+        _ = try await command(RESPCommand("DEL", [sessionKey(id)]))
     }
 
     /// Moves a live session to a new ID (one `EVALSHA`).
@@ -111,7 +111,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
     public func sessions(forUser userID: String) async throws -> [SessionSummary] {
         let members = try await members(of: userID)
         guard !members.isEmpty else { return [] }
-        let replies = try await send(members.map { RedisCommand("HMGET", [sessionKey($0), "m:e", "m:c", "m:l", "m:u", "m:g"]) })
+        let replies = try await send(members.map { RESPCommand("HMGET", [sessionKey($0), "m:e", "m:c", "m:l", "m:u", "m:g"]) })
         let now = clock.now()
         var result: [SessionSummary] = []
         var stale: [String] = []
@@ -133,7 +133,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
                 )
             )
         }
-        if !stale.isEmpty { _ = try? await send([RedisCommand("SREM", [userKey(userID)] + stale)]) }
+        if !stale.isEmpty { _ = try? await send([RESPCommand("SREM", [userKey(userID)] + stale)]) }
         return result.sorted { ($0.createdAt, $0.id.hex) < ($1.createdAt, $1.id.hex) }
     }
 
@@ -143,11 +143,11 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         let doomed = try await members(of: userID).filter { $0 != keptID }
         guard !doomed.isEmpty else { return 0 }
         let now = millis(clock.now())
-        var commands = doomed.map { RedisCommand("EVALSHA", [RedisScript.deleteReportingLive.sha1, "1", sessionKey($0), now]) }
-        commands.append(RedisCommand("SREM", [userKey(userID)] + doomed.map(\.hex)))
+        var commands = doomed.map { RESPCommand("EVALSHA", [RedisScript.deleteReportingLive.sha1, "1", sessionKey($0), now]) }
+        commands.append(RESPCommand("SREM", [userKey(userID)] + doomed.map(\.hex)))
         var replies = try await send(commands)
         if replies.contains(where: { $0.serverError.map(Self.isNoScript) ?? false }) {
-            commands = doomed.map { RedisCommand("EVAL", [RedisScript.deleteReportingLive.source, "1", sessionKey($0), now]) }
+            commands = doomed.map { RESPCommand("EVAL", [RedisScript.deleteReportingLive.source, "1", sessionKey($0), now]) }
             replies = try await send(commands)
         }
         try Self.check(replies)
@@ -156,53 +156,53 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
 
     /// Sends `PING` on a pooled connection.
     public func ping() async throws {
-        _ = try await command(RedisCommand("PING", []))
+        _ = try await command(RESPCommand("PING", []))
     }
 
     // MARK: Helpers
 
     private func members(of userID: String) async throws -> [SessionStorageID] {
-        let reply = try await command(RedisCommand("SMEMBERS", [userKey(userID)]))
+        let reply = try await command(RESPCommand("SMEMBERS", [userKey(userID)]))
         return (reply.array ?? []).compactMap { $0.string.flatMap(SessionStorageID.init(hex:)) }
     }
 
-    private func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPValue {
+    private func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPReply {
         let tail = [String(keys.count)] + keys + arguments
-        let reply = try await send([RedisCommand("EVALSHA", [script.sha1] + tail)])[0]
+        let reply = try await send([RESPCommand("EVALSHA", [script.sha1] + tail)])[0]
         if let error = reply.serverError, Self.isNoScript(error) {
-            return try await command(RedisCommand("EVAL", [script.source] + tail))
+            return try await command(RESPCommand("EVAL", [script.source] + tail))
         }
         if let error = reply.serverError { throw Self.storeError(error) }
         return reply
     }
 
-    private func command(_ command: RedisCommand) async throws -> RESPValue {
+    private func command(_ command: RESPCommand) async throws -> RESPReply {
         let reply = try await send([command])[0]
         if let error = reply.serverError { throw Self.storeError(error) }
         return reply
     }
 
-    private func send(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+    private func send(_ commands: [RESPCommand]) async throws -> [RESPReply] {
         guard !commands.isEmpty else { return [] }
         do {
             let replies = try await pool.send(commands)
-            guard replies.count == commands.count else { throw RedisError.unexpectedReply("\(replies.count) replies for \(commands.count) commands") }
+            guard replies.count == commands.count else { throw RESPClientError.unexpectedReply("\(replies.count) replies for \(commands.count) commands") }
             return replies
-        } catch let error as RedisError {
+        } catch let error as RESPClientError {
             throw Self.storeError(error)
         }
     }
 
-    private static func check(_ replies: [RESPValue]) throws {
+    private static func check(_ replies: [RESPReply]) throws {
         if let error = replies.lazy.compactMap(\.serverError).first { throw storeError(error) }
     }
 
-    private static func isNoScript(_ error: RedisError) -> Bool {
+    private static func isNoScript(_ error: RESPClientError) -> Bool {
         if case .server("NOSCRIPT", _) = error { return true }
         return false
     }
 
-    static func storeError(_ error: RedisError) -> SessionStoreError {
+    static func storeError(_ error: RESPClientError) -> SessionStoreError {
         switch error {
         case .timedOut: return .timedOut
         case .server("WRONGTYPE", let message): return .corrupt(reason: "Redis WRONGTYPE: \(message)")
@@ -224,7 +224,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         return fields
     }
 
-    private static func pairs(_ reply: RESPValue) throws -> [(String, RESPValue)] {
+    private static func pairs(_ reply: RESPReply) throws -> [(String, RESPReply)] {
         switch reply {
         case .map(let pairs):
             return pairs.compactMap { key, value in key.string.map { ($0, value) } }
@@ -238,9 +238,9 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         }
     }
 
-    private static func record(from fields: [(String, RESPValue)]) throws -> SessionRecord {
+    private static func record(from fields: [(String, RESPReply)]) throws -> SessionRecord {
         var data: [String: Data] = [:]
-        var meta: [String: RESPValue] = [:]
+        var meta: [String: RESPReply] = [:]
         for (name, value) in fields {
             if name.hasPrefix("d:") {
                 guard case .bulkString(let bytes) = value else { throw SessionStoreError.corrupt(reason: "non-string session field") }
@@ -264,7 +264,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         )
     }
 
-    private static func date(_ value: RESPValue?) -> Date {
+    private static func date(_ value: RESPReply?) -> Date {
         Date(timeIntervalSince1970: Double(value?.int ?? 0) / 1000)
     }
 

@@ -1,17 +1,16 @@
 import Foundation
 import SessionKit
-import Synchronization
 
 /// A clock that only moves when a test says so: expiry tests advance it instead of sleeping.
 ///
 /// It starts at the real current time by default, so stores that hand absolute instants to a
 /// server (Redis `PEXPIREAT`, PostgreSQL `expires_at`) see sensible values.
 public final class TestClock: SessionClock {
-    private let current: Mutex<Date>
+    private let current: LockedValue<Date>
 
     /// Creates a clock standing at `start`.
     public init(start: Date = Date()) {
-        self.current = Mutex(start)
+        self.current = LockedValue(start)
     }
 
     /// The instant the clock stands at.

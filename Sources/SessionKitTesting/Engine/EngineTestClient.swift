@@ -1,6 +1,5 @@
 import HTTPTypes
 import SessionKit
-import Synchronization
 
 /// Drives a ``SessionKit/SessionEngine`` the way an adapter does, with a one-cookie jar, so
 /// engine behaviour can be tested without an HTTP server.
@@ -23,7 +22,7 @@ public final class EngineTestClient: Sendable {
 
     /// The engine under test.
     public let engine: SessionEngine
-    private let jar = Mutex<String?>(nil)
+    private let jar = LockedValue<String?>(nil)
 
     /// Creates a client with an empty cookie jar.
     public init(engine: SessionEngine) {

@@ -1,10 +1,10 @@
 import Logging
-import Synchronization
+import SessionKit
 
 /// Every log line a test's loggers emit, rendered as text, for asserting what was (and was
 /// never) logged: label, level, message, all metadata (handler and event), error and source.
 public final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let lines = LockedValue<[String]>([])
 
     /// Creates an empty capture.
     public init() {}

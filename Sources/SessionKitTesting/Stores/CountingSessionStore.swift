@@ -1,6 +1,5 @@
 import Foundation
 import SessionKit
-import Synchronization
 
 /// A store with every capability, as the test wrappers need it: they forward each call to
 /// such a store and must offer the engine the same capabilities.
@@ -33,7 +32,7 @@ public final class CountingSessionStore: FullyCapableSessionStore {
 
     /// The wrapped store.
     public let base: any FullyCapableSessionStore
-    private let counts = Mutex<[Method: Int]>([:])
+    private let counts = LockedValue<[Method: Int]>([:])
 
     /// Wraps `base`.
     public init(_ base: any FullyCapableSessionStore) {

@@ -1,6 +1,5 @@
 import Foundation
 import SessionKit
-import Synchronization
 
 /// Wraps a real store and makes it fail on demand, to test the failure policy: an outage
 /// (every call throws ``SessionStoreError/unavailable(reason:)``) or a hang (every call waits
@@ -18,7 +17,7 @@ public final class FaultInjectingSessionStore: FullyCapableSessionStore {
 
     /// The wrapped store.
     public let base: any FullyCapableSessionStore
-    private let state = Mutex<(fault: Fault, waiters: [CheckedContinuation<Void, Never>])>((.none, []))
+    private let state = LockedValue<(fault: Fault, waiters: [CheckedContinuation<Void, Never>])>((.none, []))
 
     /// Wraps `base`.
     public init(_ base: any FullyCapableSessionStore) {

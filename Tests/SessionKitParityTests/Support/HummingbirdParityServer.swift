@@ -8,7 +8,7 @@ import SessionKitHummingbird
 /// Starts a real Hummingbird server on 127.0.0.1 (a free port) with the parity routes.
 enum HummingbirdParityServer {
     static func start(engine: SessionEngine) async throws -> RunningServer {
-        let router = Router(context: BasicSessionRequestContext.self)
+        let router = Router(context: BasicSessionKitRequestContext.self)
         router.add(middleware: SessionKitMiddleware(engine: engine))
         for route in ParityRoute.allCases {
             router.get(RouterPath(route.path)) { _, context -> Response in

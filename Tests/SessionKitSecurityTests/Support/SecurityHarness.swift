@@ -69,12 +69,12 @@ enum StoreAccess: Sendable {
         case .redis(let store):
             var lines: [String] = []
             for key in try await redisKeys(store) {
-                let type = try await store.pool.send(RedisCommand("TYPE", [key])).string ?? ""
-                let content: RESPValue
+                let type = try await store.pool.send(RESPCommand("TYPE", [key])).string ?? ""
+                let content: RESPReply
                 switch type {
-                case "hash": content = try await store.pool.send(RedisCommand("HGETALL", [key]))
-                case "set": content = try await store.pool.send(RedisCommand("SMEMBERS", [key]))
-                default: content = try await store.pool.send(RedisCommand("DUMP", [key]))
+                case "hash": content = try await store.pool.send(RESPCommand("HGETALL", [key]))
+                case "set": content = try await store.pool.send(RESPCommand("SMEMBERS", [key]))
+                default: content = try await store.pool.send(RESPCommand("DUMP", [key]))
                 }
                 lines.append("\(key) \(type) \(Self.render(content))")
             }
@@ -109,7 +109,7 @@ enum StoreAccess: Sendable {
 
     /// Every key under the store's prefix (`KEYS <prefix>*`).
     func redisKeys(_ store: RedisSessionStore) async throws -> [String] {
-        let reply = try await store.pool.send(RedisCommand("KEYS", [store.keyPrefix + "*"]))
+        let reply = try await store.pool.send(RESPCommand("KEYS", [store.keyPrefix + "*"]))
         return (reply.array ?? []).compactMap(\.string)
     }
 
@@ -135,7 +135,7 @@ enum StoreAccess: Sendable {
         }
     }
 
-    static func render(_ value: RESPValue) -> String {
+    static func render(_ value: RESPReply) -> String {
         switch value {
         case .bulkString(let bytes): return String(decoding: bytes, as: UTF8.self)
         case .array(let values): return values.map(render).joined(separator: " ")
@@ -292,12 +292,12 @@ final class SecurityHarness: Sendable {
             }
         case .redis:
             let url = try #require(Backend.redisURL)
-            let pool = RedisConnectionPool(configuration: try RedisConfiguration(url: url))
+            let pool = RESPConnectionPool(configuration: try RESPClientConfiguration(url: url))
             let store = RedisSessionStore(pool: pool, keyPrefix: "sksec:\(UUID().uuidString.prefix(8).lowercased()):", clock: clock)
             func cleanUp() async {
                 let access = StoreAccess.redis(store)
                 if let keys = try? await access.redisKeys(store), !keys.isEmpty {
-                    _ = try? await pool.send(RedisCommand("DEL", keys))
+                    _ = try? await pool.send(RESPCommand("DEL", keys))
                 }
                 await pool.close()
             }
