@@ -23,78 +23,89 @@ package struct RESPReplyDecoder: ByteToMessageDecoder {
 
 /// A batch of commands written together (a pipeline) and the promise for their replies.
 package struct RedisRequest {
+    package let id: RESPCommandStateMachine<EventLoopPromise<[RESPReply]>>.RequestID
     package let commands: [RESPCommand]
     package let promise: EventLoopPromise<[RESPReply]>
 
-    package init(commands: [RESPCommand], promise: EventLoopPromise<[RESPReply]>) {
+    package init(id: UInt64 = 0, commands: [RESPCommand], promise: EventLoopPromise<[RESPReply]>) {
+        self.id = id
         self.commands = commands
         self.promise = promise
     }
 }
 
+/// An outbound user event: the caller of request `id` gave up (its task was cancelled). The
+/// request fails with `error` at once; its replies are dropped when they arrive, so the
+/// connection stays usable.
+package struct RESPCancelRequest: Sendable {
+    package let id: UInt64
+    package let error: RESPClientError
+
+    package init(id: UInt64, error: RESPClientError) {
+        self.id = id
+        self.error = error
+    }
+}
+
 /// Matches replies to requests in order, so many requests can be in flight on one connection.
 ///
-/// Writes encode each request's commands into one buffer; replies are collected until the
-/// request at the head of the queue has one per command. When the connection fails or
-/// closes, every waiting request fails with a typed ``RESPClientError``.
+/// The decisions live in ``RESPCommandStateMachine``; this handler only performs the actions
+/// it returns: encode and write, complete or fail promises, close the channel.
 package final class RedisCommandHandler: ChannelDuplexHandler {
     package typealias InboundIn = RESPReply
     package typealias OutboundIn = RedisRequest
     package typealias OutboundOut = ByteBuffer
 
+    private var state = RESPCommandStateMachine<EventLoopPromise<[RESPReply]>>()
+
     package init() {}
-
-    private struct Pending {
-        let promise: EventLoopPromise<[RESPReply]>
-        let expected: Int
-        var replies: [RESPReply]
-    }
-
-    private var pending = CircularBuffer<Pending>()
 
     package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = Self.unwrapOutboundIn(data)
-        guard !request.commands.isEmpty else {
-            request.promise.succeed([])
+        switch state.enqueue(request.id, expected: request.commands.count, promise: request.promise) {
+        case .write:
+            var buffer = context.channel.allocator.buffer(capacity: 128 * request.commands.count)
+            for command in request.commands { command.encode(into: &buffer) }
+            context.write(Self.wrapOutboundOut(buffer), promise: promise)
+        case .succeedEmpty(let replies):
+            replies.succeed([])
             promise?.succeed(())
-            return
+        case .fail(let replies, let error):
+            replies.fail(error)
+            promise?.fail(error)
         }
-        var buffer = context.channel.allocator.buffer(capacity: 128 * request.commands.count)
-        for command in request.commands { command.encode(into: &buffer) }
-        pending.append(Pending(promise: request.promise, expected: request.commands.count, replies: []))
-        context.write(Self.wrapOutboundOut(buffer), promise: promise)
     }
 
     package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let value = Self.unwrapInboundIn(data)
-        // RESP3 pushes (client-side caching invalidations, pub/sub) are not replies; this
-        // client subscribes to nothing, so they are dropped.
-        if case .push = value { return }
-        guard var head = pending.popFirst() else {
-            // A reply nobody asked for: the stream is out of step; it cannot be trusted.
-            failAll(.protocolViolation(reason: "unsolicited reply"))
+        switch state.received(Self.unwrapInboundIn(data)) {
+        case .none:
+            break
+        case .succeed(let promise, let replies):
+            promise.succeed(replies)
+        case .failAndClose(let promises, let error):
+            for promise in promises { promise.fail(error) }
             context.close(promise: nil)
-            return
-        }
-        head.replies.append(value)
-        if head.replies.count == head.expected {
-            head.promise.succeed(head.replies)
-        } else {
-            pending.prepend(head)
         }
     }
 
+    package func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let cancel = event as? RESPCancelRequest else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        state.cancel(cancel.id)?.fail(cancel.error)
+        promise?.succeed(())
+    }
+
     package func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(error as? RESPClientError ?? .protocolViolation(reason: String(describing: type(of: error))))
+        let failure = error as? RESPClientError ?? .protocolViolation(reason: String(describing: type(of: error)))
+        for promise in state.fail(failure) { promise.fail(failure) }
         context.close(promise: nil)
     }
 
     package func channelInactive(context: ChannelHandlerContext) {
-        failAll(.connectionClosed(reason: "the server closed the connection"))
+        let failure = RESPClientError.connectionClosed(reason: "the server closed the connection")
+        for promise in state.fail(failure) { promise.fail(failure) }
         context.fireChannelInactive()
-    }
-
-    private func failAll(_ error: RESPClientError) {
-        while let next = pending.popFirst() { next.promise.fail(error) }
     }
 }

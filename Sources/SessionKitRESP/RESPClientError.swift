@@ -16,6 +16,9 @@ public enum RESPClientError: Error, Sendable, Equatable, CustomStringConvertible
     case unexpectedReply(String)
     /// The connection URL is malformed.
     case invalidURL(String)
+    /// The caller's task was cancelled before the reply arrived. The command may still run on
+    /// the server; its reply is dropped and the connection stays usable.
+    case cancelled
 
     /// Parses an error reply's text into its kind and message.
     public init(serverReply text: String) {
@@ -42,6 +45,7 @@ public enum RESPClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .backingOff(let milliseconds): return "Redis unreachable; reconnecting in \(milliseconds) ms"
         case .unexpectedReply(let reply): return "unexpected Redis reply: \(reply)"
         case .invalidURL(let reason): return "invalid Redis URL: \(reason)"
+        case .cancelled: return "Redis command cancelled"
         }
     }
 }

@@ -41,11 +41,11 @@ struct RedisTestChannel {
     }
 
     /// Writes a request and returns the outcome of its reply promise.
-    mutating func send(_ commands: [RESPCommand]) throws -> FutureOutcome<[RESPReply]> {
+    mutating func send(_ commands: [RESPCommand], id: UInt64 = 0) throws -> FutureOutcome<[RESPReply]> {
         let promise = channel.eventLoop.makePromise(of: [RESPReply].self)
         promises.append(promise)
         let outcome = FutureOutcome(promise.futureResult)
-        try channel.writeOutbound(RedisRequest(commands: commands, promise: promise))
+        try channel.writeOutbound(RedisRequest(id: id, commands: commands, promise: promise))
         return outcome
     }
 

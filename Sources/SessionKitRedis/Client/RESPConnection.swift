@@ -3,12 +3,15 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// One connection to Redis or Valkey: many requests may be in flight on it at once
 /// (pipelining), each with its own timeout.
 public final class RESPConnection: Sendable {
     let channel: any Channel
     let commandTimeout: Duration
+    /// Numbers this connection's requests, so a cancelled caller can name its own.
+    private let requestIDs = Atomic<UInt64>(0)
 
     init(channel: any Channel, commandTimeout: Duration) {
         self.channel = channel
@@ -93,8 +96,10 @@ public final class RESPConnection: Sendable {
 
     /// Sends commands in one write and returns one reply per command, in order. Error replies
     /// are returned as ``RESPReply/error(_:)``, not thrown; connection failures and timeouts
-    /// throw ``RESPClientError``.
+    /// throw ``RESPClientError``. Cancelling the calling task fails the call at once with
+    /// ``RESPClientError/cancelled``; the connection stays usable (the late replies are dropped).
     public func send(_ commands: [RESPCommand]) async throws -> [RESPReply] {
+        let id = requestIDs.wrappingAdd(1, ordering: .relaxed).newValue
         let promise = channel.eventLoop.makePromise(of: [RESPReply].self)
         let channel = self.channel
         let timeout = channel.eventLoop.scheduleTask(
@@ -105,10 +110,14 @@ public final class RESPConnection: Sendable {
             channel.close(promise: nil)
         }
         promise.futureResult.whenComplete { _ in timeout.cancel() }
-        channel.writeAndFlush(RedisRequest(commands: commands, promise: promise)).whenFailure { _ in
+        channel.writeAndFlush(RedisRequest(id: id, commands: commands, promise: promise)).whenFailure { _ in
             promise.fail(RESPClientError.connectionClosed(reason: "write failed"))
         }
-        return try await promise.futureResult.get()
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            channel.triggerUserOutboundEvent(RESPCancelRequest(id: id, error: .cancelled), promise: nil)
+        }
     }
 
     /// Sends one command and returns its reply, throwing server errors as ``RESPClientError/server(kind:message:)``.
