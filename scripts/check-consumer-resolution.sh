@@ -4,7 +4,9 @@
 # package that depends on this checkout with only the matching traits enabled, runs
 # `swift package resolve`, and checks the resolved set against what must be absent.
 #
-#   scripts/check-consumer-resolution.sh
+#   scripts/check-consumer-resolution.sh          # resolution checks only (about 40 s)
+#   scripts/check-consumer-resolution.sh --build  # also builds an app that imports SessionKit's
+#                                                 # Hummingbird adapter and hummingbird-auth together
 #
 # Hummingbird and Vapor themselves depend on async-http-client (HummingbirdTesting, Vapor's
 # `app.client`), so it is resolved for either framework; it is reported, not forbidden.
@@ -56,5 +58,63 @@ check hummingbird-redis '"Hummingbird", "Redis"' "SessionKitHummingbird SessionK
     "vapor fluent fluent-kit postgres-nio sqlite-nio"
 check vapor-postgres '"Vapor", "PostgreSQL"' "SessionKitVapor SessionKitPostgres" \
     "hummingbird sqlite-nio"
-[ "$status" -eq 0 ] && echo "consumer resolution: 2 passed, 0 failed" || echo "consumer resolution: failed"
+# An app that uses hummingbird-auth's sessions and SessionKit's adapter side by side must compile
+# without module qualifiers: no public name of SessionKit's may clash with hummingbird-auth's.
+coexistence() {
+    local dir="$work/coexistence"
+    mkdir -p "$dir/Sources/App"
+    cat > "$dir/Package.swift" <<MANIFEST
+// swift-tools-version:6.2
+import PackageDescription
+let package = Package(
+    name: "Coexistence",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "$root", traits: ["Hummingbird"]),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "App",
+            dependencies: [
+                .product(name: "SessionKit", package: "main"),
+                .product(name: "SessionKitHummingbird", package: "main"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        )
+    ]
+)
+MANIFEST
+    cat > "$dir/Sources/App/main.swift" <<'SWIFT'
+import Hummingbird
+import HummingbirdAuth
+import SessionKit
+import SessionKitHummingbird
+
+/// A context for SessionKit's middleware and one for hummingbird-auth's, no qualifiers.
+struct AppContext: SessionKitRequestContext {
+    var coreContext: CoreRequestContextStorage
+    var session: SessionHandle = .inactive
+    init(source: Source) { coreContext = .init(source: source) }
+}
+typealias AuthContext = BasicSessionRequestContext<String, String>
+let router = Router(context: AppContext.self)
+router.add(middleware: SessionKitMiddleware(engine: try SessionEngine(store: MemorySessionStore())))
+let authRouter = Router(context: AuthContext.self)
+let basic = BasicSessionKitRequestContext.self
+print("ok", basic, authRouter)
+SWIFT
+    if (cd "$dir" && swift build >"$dir/build.log" 2>&1 && "$(swift build --show-bin-path)/App" >/dev/null); then
+        echo "coexistence with hummingbird-auth: builds and runs"
+    else
+        tail -30 "$dir/build.log"
+        echo "FAIL coexistence: SessionKit and hummingbird-auth do not build side by side"
+        status=1
+    fi
+}
+if [ "${1:-}" = "--build" ]; then coexistence; fi
+
+[ "$status" -eq 0 ] && echo "consumer checks passed" || echo "consumer checks failed"
 exit "$status"

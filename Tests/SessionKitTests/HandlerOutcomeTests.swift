@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import SessionKit
+import SessionKitTesting
+import Testing
+
+/// The engine's one outcome policy (`SessionEngine.finish(_:after:)`), without HTTP: what a
+/// handler's own error commits. The adapters' over-the-wire versions are in the parity suite.
+@Suite("Handler outcome policy")
+struct HandlerOutcomeTests {
+    /// Runs `handler` on a handle for `cookie` and finishes it with `outcome`.
+    static func finish(_ harness: Harness, cookie: String?, _ outcome: HandlerOutcome, _ handler: (SessionHandle) async throws -> Void) async throws
+        -> HTTPFields
+    {
+        var request = HTTPFields()
+        if let cookie { request[.cookie] = "__Host-id=\(cookie)" }
+        let handle = harness.engine.begin(request)
+        try await handler(handle)
+        return try await harness.engine.finish(handle, after: outcome)
+    }
+
+    @Test("after an HTTP error a regenerate is dropped and the token stays; the value change is kept")
+    func httpErrorDropsRegenerate() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        let fields = try await Self.finish(harness, cookie: client.cookie, .threwHTTPError) { session in
+            try await session.regenerate()
+            try await session.set(Keys.count, 2)
+        }
+        #expect(fields[.setCookie] == nil, "a new token was issued for a request that failed")
+        #expect(harness.store.calls == [.load: 1, .update: 1])
+        #expect(try await harness.record(for: client.cookie)?.data[Keys.count.name] == Data("2".utf8))
+    }
+
+    @Test("after an HTTP error a sign-in keeps the CSRF token and remember-me flag the record had")
+    func httpErrorRestoresReservedKeys() async throws {
+        let harness = try Harness()
+        let client = harness.client()
+        let token = try await client.request { try await $0.csrfToken() }.value
+        harness.store.reset()
+        let fields = try await Self.finish(harness, cookie: client.cookie, .threwHTTPError) { session in
+            try await session.signIn(userID: "ada", rememberMe: true)
+        }
+        #expect(fields[.setCookie] == nil)
+        #expect(harness.store.calls == [.load: 1], "an undone sign-in still wrote: \(harness.store.calls)")
+        let after = try await client.request { session in (try await session.userID, try await session.csrfToken()) }.value
+        #expect(after.0 == nil && after.1 == token)
+    }
+
+    @Test("after an HTTP error a destroy still ends the session")
+    func httpErrorKeepsDestroy() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
+        let fields = try await Self.finish(harness, cookie: client.cookie, .threwHTTPError) { try $0.destroy() }
+        #expect(fields[.setCookie]?.contains("Max-Age=0") == true)
+        #expect(try await harness.record(for: client.cookie) == nil)
+    }
+
+    @Test("after any other error nothing is written and the handle is finished")
+    func plainErrorDiscards() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        var request = HTTPFields()
+        request[.cookie] = "__Host-id=\(try #require(client.cookie))"
+        let handle = harness.engine.begin(request)
+        try await handle.set(Keys.count, 99)
+        #expect(try await harness.engine.finish(handle, after: .threw).isEmpty)
+        #expect(harness.store.calls == [.load: 1])
+        await #expect(throws: SessionError.notActive) { try await handle.get(Keys.count) }
+        #expect(try await harness.record(for: client.cookie)?.data[Keys.count.name] == Data("1".utf8))
+    }
+}
