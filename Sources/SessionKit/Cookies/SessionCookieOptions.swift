@@ -81,13 +81,24 @@ public struct SessionCookieOptions: Sendable, Equatable {
         if partitioned && !secure {
             throw SessionConfigurationError("Partitioned requires Secure")
         }
-        if name.hasPrefix("__Host-") {
+        // Browsers match the prefixes case-insensitively (RFC 6265bis), so must this check.
+        if Self.hasPrefix(name, "__host-") {
             guard secure else { throw SessionConfigurationError("a __Host- cookie requires Secure; use the name \"id\" for plain-HTTP development") }
             guard domain == nil else { throw SessionConfigurationError("a __Host- cookie must not have a Domain") }
             guard path == "/" else { throw SessionConfigurationError("a __Host- cookie requires Path=/") }
         }
-        if name.hasPrefix("__Secure-") && !secure {
+        if Self.hasPrefix(name, "__secure-") && !secure {
             throw SessionConfigurationError("a __Secure- cookie requires Secure")
+        }
+    }
+
+    /// Whether `name` starts with the lowercase ASCII `prefix`, ignoring ASCII case.
+    static func hasPrefix(_ name: String, _ prefix: String) -> Bool {
+        let bytes = Array(name.utf8)
+        let expected = Array(prefix.utf8)
+        guard bytes.count >= expected.count else { return false }
+        return zip(bytes, expected).allSatisfy { byte, lower in
+            (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == lower
         }
     }
 

@@ -36,7 +36,8 @@ public struct KeyRing: Sendable {
         public let id: UInt32
         let subkeys: [Purpose: SymmetricKey]
 
-        /// Creates a key; the secret must be at least 32 bytes.
+        /// Creates a key; the secret must be at least 32 bytes and not a placeholder (all zeros,
+        /// one repeated byte: fewer than 8 distinct byte values).
         public init(name: String, secret: [UInt8]) throws(SessionConfigurationError) {
             guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "=") }) else {
                 throw SessionConfigurationError("key name \(String(reflecting: name)) must be non-empty printable ASCII without spaces, ',' or '='")
@@ -44,6 +45,13 @@ public struct KeyRing: Sendable {
             guard secret.count >= 32 else {
                 throw SessionConfigurationError(
                     "key \(name) has \(secret.count) bytes; keys need at least 32 random bytes. Generate one with: openssl rand -base64 32"
+                )
+            }
+            // 32 random bytes hold about 25 distinct values; fewer than 8 means a placeholder
+            // (all zeros, one repeated character), not a key.
+            guard Set(secret).count >= 8 else {
+                throw SessionConfigurationError(
+                    "key \(name) does not look random (\(Set(secret).count) distinct byte values). Generate one with: openssl rand -base64 32"
                 )
             }
             self.init(checkedName: name, secret: secret)

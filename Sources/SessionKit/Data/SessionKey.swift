@@ -7,14 +7,36 @@
 /// }
 /// let cart = try await session.get(.cart)
 /// ```
-/// Names starting with `_sk.` are reserved for SessionKit's own values (flash, CSRF, remember-me).
+/// Names starting with `_sk.` are reserved for SessionKit's own values (flash, CSRF,
+/// remember-me): setting or removing such a key throws ``SessionError/reservedKey(_:)`` (400),
+/// so an app that derives key names from input cannot be made to set `_sk.persistent`.
 public struct SessionKey<Value: Codable & Sendable>: Sendable, Hashable {
     /// The name the value is stored under.
     public let name: String
+    /// Set only for SessionKit's own keys, which may use the reserved prefix.
+    let isSessionKitOwn: Bool
 
     /// Creates a key with the given name.
     public init(_ name: String) {
         self.name = name
+        self.isSessionKitOwn = false
+    }
+
+    /// One of SessionKit's own keys, under a reserved name.
+    init(reserved name: String) {
+        self.name = name
+        self.isSessionKitOwn = true
+    }
+
+    /// Keys are equal when their names are.
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.name == rhs.name }
+
+    /// Hashes the name.
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+
+    /// Whether an app key uses the reserved `_sk.` prefix (compared by bytes).
+    var isReservedName: Bool {
+        !isSessionKitOwn && name.utf8.starts(with: ReservedKeys.prefix.utf8)
     }
 }
 

@@ -148,15 +148,28 @@ public struct SessionConfiguration: Sendable {
         guard rememberMe.idleTimeout > .zero, rememberMe.absoluteTimeout >= rememberMe.idleTimeout else {
             throw SessionConfigurationError("rememberMe timeouts must be positive, absolute not shorter than idle")
         }
+        // Browsers cap a cookie's lifetime at 400 days (RFC 6265bis); longer timeouts would
+        // also overflow the stores' millisecond arithmetic.
+        for (name, timeout) in [("absoluteTimeout", absoluteTimeout), ("rememberMe.absoluteTimeout", rememberMe.absoluteTimeout)]
+        where timeout > Self.maxTimeout {
+            throw SessionConfigurationError("\(name) (\(timeout)) must not exceed 400 days, the longest a browser keeps a cookie")
+        }
         if let limit = concurrentSessionLimit, limit.maxSessions < 1 {
             throw SessionConfigurationError("concurrentSessionLimit.maxSessions must be at least 1")
         }
         guard retryAfterSeconds >= 0 else { throw SessionConfigurationError("retryAfterSeconds must not be negative") }
-        if let storeTimeout, storeTimeout <= .zero { throw SessionConfigurationError("storeTimeout must be positive") }
+        if let storeTimeout, storeTimeout <= .zero || storeTimeout > Self.maxTimeout {
+            throw SessionConfigurationError("storeTimeout must be positive and at most 400 days")
+        }
         if case .header(let name) = transport, name == .cookie || name == .setCookie {
             throw SessionConfigurationError("header transport needs its own header name, not Cookie or Set-Cookie")
         }
     }
+}
+
+extension SessionConfiguration {
+    /// The longest timeout accepted: 400 days, the cap browsers put on a cookie's lifetime.
+    static let maxTimeout = Duration.seconds(400 * 86_400)
 }
 
 extension Duration {

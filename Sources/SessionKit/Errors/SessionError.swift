@@ -23,6 +23,9 @@ public enum SessionError: Error, Sendable, Equatable {
     /// The handler asked for something the configured store cannot do (for example listing a
     /// user's sessions on a store without ``SessionUserIndexing``). A programming error: 500.
     case unsupported(String)
+    /// The app tried to set or remove a key under SessionKit's reserved `_sk.` prefix
+    /// (typically a key name derived from input). Answered 400; nothing is written.
+    case reservedKey(String)
 
     /// The HTTP status an adapter answers with.
     public var status: HTTPResponse.Status {
@@ -31,6 +34,7 @@ public enum SessionError: Error, Sendable, Equatable {
         case .typeMismatch, .encodingFailed, .notActive, .cookieTooLarge, .unsupported: return .internalServerError
         case .conflict: return .conflict
         case .tooManySessions: return .forbidden
+        case .reservedKey: return .badRequest
         }
     }
 
@@ -51,6 +55,7 @@ public enum SessionError: Error, Sendable, Equatable {
         case .typeMismatch, .encodingFailed, .notActive, .unsupported: return "Internal session error."
         case .conflict: return "The session was changed by another request. Please retry."
         case .tooManySessions(let limit): return "Too many active sessions (limit \(limit)). Sign out elsewhere first."
+        case .reservedKey: return "This session key name is reserved."
         case .cookieTooLarge(let size, let limit): return "The session cookie would be \(size) bytes, over the \(limit)-byte limit."
         }
     }

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 extension SessionHandle {
-    private static let csrfKey = SessionKey<String>(ReservedKeys.csrf)
+    private static let csrfKey = SessionKey<String>(reserved: ReservedKeys.csrf)
 
     /// The session's CSRF token (synchronizer-token pattern), created on first use.
     ///

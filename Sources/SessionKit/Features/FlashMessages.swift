@@ -13,7 +13,7 @@ public struct FlashMessage: Codable, Sendable, Equatable {
 }
 
 extension SessionHandle {
-    private static let flashKey = SessionKey<[FlashMessage]>(ReservedKeys.flash)
+    private static let flashKey = SessionKey<[FlashMessage]>(reserved: ReservedKeys.flash)
 
     /// Queues a message for the next request that reads flashes.
     public func flash(_ message: FlashMessage) async throws {

@@ -1,0 +1,73 @@
+import Foundation
+import HTTPTypes
+import SessionKit
+import SessionKitTesting
+import Testing
+
+/// Issue 13 findings #6 and #12: reserved key names are enforced, and configurations a browser
+/// or a store cannot honour are refused when the engine is created.
+@Suite("Reserved keys and configuration bounds")
+struct ConfigurationBoundsTests {
+    @Test("setting or removing a key under the reserved _sk. prefix is a 400 and writes nothing")
+    func reservedKeysAreRefused() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        for name in ["_sk.persistent", "_sk.csrf", "_sk.flash", "_sk.anything"] {
+            await #expect(throws: SessionError.reservedKey(name)) {
+                try await client.send { try await $0.set(SessionKey<Bool>(name), true) }
+            }
+            await #expect(throws: SessionError.reservedKey(name)) {
+                try await client.send { try await $0.remove(SessionKey<Bool>(name)) }
+            }
+        }
+        #expect(SessionError.reservedKey("_sk.x").status == .badRequest)
+        let record = try #require(try await harness.record(for: client.cookie))
+        #expect(record.data.keys.sorted() == [Keys.count.name], "a reserved key was written: \(record.data.keys)")
+        // SessionKit's own helpers still use their reserved keys, and look-alikes are ordinary.
+        try await client.send { session in
+            _ = try await session.csrfToken()
+            try await session.flash(FlashMessage("hi"))
+            try await session.set(SessionKey<Bool>("sk.persistent"), true)
+            try await session.set(SessionKey<Bool>("_SK.persistent"), true)
+        }
+        #expect(try await client.request { try await $0.consumeFlashes().map(\.text) }.value == ["hi"])
+    }
+
+    @Test("timeouts over 400 days are refused at start-up instead of overflowing later")
+    func hugeTimeoutsAreRefused() throws {
+        var configuration = SessionConfiguration()
+        configuration.absoluteTimeout = .seconds(401 * 86_400)
+        #expect(throws: SessionConfigurationError.self) { try SessionEngine(store: MemorySessionStore(), configuration: configuration) }
+        configuration = SessionConfiguration()
+        configuration.rememberMe = .init(idleTimeout: .seconds(86_400), absoluteTimeout: .seconds(Int64.max / 4))
+        #expect(throws: SessionConfigurationError.self) { try SessionEngine(store: MemorySessionStore(), configuration: configuration) }
+        configuration = SessionConfiguration()
+        configuration.rememberMe = .init(idleTimeout: .seconds(86_400), absoluteTimeout: .seconds(400 * 86_400))
+        _ = try SessionEngine(store: MemorySessionStore(), configuration: configuration)
+    }
+
+    @Test("the __Host- and __Secure- prefixes are checked case-insensitively, as browsers match them")
+    func cookiePrefixesIgnoreCase() throws {
+        for name in ["__HOST-id", "__host-id", "__Host-id"] {
+            var options = SessionCookieOptions(name: name)
+            options.secure = false
+            #expect(throws: SessionConfigurationError.self, "\(name) without Secure") { try options.validate() }
+            options = SessionCookieOptions(name: name)
+            options.domain = "example.com"
+            #expect(throws: SessionConfigurationError.self, "\(name) with a Domain") { try options.validate() }
+        }
+        for name in ["__SECURE-id", "__secure-id"] {
+            var options = SessionCookieOptions(name: name)
+            options.secure = false
+            #expect(throws: SessionConfigurationError.self, "\(name) without Secure") { try options.validate() }
+        }
+    }
+
+    @Test("placeholder keys (all zeros, one repeated byte) are refused like short ones")
+    func placeholderKeysAreRefused() throws {
+        #expect(throws: SessionConfigurationError.self) { try KeyRing.Key(name: "zero", secret: [UInt8](repeating: 0, count: 32)) }
+        #expect(throws: SessionConfigurationError.self) { try KeyRing.Key(name: "aaaa", secret: Array(String(repeating: "a", count: 64).utf8)) }
+        #expect(throws: SessionConfigurationError.self) { try KeyRing.Key(name: "short", secret: Array(0..<31)) }
+        _ = try KeyRing.Key(name: "ok", secret: Array(0..<32))
+    }
+}
