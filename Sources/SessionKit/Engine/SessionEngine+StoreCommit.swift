@@ -7,7 +7,13 @@ import Logging
 /// ``SessionLifecycle/plan(_:_:)``; what is left here is the store calls, the session cap
 /// (which needs the store's answers) and the response fields.
 extension SessionEngine {
-    func executeInStore(_ plan: LifecyclePlan, _ store: any SessionStore, _ token: SessionToken?, _ input: LifecycleInput) async throws
+    func executeInStore(
+        _ plan: LifecyclePlan,
+        _ store: any SessionStore,
+        _ token: SessionToken?,
+        id incomingID: SessionStorageID?,
+        now: Date
+    ) async throws
         -> HTTPFields
     {
         switch plan {
@@ -23,28 +29,29 @@ extension SessionEngine {
             }
             return deletionFields()
         case .create(let record, let cookieExpiresAt):
-            return try await createInStore(store, record, replacing: nil, cookieExpiresAt: cookieExpiresAt, now: input.now).fields
+            return try await createInStore(store, record, replacing: nil, cookieExpiresAt: cookieExpiresAt, now: now).fields
         case .rotate(let oldID, let record, let user, let cookieExpiresAt):
             guard let user, configuration.concurrentSessionLimit != nil else {
-                return try await rotateInStore(store, oldID, record, user: nil, cookieExpiresAt: cookieExpiresAt, now: input.now)
+                return try await rotateInStore(store, oldID, record, user: nil, cookieExpiresAt: cookieExpiresAt, now: now)
             }
             return try await signInLocks.withLock(user) {
-                try await rotateInStore(store, oldID, record, user: user, cookieExpiresAt: cookieExpiresAt, now: input.now)
+                try await rotateInStore(store, oldID, record, user: user, cookieExpiresAt: cookieExpiresAt, now: now)
             }
         case .update(let update, let expectedVersion, let refreshesCookie, let cookieExpiresAt):
-            guard let token else { return HTTPFields() }
+            guard let token, let incomingID else { return HTTPFields() }
             return try await updateInStore(
                 store,
                 token,
+                incomingID,
                 update,
                 expectedVersion: expectedVersion,
                 refreshesCookie: refreshesCookie,
                 cookieExpiresAt: cookieExpiresAt,
-                now: input.now
+                now: now
             )
         case .reissueCookie(let cookieExpiresAt):
             guard let token else { return HTTPFields() }
-            return tokenFields(token, expiresAt: cookieExpiresAt, now: input.now)
+            return tokenFields(token, expiresAt: cookieExpiresAt, now: now)
         }
     }
 
@@ -68,13 +75,13 @@ extension SessionEngine {
     private func updateInStore(
         _ store: any SessionStore,
         _ token: SessionToken,
+        _ id: SessionStorageID,
         _ update: SessionUpdate,
         expectedVersion: UInt64,
         refreshesCookie: Bool,
         cookieExpiresAt: Date?,
         now: Date
     ) async throws -> HTTPFields {
-        let id = token.storageID
         if update.isTouch {
             guard try await storeCall({ try await store.update(id, update) }) else { return HTTPFields() }
             metrics.touched.increment()

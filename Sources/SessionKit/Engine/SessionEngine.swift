@@ -269,7 +269,8 @@ public final class SessionEngine: Sendable {
         var fields: HTTPFields
         switch backend {
         case .store(let store):
-            fields = try await executeInStore(plan, store, handle.incoming.token, input)
+            // The token's digest was computed once for the input; hashing it again costs an allocation.
+            fields = try await executeInStore(plan, store, handle.incoming.token, id: input.incomingID, now: input.now)
         case .sealed(let codec, let epochs):
             fields = try await executeSealed(plan, codec, epochs, handle, input, epoch: state.epoch)
         }
