@@ -12,6 +12,8 @@
 # `app.client`), so it is resolved for either framework; it is reported, not forbidden.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# A path dependency's package identity is its folder's name (a fresh clone's folder differs).
+identity="$(basename "$root")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 status=0
@@ -22,7 +24,7 @@ check() {
     mkdir -p "$dir/Sources/App"
     local deps="" imports=""
     for product in $products; do
-        deps+="                .product(name: \"$product\", package: \"main\"),"$'\n'
+        deps+="                .product(name: \"$product\", package: \"$identity\"),"$'\n'
         imports+="import $product"$'\n'
     done
     cat > "$dir/Package.swift" <<MANIFEST
@@ -78,8 +80,8 @@ let package = Package(
         .executableTarget(
             name: "App",
             dependencies: [
-                .product(name: "SessionKit", package: "main"),
-                .product(name: "SessionKitHummingbird", package: "main"),
+                .product(name: "SessionKit", package: "$identity"),
+                .product(name: "SessionKitHummingbird", package: "$identity"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
