@@ -1,50 +1,114 @@
 /// Everything that can go wrong talking to Redis or Valkey, typed.
-public enum RESPClientError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The server answered a command with an error reply. `kind` is its first word
-    /// (`ERR`, `WRONGTYPE`, `NOAUTH`, `WRONGPASS`, `LOADING`, `NOSCRIPT`, `READONLY`, …).
-    case server(kind: String, message: String)
+///
+/// A struct with a ``Code`` rather than an enum (postgres-nio's `PSQLError` shape), so a new
+/// kind of failure is a new static member, not a source-breaking enum case. Match a kind with
+/// `error.code == .timedOut` or, in a `catch` clause, `catch RESPClientError.Code.timedOut`.
+public struct RESPClientError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure; compare with `==` or match in `catch` clauses.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        fileprivate enum Base: String, Sendable, Hashable {
+            case server, connectionClosed, timedOut, protocolViolation, backingOff
+            case unexpectedReply, invalidURL, cancelled
+        }
+        fileprivate let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The server answered with an error reply; ``RESPClientError/serverKind`` is its first word.
+        public static let server = Code(.server)
+        /// The connection closed (or could not be opened) before the reply arrived.
+        public static let connectionClosed = Code(.connectionClosed)
+        /// No reply within the command timeout; the connection is closed, since a late reply
+        /// would be matched to the wrong command.
+        public static let timedOut = Code(.timedOut)
+        /// The server sent bytes that are not valid RESP, or a reply over the configured limits.
+        public static let protocolViolation = Code(.protocolViolation)
+        /// The pool is backing off after failed connection attempts.
+        public static let backingOff = Code(.backingOff)
+        /// A reply had a shape the caller did not expect.
+        public static let unexpectedReply = Code(.unexpectedReply)
+        /// The connection URL is malformed.
+        public static let invalidURL = Code(.invalidURL)
+        /// The caller's task was cancelled before the reply arrived.
+        public static let cancelled = Code(.cancelled)
+
+        /// The code's name, for logs.
+        public var description: String { base.rawValue }
+
+        /// Matches any ``RESPClientError`` with this code, for `catch` clauses.
+        public static func ~= (code: Code, error: any Error) -> Bool {
+            (error as? RESPClientError)?.code == code
+        }
+    }
+
+    /// The kind of failure.
+    public let code: Code
+    /// For ``Code/server``: the error reply's first word (`ERR`, `WRONGTYPE`, `NOAUTH`,
+    /// `WRONGPASS`, `LOADING`, `NOSCRIPT`, `READONLY`, `MOVED`, …).
+    public let serverKind: String?
+    /// The server's message, or what went wrong; never credentials.
+    public let message: String
+    /// For ``Code/backingOff``: how long until the pool tries to connect again.
+    public let retryInMilliseconds: Int?
+
+    private init(_ code: Code, serverKind: String? = nil, message: String = "", retryInMilliseconds: Int? = nil) {
+        self.code = code
+        self.serverKind = serverKind
+        self.message = message
+        self.retryInMilliseconds = retryInMilliseconds
+    }
+
+    /// The server answered a command with an error reply of `kind` (its first word).
+    public static func server(kind: String, message: String) -> RESPClientError {
+        RESPClientError(.server, serverKind: kind, message: message)
+    }
     /// The connection closed (or could not be opened) before the reply arrived.
-    case connectionClosed(reason: String)
-    /// No reply within the command timeout; the connection is closed, since a late reply
-    /// would be matched to the wrong command.
-    case timedOut
+    public static func connectionClosed(reason: String) -> RESPClientError { RESPClientError(.connectionClosed, message: reason) }
+    /// No reply within the command timeout.
+    public static let timedOut = RESPClientError(.timedOut)
     /// The server sent bytes that are not valid RESP, or a reply over the configured limits.
-    case protocolViolation(reason: String)
+    public static func protocolViolation(reason: String) -> RESPClientError { RESPClientError(.protocolViolation, message: reason) }
     /// The pool is backing off after failed connection attempts.
-    case backingOff(retryInMilliseconds: Int)
+    public static func backingOff(retryInMilliseconds: Int) -> RESPClientError {
+        RESPClientError(.backingOff, retryInMilliseconds: retryInMilliseconds)
+    }
     /// A reply had a shape the caller did not expect.
-    case unexpectedReply(String)
+    public static func unexpectedReply(_ reply: String) -> RESPClientError { RESPClientError(.unexpectedReply, message: reply) }
     /// The connection URL is malformed.
-    case invalidURL(String)
+    public static func invalidURL(_ reason: String) -> RESPClientError { RESPClientError(.invalidURL, message: reason) }
     /// The caller's task was cancelled before the reply arrived. The command may still run on
     /// the server; its reply is dropped and the connection stays usable.
-    case cancelled
+    public static let cancelled = RESPClientError(.cancelled)
 
     /// Parses an error reply's text into its kind and message.
     public init(serverReply text: String) {
         let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
         let kind = parts.first.map(String.init) ?? "ERR"
-        self = .server(kind: kind, message: parts.count > 1 ? String(parts[1]) : "")
+        self.init(.server, serverKind: kind, message: parts.count > 1 ? String(parts[1]) : "")
     }
 
+    /// Whether this is a server error reply of `kind` (for example `"WRONGTYPE"`).
+    public func isServerError(_ kind: String) -> Bool { code == .server && serverKind == kind }
+
     /// Whether the failure is the server's "busy loading the dataset" state.
-    public var isLoading: Bool { if case .server("LOADING", _) = self { return true } else { return false } }
+    public var isLoading: Bool { isServerError("LOADING") }
     /// Whether the server wants authentication (`NOAUTH`) or rejected the credentials (`WRONGPASS`).
-    public var isAuthenticationError: Bool {
-        if case .server(let kind, _) = self { return kind == "NOAUTH" || kind == "WRONGPASS" }
-        return false
+    public var isAuthenticationError: Bool { isServerError("NOAUTH") || isServerError("WRONGPASS") }
+
+    /// Matches an error equal to this one, for `catch` clauses (`catch RESPClientError.timedOut`).
+    public static func ~= (pattern: RESPClientError, error: any Error) -> Bool {
+        (error as? RESPClientError) == pattern
     }
 
     /// A description that never includes credentials.
     public var description: String {
-        switch self {
-        case .server(let kind, let message): return "Redis error \(kind): \(message)"
-        case .connectionClosed(let reason): return "Redis connection closed: \(reason)"
+        switch code.base {
+        case .server: return "Redis error \(serverKind ?? "ERR"): \(message)"
+        case .connectionClosed: return "Redis connection closed: \(message)"
         case .timedOut: return "Redis command timed out"
-        case .protocolViolation(let reason): return "Redis protocol violation: \(reason)"
-        case .backingOff(let milliseconds): return "Redis unreachable; reconnecting in \(milliseconds) ms"
-        case .unexpectedReply(let reply): return "unexpected Redis reply: \(reply)"
-        case .invalidURL(let reason): return "invalid Redis URL: \(reason)"
+        case .protocolViolation: return "Redis protocol violation: \(message)"
+        case .backingOff: return "Redis unreachable; reconnecting in \(retryInMilliseconds ?? 0) ms"
+        case .unexpectedReply: return "unexpected Redis reply: \(message)"
+        case .invalidURL: return "invalid Redis URL: \(message)"
         case .cancelled: return "Redis command cancelled"
         }
     }

@@ -154,7 +154,7 @@ struct PostgresStoreTests {
                     try await user.send { _ = try await $0.get(visits) }
                     Issue.record("a request succeeded while PostgreSQL was down")
                 } catch let error as SessionError {
-                    guard case .storeUnavailable = error else { Issue.record("expected storeUnavailable (503), got \(error)"); continue }
+                    guard error.code == .storeUnavailable else { Issue.record("expected storeUnavailable (503), got \(error)"); continue }
                     outageErrors += 1
                 }
             }

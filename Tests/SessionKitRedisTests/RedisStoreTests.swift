@@ -94,7 +94,7 @@ struct RedisStoreTests {
                 try await user.send { _ = try await $0.get(visits) }
                 Issue.record("a request succeeded while Redis was down")
             } catch let error as SessionError {
-                guard case .storeUnavailable = error else { Issue.record("expected storeUnavailable, got \(error)"); continue }
+                guard error.code == .storeUnavailable else { Issue.record("expected storeUnavailable, got \(error)"); continue }
                 outageErrors += 1
             }
         }

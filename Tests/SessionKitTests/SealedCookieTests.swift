@@ -625,7 +625,7 @@ struct SealedCookieTests {
             try await client.send { try await $0.set(Sealed.blob, String(repeating: "x", count: 5000)) }
         }
         let thrown = try #require(error)
-        guard case .cookieTooLarge(let size, let limit) = thrown else {
+        guard thrown.code == .cookieTooLarge, let size = thrown.size, let limit = thrown.limit else {
             Issue.record("expected cookieTooLarge, got \(thrown)")
             return
         }
@@ -645,7 +645,7 @@ struct SealedCookieTests {
         let error = await Sealed.sessionError {
             try await client.send { try await $0.set(Sealed.blob, String(repeating: "y", count: 5000)) }
         }
-        guard case .cookieTooLarge(let size, let limit)? = error else {
+        guard error?.code == .cookieTooLarge, let size = error?.size, let limit = error?.limit else {
             Issue.record("expected cookieTooLarge, got \(String(describing: error))")
             return
         }

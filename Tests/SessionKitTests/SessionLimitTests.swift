@@ -185,7 +185,7 @@ struct SessionLimitTests {
                         do {
                             try await EngineTestClient(engine: engine).send { try await $0.signIn(userID: "alice") }
                             return true
-                        } catch SessionError.tooManySessions {
+                        } catch SessionError.Code.tooManySessions {
                             return false
                         } catch {
                             Issue.record("\(policy): a sign-in failed with \(error)")

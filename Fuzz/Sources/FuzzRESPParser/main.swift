@@ -22,7 +22,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
                 break
             }
         } catch {
-            guard case .protocolViolation = error else { preconditionFailure("unexpected error \(error)") }
+            guard error.code == .protocolViolation else { preconditionFailure("unexpected error \(error)") }
             break
         }
         precondition(buffer.readerIndex > before, "a reply consumed no bytes")

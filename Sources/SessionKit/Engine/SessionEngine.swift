@@ -233,7 +233,7 @@ public final class SessionEngine: Sendable {
     }
 
     private static func storeError(from error: any Error) -> SessionStoreError {
-        if case SessionError.storeUnavailable(let storeError) = error { return storeError }
+        if let storeError = (error as? SessionError)?.storeError { return storeError }
         if let storeError = error as? SessionStoreError { return storeError }
         return .unavailable(reason: "\(error)")
     }

@@ -45,13 +45,62 @@ public protocol SessionStore: Sendable {
 
 /// Failures a store reports. The engine maps all of them except ``collision`` to
 /// ``SessionError/storeUnavailable(_:)`` (503 with `Retry-After`).
-public enum SessionStoreError: Error, Sendable, Equatable {
+///
+/// A struct with a ``Code`` rather than an enum (postgres-nio's `PSQLError` shape), so a new
+/// kind of failure is a new static member, not a source-breaking enum case. Match a kind with
+/// `error.code == .timedOut`, or in a `catch` clause with `catch SessionStoreError.Code.timedOut`
+/// (any reason) or `catch SessionStoreError.collision` (this exact error).
+public struct SessionStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure; compare with `==` or match in `catch` clauses.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case collision, unavailable, timedOut, corrupt
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// A live record already has this ID.
+        public static let collision = Code(.collision)
+        /// The store could not be reached or answered with an error.
+        public static let unavailable = Code(.unavailable)
+        /// The store did not answer within its timeout.
+        public static let timedOut = Code(.timedOut)
+        /// The store's data for this session could not be read (corrupt row, wrong type).
+        public static let corrupt = Code(.corrupt)
+
+        /// The code's name, for logs.
+        public var description: String { base.rawValue }
+
+        /// Matches any ``SessionStoreError`` with this code, for `catch` clauses.
+        public static func ~= (code: Code, error: any Error) -> Bool {
+            (error as? SessionStoreError)?.code == code
+        }
+    }
+
+    /// The kind of failure.
+    public let code: Code
+    /// What went wrong, for logs (never a token); `nil` for ``collision`` and ``timedOut``.
+    public let reason: String?
+
+    private init(code: Code, reason: String?) {
+        self.code = code
+        self.reason = reason
+    }
+
     /// A live record already has this ID.
-    case collision
-    /// The store could not be reached or answered with an error.
-    case unavailable(reason: String)
+    public static let collision = SessionStoreError(code: .collision, reason: nil)
     /// The store did not answer within its timeout.
-    case timedOut
+    public static let timedOut = SessionStoreError(code: .timedOut, reason: nil)
+    /// The store could not be reached or answered with an error.
+    public static func unavailable(reason: String) -> SessionStoreError { SessionStoreError(code: .unavailable, reason: reason) }
     /// The store's data for this session could not be read (corrupt row, wrong type).
-    case corrupt(reason: String)
+    public static func corrupt(reason: String) -> SessionStoreError { SessionStoreError(code: .corrupt, reason: reason) }
+
+    /// Matches an error equal to this one, for `catch` clauses (`catch SessionStoreError.collision`).
+    public static func ~= (pattern: SessionStoreError, error: any Error) -> Bool {
+        (error as? SessionStoreError) == pattern
+    }
+
+    /// The code and reason, for logs.
+    public var description: String { reason.map { "\(code): \($0)" } ?? code.description }
 }

@@ -186,7 +186,9 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         guard !commands.isEmpty else { return [] }
         do {
             let replies = try await pool.send(commands)
-            guard replies.count == commands.count else { throw RESPClientError.unexpectedReply("\(replies.count) replies for \(commands.count) commands") }
+            guard replies.count == commands.count else {
+                throw RESPClientError.unexpectedReply("\(replies.count) replies for \(commands.count) commands")
+            }
             return replies
         } catch let error as RESPClientError {
             throw Self.storeError(error)
@@ -198,16 +200,13 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
     }
 
     private static func isNoScript(_ error: RESPClientError) -> Bool {
-        if case .server("NOSCRIPT", _) = error { return true }
-        return false
+        error.isServerError("NOSCRIPT")
     }
 
     static func storeError(_ error: RESPClientError) -> SessionStoreError {
-        switch error {
-        case .timedOut: return .timedOut
-        case .server("WRONGTYPE", let message): return .corrupt(reason: "Redis WRONGTYPE: \(message)")
-        default: return .unavailable(reason: error.description)
-        }
+        if error.code == .timedOut { return .timedOut }
+        if error.isServerError("WRONGTYPE") { return .corrupt(reason: "Redis WRONGTYPE: \(error.message)") }
+        return .unavailable(reason: error.description)
     }
 
     private static func fields(of record: SessionRecord) -> [String] {
