@@ -1,59 +1,32 @@
-import Synchronization
-
-/// Runs `operation` but gives up after `timeout` with ``SessionStoreError/timedOut``.
+/// Runs `operation` as a child task and gives up after `timeout` with
+/// ``SessionStoreError/timedOut``.
 ///
-/// Unlike a task group, this returns at the deadline even if the operation ignores
-/// cancellation (a store stuck in a syscall): the operation is cancelled and left to finish
-/// on its own, and the request gets its 503 on time. When the operation finishes first, the
-/// timer is cancelled at once.
+/// Structured: the operation and its timer are children of the caller's task, so cancelling
+/// the request (a client that went away) cancels the store call, and nothing outlives the call.
+/// At the deadline the operation is cancelled and the caller resumes once it returns: the
+/// shipped stores honour cancellation (the Redis client fails the call at once, the SQL stores
+/// bound their waits with their own timeouts), so the 503 is on time. A store call that ignores
+/// cancellation delays the 503 until it returns, never past it.
 func withDeadline<Result: Sendable>(
     _ timeout: Duration,
     _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
-    let race = DeadlineRace()
-    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
-        let timer = Task {
-            do {
-                try await Task.sleep(for: timeout)
-            } catch {
-                return
-            }
-            guard race.claim() else { return }
-            race.cancelWork()
-            continuation.resume(throwing: SessionStoreError.timedOut)
+    try await withThrowingTaskGroup(of: DeadlineOutcome<Result>.self) { group in
+        group.addTask { .finished(try await operation()) }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return .timedOut
         }
-        let work = Task {
-            let result: Swift.Result<Result, any Error>
-            do {
-                result = .success(try await operation())
-            } catch {
-                result = .failure(error)
-            }
-            timer.cancel()
-            if race.claim() { continuation.resume(with: result) }
+        defer { group.cancelAll() }
+        switch try await group.next() {
+        case .finished(let value): return value
+        case .timedOut, nil: throw SessionStoreError.timedOut
         }
-        race.setWork(work)
     }
 }
 
-/// Decides which of the operation and the timer resumes the caller (exactly one does).
-private final class DeadlineRace: Sendable {
-    private let resumed = LockedValue(false)
-    private let work = LockedValue<Task<Void, Never>?>(nil)
-
-    func claim() -> Bool {
-        resumed.withLock { done in
-            defer { done = true }
-            return !done
-        }
-    }
-
-    func setWork(_ task: Task<Void, Never>) {
-        work.withLock { $0 = task }
-        if resumed.withLock({ $0 }) { task.cancel() }
-    }
-
-    func cancelWork() {
-        work.withLock { $0 }?.cancel()
-    }
+/// Which child of ``withDeadline(_:_:)`` finished first.
+private enum DeadlineOutcome<Result: Sendable>: Sendable {
+    case finished(Result)
+    case timedOut
 }

@@ -121,7 +121,7 @@ public final class SessionEngine: Sendable {
             if configuration.versionedWrites, versionedStore == nil {
                 throw SessionConfigurationError("versionedWrites needs a store with versioned writes (VersionedSessionStore); \(storeName) has none")
             }
-            wrapsStoreCalls = configuration.storeTimeout != nil && !(store is MemorySessionStore)
+            wrapsStoreCalls = configuration.storeTimeout != nil && !(store is any InProcessSessionStore)
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: false)
         case .sealed:
             // Sealed cookies keep no server-side list of sessions, so a cap cannot apply; it is

@@ -36,3 +36,8 @@ public protocol PingableSessionStore: SessionStore {
     /// Returns when the store answers a trivial request; throws ``SessionStoreError`` otherwise.
     func ping() async throws
 }
+
+/// A store whose calls never wait on I/O or another process (an in-memory dictionary behind a
+/// lock), so ``SessionConfiguration/storeTimeout`` cannot apply: the engine calls it directly,
+/// without the deadline's child tasks. Conform only when every call returns promptly on its own.
+public protocol InProcessSessionStore: SessionStore {}

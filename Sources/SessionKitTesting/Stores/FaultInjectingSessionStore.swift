@@ -3,7 +3,7 @@ import SessionKit
 
 /// Wraps a real store and makes it fail on demand, to test the failure policy: an outage
 /// (every call throws ``SessionStoreError/unavailable(reason:)``) or a hang (every call waits
-/// until the fault is cleared, ignoring cancellation like a stuck socket would).
+/// until the fault is cleared or its task is cancelled, like a socket that never answers).
 public final class FaultInjectingSessionStore: FullyCapableSessionStore {
     /// The fault currently injected.
     public enum Fault: Sendable, Equatable {
@@ -17,7 +17,9 @@ public final class FaultInjectingSessionStore: FullyCapableSessionStore {
 
     /// The wrapped store.
     public let base: any FullyCapableSessionStore
-    private let state = LockedValue<(fault: Fault, waiters: [CheckedContinuation<Void, Never>])>((.none, []))
+    private let state = LockedValue<(fault: Fault, waiters: [UInt64: CheckedContinuation<Void, Never>], nextWaiter: UInt64)>(
+        (.none, [:], 0)
+    )
 
     /// Wraps `base`.
     public init(_ base: any FullyCapableSessionStore) {
@@ -31,12 +33,15 @@ public final class FaultInjectingSessionStore: FullyCapableSessionStore {
             let released = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                 state.fault = newValue
                 guard newValue != .hang else { return [] }
-                defer { state.waiters = [] }
-                return state.waiters
+                defer { state.waiters = [:] }
+                return Array(state.waiters.values)
             }
             for waiter in released { waiter.resume() }
         }
     }
+
+    /// How many calls are hung right now, so a test can wait until a request reached the store.
+    public var hungCalls: Int { state.withLock { $0.waiters.count } }
 
     private func gate() async throws {
         let fault = state.withLock { $0.fault }
@@ -44,14 +49,26 @@ public final class FaultInjectingSessionStore: FullyCapableSessionStore {
         case .none: return
         case .unavailable: throw SessionStoreError.unavailable(reason: "injected outage")
         case .hang:
-            await withCheckedContinuation { continuation in
-                let parked = state.withLock { state -> Bool in
-                    guard state.fault == .hang else { return false }
-                    state.waiters.append(continuation)
-                    return true
-                }
-                if !parked { continuation.resume() }
+            let id = state.withLock { state in
+                defer { state.nextWaiter += 1 }
+                return state.nextWaiter
             }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    // `Task.isCancelled` is set before the handler runs, so checking it under
+                    // the lock means either this parks and the handler finds it, or this sees
+                    // the cancellation and does not park.
+                    let parked = state.withLock { state -> Bool in
+                        guard state.fault == .hang, !Task.isCancelled else { return false }
+                        state.waiters[id] = continuation
+                        return true
+                    }
+                    if !parked { continuation.resume() }
+                }
+            } onCancel: {
+                state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+            }
+            try Task.checkCancellation()
             try await gate()
         }
     }

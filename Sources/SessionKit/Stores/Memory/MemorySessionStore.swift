@@ -13,7 +13,8 @@ import Synchronization
 ///
 /// Sessions live only as long as the process. Use SQLite for one persistent process, and
 /// PostgreSQL or Redis/Valkey when several instances share sessions.
-public final class MemorySessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
+public final class MemorySessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore, InProcessSessionStore
+{
     /// The maximum number of live sessions the store keeps.
     public let maxSessions: Int
     private let clock: any SessionClock
