@@ -18,8 +18,9 @@ import Vapor
 /// - a ``SessionKit/SessionError`` (store down, conflict, session cap) becomes an `Abort` with
 ///   the same status and headers (`Retry-After` on 503);
 /// - what a handler's own error commits is the engine's ``SessionKit/HandlerOutcome`` policy:
-///   after an `AbortError` value changes (a flash message set before a 4xx) are kept and the
-///   session's headers are added to the error, but a sign-in or regenerate is not committed;
+///   after an `AbortError` value changes (a flash message set before a 4xx) are kept, but a
+///   sign-in or regenerate is not committed; the error comes back as a ``SessionKitAbortError``
+///   that keeps the original (status, reason, identifier, source) and adds the session's headers;
 /// - any other error discards the request's session changes.
 public struct SessionKitMiddleware: AsyncMiddleware {
     /// The engine that makes the session decisions.
@@ -40,9 +41,7 @@ public struct SessionKitMiddleware: AsyncMiddleware {
         } catch let error as SessionError {
             throw abort(error)
         } catch let error as any AbortError {
-            var headers = error.headers
-            headers.mergeSessionFields(try await finish(session, after: .threwHTTPError))
-            throw Abort(error.status, headers: headers, reason: error.reason)
+            throw SessionKitAbortError(error, sessionFields: try await finish(session, after: .threwHTTPError))
         } catch {
             _ = try? await engine.finish(session, after: .threw)
             throw error
