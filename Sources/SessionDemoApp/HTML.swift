@@ -4,20 +4,22 @@ import SessionKit
 
 /// Tiny HTML helpers: escaping and the shared page layout.
 enum HTML {
+    /// Escapes text for HTML element content and quoted attributes, scalar by scalar: a
+    /// `Character` can hold a `<` behind a Prepend scalar (U+0D4E), so comparing whole
+    /// `Character`s would let markup through.
     static func escape(_ text: String) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&#39;"
-            default: result.append(character)
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": result.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": result.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": result.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": result.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": result.append(contentsOf: "&#39;".unicodeScalars)
+            default: result.append(scalar)
             }
         }
-        return result
+        return String(result)
     }
 
     /// A full page. Pages are never cached (`no-store`), so the back button after signing out

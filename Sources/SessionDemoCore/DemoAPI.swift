@@ -125,7 +125,9 @@ public enum DemoAPI {
 
     /// `POST /api/login`.
     public static func login(_ session: SessionHandle, _ login: Login) async throws -> Me {
-        guard let user = validUserName(login.user) else { throw Failure(status: 400, message: "user must be 1-64 printable characters") }
+        guard let user = validUserName(login.user) else {
+            throw Failure(status: 400, message: "user must be 1-64 of: ASCII letters, digits, . _ - @ +")
+        }
         guard constantTimeEqual(login.password, password) else { throw Failure(status: 401, message: "wrong user name or password") }
         try await session.signIn(userID: user, rememberMe: login.rememberMe ?? false)
         return Me(user: user, visits: try await session.get(visits) ?? 0)
@@ -181,12 +183,19 @@ public enum DemoAPI {
         return SessionKey("note.\(name)")
     }
 
-    /// A user name the demo accepts: 1-64 printable characters, no leading or trailing spaces.
+    /// A user name the demo accepts: 1-64 bytes of an allow-list of scalars (ASCII letters and
+    /// digits, `.`, `_`, `-`, `@`, `+`), checked scalar by scalar, so no combining or Prepend
+    /// scalar can smuggle markup or look-alikes into a name.
     public static func validUserName(_ text: String) -> String? {
-        guard (1...64).contains(text.count), text.trimmingCharacters(in: .whitespaces) == text,
-            text.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
-        else { return nil }
+        guard (1...64).contains(text.utf8.count), text.unicodeScalars.allSatisfy(isUserNameScalar) else { return nil }
         return text
+    }
+
+    private static func isUserNameScalar(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "-", "@", "+": return true
+        default: return false
+        }
     }
 
     /// Compares secrets without an early exit.

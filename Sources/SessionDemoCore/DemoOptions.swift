@@ -26,6 +26,9 @@ public struct DemoOptions: Sendable, Equatable {
     public var store: StoreSpec
     /// Whether the cookie is `Secure` with the `__Host-` prefix (needs HTTPS).
     public var secureCookies: Bool
+    /// How many sessions the memory store keeps (`--store memory`); when full it evicts
+    /// anonymous sessions first.
+    public var memoryCapacity: Int = 100_000
 
     /// Creates options; the defaults serve http://127.0.0.1:8080 from memory (the command line
     /// defaults to ``defaultCommandLineStore`` instead).
@@ -49,6 +52,7 @@ public struct DemoOptions: Sendable, Equatable {
                                cookie   (sealed cookies; keys from SESSIONKIT_KEYS,
                                          else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
+          --memory-capacity N  sessions the memory store keeps (default 100000)
         """
 
     /// Parses command-line arguments (without the program name).
@@ -71,6 +75,12 @@ public struct DemoOptions: Sendable, Equatable {
                 options.store = try parseStore(try value(for: argument))
             case "--secure-cookies":
                 options.secureCookies = true
+            case "--memory-capacity":
+                let text = try value(for: argument)
+                guard let capacity = Int(text), capacity > 0 else {
+                    throw DemoOptionsError("--memory-capacity must be a positive number, got \(text)")
+                }
+                options.memoryCapacity = capacity
             case "--help", "-h":
                 throw DemoOptionsError(usage)
             default:

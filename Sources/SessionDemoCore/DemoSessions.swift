@@ -40,7 +40,8 @@ public struct DemoSessions: Sendable {
         case .sqlite, .postgres, .redis:
             throw SessionConfigurationError("\(options.store) needs DemoSessions.make (it opens connections)")
         case .memory:
-            return try SessionEngine(store: MemorySessionStore(clock: clock), configuration: configuration, clock: clock, logger: logger)
+            let store = MemorySessionStore(maxSessions: options.memoryCapacity, clock: clock)
+            return try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
         case .cookie:
             let keyRing: KeyRing
             if let text = environment["SESSIONKIT_KEYS"], !text.isEmpty {

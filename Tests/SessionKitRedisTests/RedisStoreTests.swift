@@ -12,31 +12,6 @@ struct RedisStoreTests {
         try await check.run { clock in try RedisTestServer.isolatedStore(clock: clock) }
     }
 
-    @Test("500 concurrent patches of different keys of one session all survive")
-    func manyConcurrentPatches() async throws {
-        let store = try RedisTestServer.isolatedStore()
-        let id = SessionToken.generate().storageID
-        let now = Date()
-        try await store.create(id, SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
-        let writers = 500
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            for index in 0..<writers {
-                group.addTask {
-                    try await store.update(
-                        id,
-                        SessionUpdate(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
-                    )
-                }
-            }
-            for try await result in group {
-                guard result else { Issue.record("patch returned \(result)"); return }
-            }
-        }
-        let record = try #require(try await store.load(id))
-        #expect(record.data.count == writers)
-        #expect((0..<writers).allSatisfy { record.data["k\($0)"] == Data(String($0).utf8) })
-    }
-
     @Test("keys hold only the token digest, in one hash slot per session, with a TTL")
     func keyLayout() async throws {
         let pool = RESPConnectionPool(configuration: try RedisTestServer.configuration())

@@ -66,35 +66,6 @@ struct SQLiteStoreTests {
         try await reopened.close()
     }
 
-    @Test("500 concurrent patches of different keys of one session all survive")
-    func manyConcurrentPatches() async throws {
-        let path = temporaryDatabasePath()
-        defer { removeDatabase(path) }
-        let store = try await SQLiteSessionStore.open(path: path)
-        try await store.migrate()
-        let id = SessionToken.generate().storageID
-        let now = Date()
-        try await store.create(id, SessionRecord(data: [:], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600))
-        let writers = 500
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            for index in 0..<writers {
-                group.addTask {
-                    try await store.update(
-                        id,
-                        SessionUpdate(setValues: ["k\(index)": Data(String(index).utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date())
-                    )
-                }
-            }
-            for try await result in group {
-                guard result else { Issue.record("patch returned \(result)"); return }
-            }
-        }
-        let record = try #require(try await store.load(id))
-        #expect(record.data.count == writers)
-        #expect((0..<writers).allSatisfy { record.data["k\($0)"] == Data(String($0).utf8) })
-        try await store.close()
-    }
-
     @Test("the sweeper deletes expired rows in bounded batches and keeps live ones")
     func sweeper() async throws {
         let path = temporaryDatabasePath()

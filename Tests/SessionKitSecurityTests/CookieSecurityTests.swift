@@ -177,8 +177,8 @@ struct CookieSecurityTests {
                 protected,
                 """
                 GET /api/me answered alice's data with Vary \(me.headers[values: .vary]) and Cache-Control \(me.headers[values: .cacheControl]): \
-                a shared cache may serve it to other users. SessionEngine.commit adds Vary: Cookie only with Set-Cookie; \
-                Flask and Django add it whenever the session was accessed.
+                a shared cache may serve it to other users. The engine must add Vary: Cookie and Cache-Control: private \
+                whenever a request read a live session (as Flask and Django do), not only with Set-Cookie.
                 """
             )
         }

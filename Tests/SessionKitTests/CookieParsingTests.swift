@@ -136,66 +136,21 @@ struct CookieParsingTests {
 
     // MARK: Through the engine
 
-    @Test func validCookieWithSurroundingOWSAuthenticates() async throws {
-        let harness = try Harness()
-        let owner = try await harness.clientWithSession(count: 3)
-        let token = try #require(owner.cookie)
-        let client = harness.client()
-        let value = try await client.request(headers: cookieFields("a=1;\t __Host-id=\(token) \t; b=2")) {
-            try await $0.get(Keys.count)
-        }.value
-        #expect(value == 3)
-        #expect(harness.store.calls == [.load: 1])
-    }
-
-    @Test func validCookieInASecondCookieFieldAuthenticates() async throws {
-        let harness = try Harness()
-        let owner = try await harness.clientWithSession(count: 3)
-        let token = try #require(owner.cookie)
-        let value = try await harness.client().request(headers: cookieFields("a=1", "__Host-id=\(token)")) {
-            try await $0.get(Keys.count)
-        }.value
-        #expect(value == 3)
-    }
-
-    @Test(arguments: ["__host-id", "__HOST-ID", "__Host-ID", "%5F%5FHost-id", "__Host-%69d", "\u{00A0}__Host-id", "__Host-id\u{200B}"])
-    func nameVariantsDoNotAuthenticateAndCostNothing(name: String) async throws {
-        let harness = try Harness()
-        let owner = try await harness.clientWithSession(count: 3)
-        let token = try #require(owner.cookie)
-        let (value, response) = try await harness.client().request(headers: cookieFields("\(name)=\(token)")) {
-            try await $0.get(Keys.count)
-        }
-        #expect(value == nil)
-        #expect(response.fields.isEmpty)
-        #expect(harness.store.total == 0)
-    }
-
-    @Test func liveTokenTwiceInOneFieldIsAnonymousWithZeroStoreCalls() async throws {
-        let harness = try Harness()
-        let owner = try await harness.clientWithSession(count: 3)
-        let token = try #require(owner.cookie)
-        let (value, response) = try await harness.client().request(headers: cookieFields("__Host-id=\(token); __Host-id=\(token)")) {
-            try await $0.get(Keys.count)
-        }
-        #expect(value == nil)
-        #expect(response.setCookie == nil)
-        #expect(harness.store.total == 0)
-    }
-
-    @Test func liveTokenPlusAnotherAcrossTwoFieldsIsAnonymousWithZeroStoreCalls() async throws {
+    @Test func duplicateSessionCookieIsAnonymousWithZeroStoreCalls() async throws {
         let harness = try Harness()
         let owner = try await harness.clientWithSession(count: 3)
         let token = try #require(owner.cookie)
         let otherValid = SessionToken.generate().text
         for fields in [
+            cookieFields("__Host-id=\(token); __Host-id=\(token)"),
             cookieFields("__Host-id=\(token)", "__Host-id=\(otherValid)"),
             cookieFields("__Host-id=\(otherValid)", "__Host-id=\(token)"),
             cookieFields("__Host-id=\(token)", "__Host-id=garbage"),
             cookieFields("__Host-id=", "__Host-id=\(token)"),
         ] {
-            let value = try await harness.client().request(headers: fields) { try await $0.get(Keys.count) }.value
+            let (value, response) = try await harness.client().request(headers: fields) { try await $0.get(Keys.count) }
             #expect(value == nil)
+            #expect(response.setCookie == nil)
         }
         #expect(harness.store.total == 0)
     }
@@ -213,44 +168,20 @@ struct CookieParsingTests {
         #expect(try await harness.record(for: token)?.data["count"] == Data("3".utf8))
     }
 
-    @Test func unicodeCannotHideADuplicateSessionCookieFromTheEngine() async throws {
-        // Cookie tossing: an attacker plants their own session cookie plus a cookie whose value
-        // ends in U+0600 just before the victim's. The request carries `id` twice, so it must
-        // authenticate as neither, at zero store cost.
-        var configuration = SessionConfiguration()
-        configuration.cookie = .insecureLocalDevelopment
-        let harness = try Harness(configuration: configuration)
-        let attacker = try await harness.clientWithSession(count: 666)
-        let victim = try await harness.clientWithSession(count: 1)
-        let header = "id=\(try #require(attacker.cookie)); z=\u{0600}; id=\(try #require(victim.cookie))"
-        let value = try await harness.client().request(headers: cookieFields(header)) { try await $0.get(Keys.count) }.value
-        #expect(value == nil, "the request authenticated as the planted session")
-        #expect(harness.store.total == 0)
-    }
-
-    @Test func oversizedCookieCostsNoStoreCall() async throws {
-        let harness = try Harness()
-        let big = String(repeating: "A", count: 4097)
-        let (value, response) = try await harness.client().request(headers: cookieFields("__Host-id=\(big)")) {
-            try await $0.get(Keys.count)
-        }
-        #expect(value == nil)
-        #expect(response.fields.isEmpty)
-        #expect(harness.store.total == 0)
-    }
-
     @Test func malformedCookieValuesCostNoStoreCall() async throws {
         let harness = try Harness()
         let token = SessionToken.generate().text
         let values = [
             "", "x", String(token.dropLast()), token + "A", "\"\(token)\"", "+" + token.dropFirst(), String(repeating: "A", count: 42) + "B",
+            String(repeating: "A", count: 4097),
         ]
         for value in values {
             #expect(SessionToken(validating: value) == nil)
-            let got = try await harness.client().request(headers: cookieFields("__Host-id=\(value)")) {
+            let (got, response) = try await harness.client().request(headers: cookieFields("__Host-id=\(value)")) {
                 try await $0.get(Keys.count)
-            }.value
+            }
             #expect(got == nil)
+            #expect(response.fields.isEmpty)
         }
         #expect(harness.store.total == 0)
     }

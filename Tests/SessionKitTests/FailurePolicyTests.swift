@@ -6,18 +6,9 @@ import Testing
 
 @Suite("Store failure policy")
 struct FailurePolicyTests {
-    /// A harness with a live session holding `count = 1`; returns the client.
-    func sessionUnderTest(_ harness: FaultHarness) async throws -> EngineTestClient {
-        let client = harness.client()
-        try await client.send { try await $0.set(Keys.count, 1) }
-        #expect(client.cookie != nil)
-        harness.store.reset()
-        return client
-    }
-
     @Test func loadFailureFailsTheRequestWith503() async throws {
-        let harness = try FaultHarness()
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
         harness.faults.fault = .unavailable
         let error = await sessionError {
             try await client.send { _ = try await $0.get(Keys.count) }
@@ -32,8 +23,8 @@ struct FailurePolicyTests {
     }
 
     @Test func sessionIsIntactAfterTheOutage() async throws {
-        let harness = try FaultHarness()
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
         let token = client.cookie
         harness.faults.fault = .unavailable
         for _ in 0..<3 {
@@ -49,8 +40,8 @@ struct FailurePolicyTests {
     @Test func treatAsAnonymousReadsNilButWritesFail() async throws {
         var configuration = SessionConfiguration()
         configuration.loadFailurePolicy = .treatAsAnonymous
-        let harness = try FaultHarness(configuration: configuration)
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness(configuration: configuration)
+        let client = try await harness.clientWithSession()
         let token = client.cookie
         harness.faults.fault = .unavailable
 
@@ -85,23 +76,9 @@ struct FailurePolicyTests {
         #expect(harness.memory.count == 1)
     }
 
-    @Test func treatAsAnonymousStillWorksForRequestsWithoutACookie() async throws {
-        var configuration = SessionConfiguration()
-        configuration.loadFailurePolicy = .treatAsAnonymous
-        let harness = try FaultHarness(configuration: configuration)
-        // No token: no load, so no load failure; the create itself fails during the outage.
-        harness.faults.fault = .unavailable
-        let error = await sessionError { try await harness.client().send { try await $0.set(Keys.count, 1) } }
-        #expect(error?.status == .serviceUnavailable)
-        harness.faults.fault = .none
-        let client = harness.client()
-        try await client.send { try await $0.set(Keys.count, 1) }
-        #expect(client.cookie != nil)
-    }
-
     @Test func saveFailureOnPatchThrows() async throws {
-        let harness = try FaultHarness()
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
         let faults = harness.faults
         let error = await sessionError {
             try await client.send { session in
@@ -115,19 +92,28 @@ struct FailurePolicyTests {
         #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
     }
 
-    @Test func saveFailureOnCreateThrows() async throws {
-        let harness = try FaultHarness()
+    /// Without a cookie nothing is loaded, so the load-failure policy cannot save the create.
+    @Test(arguments: [SessionConfiguration.LoadFailurePolicy.failRequest, .treatAsAnonymous])
+    func saveFailureOnCreateThrows(_ policy: SessionConfiguration.LoadFailurePolicy) async throws {
+        var configuration = SessionConfiguration()
+        configuration.loadFailurePolicy = policy
+        let harness = try Harness(configuration: configuration)
         harness.faults.fault = .unavailable
         let client = harness.client()
         let error = await sessionError { try await client.send { try await $0.set(Keys.count, 1) } }
         #expect(error == .storeUnavailable(.unavailable(reason: "injected outage")))
+        #expect(error?.status == .serviceUnavailable)
         #expect(client.cookie == nil)
         #expect(harness.memory.count == 0)
+        // After the outage the same request creates the session.
+        harness.faults.fault = .none
+        try await client.send { try await $0.set(Keys.count, 1) }
+        #expect(client.cookie != nil)
     }
 
     @Test func failureOnRegenerateKeepsTheOldSession() async throws {
-        let harness = try FaultHarness()
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
         let token = client.cookie
         let faults = harness.faults
         let error = await sessionError {
@@ -144,8 +130,8 @@ struct FailurePolicyTests {
     }
 
     @Test func destroyDuringAnOutageFailsInsteadOfPretending() async throws {
-        let harness = try FaultHarness()
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
         harness.faults.fault = .unavailable
         let error = await sessionError { try await client.send { try $0.destroy() } }
         #expect(error?.status == .serviceUnavailable)
@@ -154,8 +140,8 @@ struct FailurePolicyTests {
     }
 
     @Test func touchFailureFailsTheRequest() async throws {
-        let harness = try FaultHarness()
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness()
+        let client = try await harness.clientWithSession()
         harness.clock.advance(by: .seconds(120))
         let faults = harness.faults
         let error = await sessionError {
@@ -173,8 +159,8 @@ struct FailurePolicyTests {
     func hangingStoreTimesOutPromptly() async throws {
         var configuration = SessionConfiguration()
         configuration.storeTimeout = .milliseconds(100)
-        let harness = try FaultHarness(configuration: configuration)
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness(configuration: configuration)
+        let client = try await harness.clientWithSession()
         let token = client.cookie
         harness.faults.fault = .hang
         defer { harness.faults.fault = .none }
@@ -201,8 +187,8 @@ struct FailurePolicyTests {
     func cancellingTheRequestCancelsTheStoreCall() async throws {
         var configuration = SessionConfiguration()
         configuration.storeTimeout = .seconds(3600)
-        let harness = try FaultHarness(configuration: configuration)
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness(configuration: configuration)
+        let client = try await harness.clientWithSession()
         harness.faults.fault = .hang
         defer { harness.faults.fault = .none }
 
@@ -217,8 +203,8 @@ struct FailurePolicyTests {
     @Test func fastStoreIsNotAffectedByTheTimeout() async throws {
         var configuration = SessionConfiguration()
         configuration.storeTimeout = .milliseconds(100)
-        let harness = try FaultHarness(configuration: configuration)
-        let client = try await sessionUnderTest(harness)
+        let harness = try Harness(configuration: configuration)
+        let client = try await harness.clientWithSession()
         for value in 2...20 {
             try await client.send { try await $0.set(Keys.count, value) }
         }

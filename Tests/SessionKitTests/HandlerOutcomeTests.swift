@@ -12,9 +12,7 @@ struct HandlerOutcomeTests {
     static func finish(_ harness: Harness, cookie: String?, _ outcome: HandlerOutcome, _ handler: (SessionHandle) async throws -> Void) async throws
         -> HTTPFields
     {
-        var request = HTTPFields()
-        if let cookie { request[.cookie] = "__Host-id=\(cookie)" }
-        let handle = harness.engine.begin(request)
+        let handle = try await harness.begin(cookie: cookie, load: false)
         try await handler(handle)
         return try await harness.engine.finish(handle, after: outcome)
     }
@@ -60,9 +58,8 @@ struct HandlerOutcomeTests {
     func plainErrorDiscards() async throws {
         let harness = try Harness()
         let client = try await harness.clientWithSession(count: 1)
-        var request = HTTPFields()
-        request[.cookie] = "__Host-id=\(try #require(client.cookie))"
-        let handle = harness.engine.begin(request)
+        let token = try #require(client.cookie)
+        let handle = try await harness.begin(cookie: token, load: false)
         try await handle.set(Keys.count, 99)
         #expect(try await harness.engine.finish(handle, after: .threw).isEmpty)
         #expect(harness.store.calls == [.load: 1])

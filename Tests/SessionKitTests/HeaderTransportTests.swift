@@ -124,13 +124,4 @@ struct HeaderTransportTests {
         #expect(harness.store.calls == [.load: 1, .touch: 1])
         #expect(response.fields[.cacheControl] == "private" && response.fields[values: HTTPField.Name("Session-Token")!].isEmpty)
     }
-
-    @Test func unknownTokenIsNotAdopted() async throws {
-        let harness = try harness()
-        let unknown = SessionToken.generate()
-        let response = try await harness.client().send(headers: headers(unknown.text)) { try await $0.set(Keys.count, 1) }
-        let issued = try #require(response.fields[Self.header])
-        #expect(issued != unknown.text)
-        #expect(try await harness.memory.load(unknown.storageID) == nil)
-    }
 }

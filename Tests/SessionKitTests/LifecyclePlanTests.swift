@@ -243,7 +243,7 @@ struct LifecyclePlanTests {
         "`signIn(userID:)`": "signInRotatesWithAFreshAbsoluteTimeoutAndTheUser",
         "`destroy()`": "destroyIsOneDeleteWithoutALoad",
         // Executor rows: the outcome depends on the store's answer.
-        "`update` or `rotate` found the session gone (destroyed or expired while the request ran)":
+        "`update` or `rotate` found the session gone (destroyed, expired or rotated while the request ran)":
             "ConcurrentWriteTests.writeAfterAConcurrentDestroyDoesNotRecreateTheSession",
         "A touch found the session gone": "ConcurrentWriteTests.touchAfterAConcurrentDestroyDoesNotRecreateTheSession",
         "`sessionsOfUser()` / `signOutOtherSessions()` / `signOutSession(_:)`": "SessionLimitTests.signOutOtherSessionsKeepsOnlyTheCurrentOne",

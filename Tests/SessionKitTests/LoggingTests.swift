@@ -8,13 +8,9 @@ import Testing
 
 @Suite("Logging never leaks tokens")
 struct LoggingTests {
-    func logger(_ capture: LogCapture) -> Logger {
-        capture.logger()
-    }
-
     @Test func noTokenTextInAnyLogLine() async throws {
         let capture = LogCapture()
-        let harness = try Harness(logger: logger(capture))
+        let harness = try Harness(logger: capture.logger())
         var secrets: Set<String> = []
         var digests: Set<String> = []
         func remember(_ token: String?) {
@@ -27,6 +23,7 @@ struct LoggingTests {
         let client = harness.client()
         try await client.send { try await $0.set(Keys.count, 1) }
         remember(client.cookie)
+        let created = try storageID(of: client.cookie)
         // Touch.
         harness.clock.advance(by: .seconds(120))
         _ = try await client.request { try await $0.get(Keys.count) }
@@ -60,8 +57,7 @@ struct LoggingTests {
         try await harness.client(cookie: unknown).send { try await $0.set(Keys.count, 2) }
 
         // A late write to a destroyed session (the "dropped write" path).
-        let slow = harness.engine.begin(sessionCookie(live))
-        _ = try await slow.get(Keys.count)
+        let slow = try await harness.begin(cookie: live)
         try await harness.client(cookie: live).send { try $0.destroy() }
         try await slow.set(Keys.count, 3)
         _ = try await harness.engine.commit(slow)
@@ -80,6 +76,7 @@ struct LoggingTests {
         #expect(lines.contains { $0.contains("destroyed session") })
         #expect(lines.contains { $0.contains("malformed") })
         #expect(lines.contains { $0.contains("dropped a write") })
+        #expect(lines.contains { $0.contains(created.logPrefix) }, "the created session is identified by its log prefix")
         #expect(secrets.count >= 6)
         for line in lines {
             for secret in secrets {
@@ -95,28 +92,15 @@ struct LoggingTests {
 
     @Test func storeFailuresAreLoggedWithoutTokens() async throws {
         let capture = LogCapture()
-        let clock = TestClock(start: testEpoch)
-        let memory = MemorySessionStore(clock: clock)
-        let faults = FaultInjectingSessionStore(memory)
-        let engine = try SessionEngine(store: faults, clock: clock, logger: logger(capture))
-        let client = EngineTestClient(engine: engine)
-        try await client.send { try await $0.set(Keys.count, 1) }
+        let harness = try Harness(logger: capture.logger())
+        let client = try await harness.clientWithSession()
         let token = try #require(client.cookie)
-        faults.fault = .unavailable
+        harness.faults.fault = .unavailable
         _ = await sessionError { try await client.send { _ = try await $0.get(Keys.count) } }
         _ = await sessionError { try await client.send { try $0.destroy() } }
-        faults.fault = .none
+        harness.faults.fault = .none
         let lines = capture.all
         #expect(lines.contains { $0.contains("store failed") })
         #expect(lines.allSatisfy { !$0.contains(token) })
-    }
-
-    @Test func loggedSessionIdentifiersAreLogPrefixes() async throws {
-        let capture = LogCapture()
-        let harness = try Harness(logger: logger(capture))
-        let client = harness.client()
-        try await client.send { try await $0.set(Keys.count, 1) }
-        let id = try storageID(of: client.cookie)
-        #expect(capture.all.contains { $0.contains(id.logPrefix) }, "the created session is identified by its log prefix")
     }
 }

@@ -45,6 +45,30 @@ struct MemoryStoreBoundsTests {
         }
     }
 
+    /// Issue 13 #4: anonymous records are evicted first, whatever their expiry; signed-in ones
+    /// only once no anonymous record is left.
+    @Test func anonymousRecordsAreEvictedBeforeSignedInOnes() async throws {
+        let clock = TestClock(start: testEpoch)
+        let store = MemorySessionStore(maxSessions: 10, shardCount: 4, clock: clock)
+        let signedIn = (0..<5).map { _ in newID() }
+        for (index, id) in signedIn.enumerated() {
+            try await store.create(id, record(clock, expiresIn: 100 + TimeInterval(index), user: "user\(index)"))
+        }
+        for index in 0..<500 {
+            try await store.create(newID(), record(clock, expiresIn: 1000 + TimeInterval(index)))
+        }
+        #expect(store.count == 10)
+        for id in signedIn {
+            #expect(try await store.load(id) != nil, "a signed-in record was evicted by anonymous creates")
+        }
+        // With only signed-in records left to evict, the soonest to expire goes.
+        for index in 0..<10 {
+            try await store.create(newID(), record(clock, expiresIn: 5000, user: "late\(index)"))
+        }
+        #expect(store.count == 10)
+        #expect(try await store.load(signedIn[0]) == nil)
+    }
+
     @Test func expiredRecordsMakeRoomBeforeLiveOnesAreEvicted() async throws {
         let clock = TestClock(start: testEpoch)
         let store = MemorySessionStore(maxSessions: 10, shardCount: 1, clock: clock)

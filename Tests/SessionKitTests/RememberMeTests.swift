@@ -128,14 +128,4 @@ struct RememberMeTests {
         let record = try #require(try await harness.record(for: cookie.value))
         #expect(record.absoluteExpiresAt == testEpoch.addingTimeInterval(30 * Self.day))
     }
-
-    @Test func anonymousSessionsNeverGetAPersistentCookie() async throws {
-        let harness = try Harness()
-        let client = harness.client()
-        let response = try await client.send { try await $0.set(Keys.count, 1) }
-        #expect(try #require(response.setCookie).isPersistent == false)
-        harness.clock.advance(by: .seconds(120))
-        let touched = try await client.request { try await $0.get(Keys.count) }.response
-        #expect(touched.setCookie == nil)
-    }
 }

@@ -9,13 +9,9 @@ struct RevocationEpochTests {
     /// its first absolute expiry and a revoked (stolen) cookie opened again afterwards.
     @Test("a revoked cookie stays revoked after the epoch record's first lifetime has passed")
     func revocationOutlivesTheFirstBump() async throws {
-        let clock = TestClock()
-        let revocations = MemorySessionStore(clock: clock)
-        let engine = try SessionEngine(
-            sealedCookies: SealedCookieBackend(keyRing: .ephemeral(), revocationStore: revocations),
-            clock: clock
-        )
-        let user = EngineTestClient(engine: engine)
+        let harness = try Harness.sealed(.ephemeral(), configuration: SessionConfiguration())
+        let clock = harness.clock
+        let user = harness.client()
         // First sign-in and logout: the epoch record is created (30-day lifetime).
         try await user.send { try await $0.signIn(userID: "ada", rememberMe: true) }
         try await user.send { try $0.destroy() }
@@ -26,8 +22,7 @@ struct RevocationEpochTests {
         try await user.send { try $0.destroy() }
         // Two days later the first bump's 30 days are over; the stolen cookie is still within its own life.
         clock.advance(by: .seconds(2 * 86_400))
-        let thief = EngineTestClient(engine: engine)
-        thief.cookie = stolen
+        let thief = harness.client(cookie: stolen)
         let (seen, _) = try await thief.request { try await $0.userID }
         #expect(seen == nil, "a cookie revoked by logout opened again once the epoch record lapsed")
     }

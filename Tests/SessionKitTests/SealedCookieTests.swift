@@ -4,139 +4,16 @@ import HTTPTypes
 import SessionKitTesting
 import Testing
 
-/// Shared set-up for the sealed-cookie tests.
-private enum Sealed {
-    static let start = Date(timeIntervalSince1970: 1_700_000_000)
-
-    static let value = SessionKey<String>("value")
-    static let number = SessionKey<Int>("number")
-    static let blob = SessionKey<String>("blob")
-
-    static let secretA = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-    static let secretB = Data((0..<32).map { UInt8(200 - $0) }).base64EncodedString()
-    static let secretC = Data((0..<32).map { UInt8(truncatingIfNeeded: 99 &+ $0 &* 7) }).base64EncodedString()
-
-    static func ring(_ text: String) -> KeyRing {
-        // The fixtures are valid; a failure here is a test bug.
-        do { return try KeyRing.parse(text) } catch { fatalError("bad fixture ring \(text): \(error)") }
-    }
-
-    static var ringA: KeyRing { ring("k1=\(secretA)") }
-
-    static func configuration(
-        cookieName: String = "__Host-id",
-        idle: Duration = .seconds(30 * 60),
-        absolute: Duration = .seconds(2 * 3600),
-        touch: Duration = .seconds(60)
-    ) -> SessionConfiguration {
-        SessionConfiguration(
-            cookie: SessionCookieOptions(name: cookieName),
-            idleTimeout: idle,
-            absoluteTimeout: absolute,
-            touchInterval: touch
-        )
-    }
-
-    static func decoded(_ value: String) -> [UInt8]? { Base64URL.decode(value.utf8) }
-    static func encoded(_ bytes: [UInt8]) -> String { Base64URL.encode(bytes) }
-
-    /// The session error a throwing operation produced (recording an issue otherwise).
-    static func sessionError(
-        sourceLocation: SourceLocation = #_sourceLocation,
-        _ operation: () async throws -> Void
-    ) async -> SessionError? {
-        do {
-            try await operation()
-            Issue.record("expected a SessionError, nothing was thrown", sourceLocation: sourceLocation)
-            return nil
-        } catch let error as SessionError {
-            return error
-        } catch {
-            Issue.record("expected a SessionError, got \(error)", sourceLocation: sourceLocation)
-            return nil
-        }
-    }
-}
-
-/// An engine over sealed cookies with a controllable clock and an optional counting
-/// revocation store.
-private struct SealedHarness {
-    let clock: TestClock
-    let memory: MemorySessionStore
-    let revocations: CountingSessionStore
-    let engine: SessionEngine
-
-    init(
-        ring: KeyRing = Sealed.ringA,
-        configuration: SessionConfiguration = Sealed.configuration(),
-        clock: TestClock = TestClock(start: Sealed.start),
-        revocation: Bool = true
-    ) throws {
-        self.clock = clock
-        memory = MemorySessionStore(clock: clock)
-        revocations = CountingSessionStore(memory)
-        engine = try SessionEngine(
-            sealedCookies: SealedCookieBackend(keyRing: ring, revocationStore: revocation ? revocations : nil),
-            configuration: configuration,
-            clock: clock
-        )
-    }
-
-    /// Another engine over the same clock and revocation store, with another ring or cookie name.
-    func sibling(ring: KeyRing, configuration: SessionConfiguration? = nil) throws -> SessionEngine {
-        try SessionEngine(
-            sealedCookies: SealedCookieBackend(keyRing: ring, revocationStore: revocations),
-            configuration: configuration ?? engine.configuration,
-            clock: clock
-        )
-    }
-
-    func client(cookie: String? = nil) -> EngineTestClient {
-        let client = EngineTestClient(engine: engine)
-        client.cookie = cookie
-        return client
-    }
-
-    var cookieName: String { engine.configuration.cookie.name }
-}
-
-/// What a request saw of its session, for comparing rejected cookies.
-private struct Observed: Sendable, Equatable, CustomStringConvertible {
-    var value: String?
-    var user: String?
-    var empty: Bool
-
-    static let anonymous = Observed(value: nil, user: nil, empty: true)
-
-    var description: String { "value=\(value ?? "nil") user=\(user ?? "nil") empty=\(empty)" }
-}
-
-extension EngineTestClient {
-    /// Reads the session as anonymous-or-not, sending `cookie` verbatim (not the jar).
-    fileprivate func observe(cookie value: String, name: String) async throws -> (Observed, EngineTestClient.Response) {
-        var fields = HTTPFields()
-        fields[.cookie] = "\(name)=\(value)"
-        let (observed, response) = try await request(headers: fields) { session in
-            Observed(
-                value: try await session.get(Sealed.value),
-                user: try await session.userID,
-                empty: try await session.isEmpty
-            )
-        }
-        return (observed, response)
-    }
-}
-
 @Suite("Sealed cookies")
 struct SealedCookieTests {
     // MARK: Round trip
 
     @Test func valuesRoundTripThroughTheCookie() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
         let first = try await client.send { session in
-            try await session.set(Sealed.value, "hello sealed world")
-            try await session.set(Sealed.number, 424_242)
+            try await session.set(Keys.value, "hello sealed world")
+            try await session.set(Keys.number, 424_242)
         }
         let cookie = try #require(first.setCookie)
         #expect(cookie.name == "__Host-id")
@@ -149,25 +26,24 @@ struct SealedCookieTests {
         #expect(first.fields[.cacheControl] == "no-store")
 
         let (value, number) = try await client.request { session in
-            (try await session.get(Sealed.value), try await session.get(Sealed.number))
+            (try await session.get(Keys.value), try await session.get(Keys.number))
         }.value
         #expect(value == "hello sealed world")
         #expect(number == 424_242)
-        #expect(harness.revocations.total == 0)
+        #expect(harness.store.total == 0)
     }
 
     @Test func cookieValueIsBase64URLAndHidesThePlaintext() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
         try await client.send { session in
-            try await session.set(Sealed.value, "hello sealed world")
-            try await session.set(Sealed.number, 424_242)
+            try await session.set(Keys.value, "hello sealed world")
+            try await session.set(Keys.number, 424_242)
         }
         let value = try #require(client.cookie)
-        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        #expect(value.utf8.allSatisfy { alphabet.contains($0) })
+        #expect(value.utf8.allSatisfy { base64URLAlphabet.contains($0) })
         #expect(!value.contains("="))
-        let bytes = try #require(Sealed.decoded(value))
+        let bytes = try #require(Base64URL.decode(value.utf8))
         #expect(bytes.first == SealedCookieCodec.version)
         #expect(bytes.count > SealedCookieCodec.overhead)
         let raw = String(decoding: bytes, as: UTF8.self)
@@ -176,308 +52,204 @@ struct SealedCookieTests {
             #expect(!raw.contains(secret))
         }
         // The key ID in the header is the current key's.
-        let id = bytes[1..<5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        #expect(id == Sealed.ringA.current.id)
+        #expect(keyID(bytes[1..<5]) == TestKeys.ringA.current.id)
     }
 
     @Test func sealingTheSameSessionTwiceGivesDifferentValues() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let a = harness.client()
         let b = harness.client()
-        try await a.send { try await $0.set(Sealed.value, "same") }
-        try await b.send { try await $0.set(Sealed.value, "same") }
+        try await a.send { try await $0.set(Keys.value, "same") }
+        try await b.send { try await $0.set(Keys.value, "same") }
         #expect(a.cookie != nil)
         #expect(a.cookie != b.cookie)
     }
 
     @Test func changingAValueReSealsAndRemovingTheLastValueDeletes() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "one") }
+        try await client.send { try await $0.set(Keys.value, "one") }
         let first = try #require(client.cookie)
-        let changed = try await client.send { try await $0.set(Sealed.value, "two") }
+        let changed = try await client.send { try await $0.set(Keys.value, "two") }
         #expect(changed.setCookie != nil)
         #expect(client.cookie != first)
-        #expect(try await client.request { try await $0.get(Sealed.value) }.value == "two")
-        let removed = try await client.send { try await $0.remove(Sealed.value) }
+        #expect(try await client.request { try await $0.get(Keys.value) }.value == "two")
+        let removed = try await client.send { try await $0.remove(Keys.value) }
         #expect(removed.setCookie?.isDeletion == true)
         #expect(client.cookie == nil)
     }
 
     @Test func readOnlyAnonymousAndUntouchedRequestsSendNothing() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        #expect(try await client.send { _ = try await $0.get(Sealed.value) }.fields.isEmpty)
-        try await client.send { try await $0.set(Sealed.value, "x") }
+        #expect(try await client.send { _ = try await $0.get(Keys.value) }.fields.isEmpty)
+        try await client.send { try await $0.set(Keys.value, "x") }
         #expect(try await client.send { _ in }.fields.isEmpty)
         harness.clock.advance(by: .seconds(10))
-        #expect(try await client.send { _ = try await $0.get(Sealed.value) }.fields == userSpecificFields)
-        #expect(harness.revocations.total == 0)
+        #expect(try await client.send { _ = try await $0.get(Keys.value) }.fields == userSpecificFields)
+        #expect(harness.store.total == 0)
     }
 
     // MARK: Tampering
 
-    /// A session with a value and no user, sealed by `harness`; returns the cookie value.
-    private func sealedValue(_ harness: SealedHarness, user: String? = nil) async throws -> String {
-        let client = harness.client()
-        try await client.send { session in
-            try await session.set(Sealed.value, "secret payload")
-            if let user { try await session.signIn(userID: user) }
-        }
-        let value = try #require(client.cookie)
-        harness.revocations.reset()
-        // Sanity: the untampered value is accepted.
-        let (observed, _) = try await harness.client().observe(cookie: value, name: harness.cookieName)
-        #expect(observed.value == "secret payload")
-        harness.revocations.reset()
-        return value
-    }
-
-    /// Sends `value` under the harness's cookie name and checks it is treated exactly like no
-    /// session: anonymous, no response fields, no store call.
-    private func expectRejected(
-        _ value: String,
-        _ harness: SealedHarness,
-        name: String? = nil,
-        _ comment: Comment? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) async {
-        do {
-            let (observed, response) = try await harness.client().observe(cookie: value, name: name ?? harness.cookieName)
-            #expect(observed == .anonymous, comment, sourceLocation: sourceLocation)
-            #expect(response.fields.isEmpty, comment, sourceLocation: sourceLocation)
-            #expect(harness.revocations.total == 0, comment, sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("a tampered cookie threw \(error) \(comment.map { "(\($0))" } ?? "")", sourceLocation: sourceLocation)
-        }
-        harness.revocations.reset()
-    }
-
-    @Test func everyFlippedByteIsRejected() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness)
-        let bytes = try #require(Sealed.decoded(value))
+    /// Signed in or not, a tampered cookie is rejected before any revocation-epoch read.
+    @Test(arguments: [nil, "alice"] as [String?])
+    func everyFlippedByteIsRejected(user: String?) async throws {
+        let harness = try Harness.sealed()
+        let value = try await harness.newCookie(user: user)
+        let bytes = try #require(Base64URL.decode(value.utf8))
         for position in bytes.indices {
             for mask: UInt8 in [0x01, 0x80, 0xFF] {
                 var tampered = bytes
                 tampered[position] ^= mask
-                await expectRejected(Sealed.encoded(tampered), harness, "byte \(position) ^ \(mask)")
+                await harness.expectRejected(Base64URL.encode(tampered), "byte \(position) ^ \(mask)")
             }
         }
     }
 
-    @Test func everyFlippedByteOfASignedInCookieIsRejectedWithoutAnEpochRead() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness, user: "alice")
-        let bytes = try #require(Sealed.decoded(value))
-        for position in bytes.indices {
-            var tampered = bytes
-            tampered[position] ^= 0x20
-            await expectRejected(Sealed.encoded(tampered), harness, "byte \(position)")
-        }
-    }
-
     @Test func everyChangedCharacterIsRejected() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness)
+        let harness = try Harness.sealed()
+        let value = try await harness.newCookie()
         let characters = Array(value)
         for position in characters.indices {
             var tampered = characters
             tampered[position] = tampered[position] == "A" ? "B" : "A"
-            await expectRejected(String(tampered), harness, "character \(position)")
+            await harness.expectRejected(String(tampered), "character \(position)")
         }
     }
 
     @Test func truncatedValuesAreRejected() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness)
-        let bytes = try #require(Sealed.decoded(value))
+        let harness = try Harness.sealed()
+        let value = try await harness.newCookie()
+        let bytes = try #require(Base64URL.decode(value.utf8))
         let byteLengths = Set([
             0, 1, 4, 5, 20, 21, 32, 33, 48, 49, 50, bytes.count / 2, bytes.count - 17, bytes.count - 16, bytes.count - 2, bytes.count - 1,
         ])
         for length in byteLengths.sorted() where length < bytes.count {
-            await expectRejected(Sealed.encoded(Array(bytes.prefix(length))), harness, "first \(length) bytes")
-            await expectRejected(Sealed.encoded(Array(bytes.suffix(length))), harness, "last \(length) bytes")
+            await harness.expectRejected(Base64URL.encode(Array(bytes.prefix(length))), "first \(length) bytes")
+            await harness.expectRejected(Base64URL.encode(Array(bytes.suffix(length))), "last \(length) bytes")
         }
         for length in [1, 2, 3, 10, 43, 44, 65, value.count / 2, value.count - 3, value.count - 2, value.count - 1] {
-            await expectRejected(String(value.prefix(length)), harness, "first \(length) characters")
+            await harness.expectRejected(String(value.prefix(length)), "first \(length) characters")
         }
     }
 
     @Test func appendedBytesAreRejected() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness)
-        let bytes = try #require(Sealed.decoded(value))
+        let harness = try Harness.sealed()
+        let value = try await harness.newCookie()
+        let bytes = try #require(Base64URL.decode(value.utf8))
         for extra in [[0x00], [0xFF], [0, 0, 0], Array(bytes.suffix(16)), [UInt8](repeating: 7, count: 100)] as [[UInt8]] {
-            await expectRejected(Sealed.encoded(bytes + extra), harness, "+\(extra.count) bytes")
-            await expectRejected(Sealed.encoded(extra + bytes), harness, "\(extra.count) bytes prepended")
+            await harness.expectRejected(Base64URL.encode(bytes + extra), "+\(extra.count) bytes")
+            await harness.expectRejected(Base64URL.encode(extra + bytes), "\(extra.count) bytes prepended")
         }
         for suffix in ["A", "AA", "AAA", "AAAA", "=", "==", ".x", "%00"] {
-            await expectRejected(value + suffix, harness, "+\"\(suffix)\"")
+            await harness.expectRejected(value + suffix, "+\"\(suffix)\"")
         }
-    }
-
-    @Test func emptyValueIsRejected() async throws {
-        let harness = try SealedHarness()
-        await expectRejected("", harness, "empty")
-    }
-
-    @Test func tenKilobyteValueIsRejected() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness)
-        await expectRejected(String(repeating: "A", count: 10 * 1024), harness, "10 KB of A")
-        let padded = value + String(repeating: "A", count: 10 * 1024 - value.count)
-        await expectRejected(padded, harness, "real value padded to 10 KB")
     }
 
     @Test func junkValuesAreRejected() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         var generator = SystemRandomNumberGenerator()
         let junk: [String] = [
-            "x", "null", "deleted", String(repeating: "A", count: 43), String(repeating: "_", count: 200),
+            "", "x", "null", "deleted", String(repeating: "A", count: 43), String(repeating: "_", count: 200),
             "%00%00", "a b c", "\u{7F}",
-            Sealed.encoded((0..<120).map { _ in UInt8.random(in: 0...255, using: &generator) }),
-            Sealed.encoded([SealedCookieCodec.version] + (0..<120).map { _ in UInt8.random(in: 0...255, using: &generator) }),
+            Base64URL.encode((0..<120).map { _ in UInt8.random(in: 0...255, using: &generator) }),
+            Base64URL.encode([SealedCookieCodec.version] + (0..<120).map { _ in UInt8.random(in: 0...255, using: &generator) }),
         ]
         for value in junk {
-            await expectRejected(value, harness, "junk \(value.prefix(20))")
-        }
-    }
-
-    @Test func wrongVersionByteIsRejected() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness)
-        let bytes = try #require(Sealed.decoded(value))
-        for version: UInt8 in [0, 2, 3, 0x7F, 0x81, 0xFF] {
-            var tampered = bytes
-            tampered[0] = version
-            await expectRejected(Sealed.encoded(tampered), harness, "version \(version)")
+            await harness.expectRejected(value, "junk \(value.prefix(20))")
         }
     }
 
     @Test func valueSealedForAnotherCookieNameIsRejected() async throws {
-        let clock = TestClock(start: Sealed.start)
-        let idHarness = try SealedHarness(configuration: Sealed.configuration(cookieName: "id"), clock: clock)
-        let otherEngine = try idHarness.sibling(ring: Sealed.ringA, configuration: Sealed.configuration(cookieName: "other"))
-        let value = try await sealedValue(idHarness)
+        let idHarness = try Harness.sealed(configuration: .sealedTests(cookieName: "id"))
+        let otherEngine = try idHarness.sibling(.sealedTests(cookieName: "other"))
+        let value = try await idHarness.newCookie()
 
-        let otherClient = EngineTestClient(engine: otherEngine)
-        let (observed, response) = try await otherClient.observe(cookie: value, name: "other")
+        let (observed, response) = try await idHarness.observe(value, engine: otherEngine)
         #expect(observed == .anonymous)
         #expect(response.fields.isEmpty)
-        #expect(idHarness.revocations.total == 0)
+        #expect(idHarness.store.total == 0)
 
         // And the other way round: a value sealed for `other` is no good under `id`.
-        try await otherClient.send { try await $0.set(Sealed.value, "for other") }
+        let otherClient = idHarness.client(otherEngine)
+        try await otherClient.send { try await $0.set(Keys.value, "for other") }
         let otherValue = try #require(otherClient.cookie)
-        #expect(try await otherClient.request { try await $0.get(Sealed.value) }.value == "for other")
-        await expectRejected(otherValue, idHarness, name: "id", "sealed for other, sent as id")
+        #expect(try await otherClient.request { try await $0.get(Keys.value) }.value == "for other")
+        await idHarness.expectRejected(otherValue, name: "id", "sealed for other, sent as id")
     }
 
     @Test func valueSealedUnderAnotherKeyRingIsRejected() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         // Same key name (same key ID), different secret: authentication fails.
-        let sameName = try SealedHarness(ring: Sealed.ring("k1=\(Sealed.secretB)"), clock: harness.clock)
-        let sameNameValue = try await sealedValue(sameName)
-        await expectRejected(sameNameValue, harness, "same key name, other secret")
+        let sameName = try harness.sibling(sealed: TestKeys.ring("k1=\(TestKeys.secretB)"))
+        let sameNameValue = try await harness.newCookie(engine: sameName)
+        await harness.expectRejected(sameNameValue, "same key name, other secret")
         // Different key name: unknown key ID.
-        let otherName = try SealedHarness(ring: Sealed.ring("zz=\(Sealed.secretB)"), clock: harness.clock)
-        let otherNameValue = try await sealedValue(otherName)
-        await expectRejected(otherNameValue, harness, "other key name")
+        let otherName = try harness.sibling(sealed: TestKeys.ring("zz=\(TestKeys.secretB)"))
+        let otherNameValue = try await harness.newCookie(engine: otherName)
+        await harness.expectRejected(otherNameValue, "other key name")
         // An ephemeral ring.
-        let ephemeral = try SealedHarness(ring: .ephemeral(name: "k1"), clock: harness.clock)
-        let ephemeralValue = try await sealedValue(ephemeral)
-        await expectRejected(ephemeralValue, harness, "ephemeral ring")
-    }
-
-    @Test func duplicatedCookieIsRejected() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness)
-        var fields = HTTPFields()
-        fields[.cookie] = "__Host-id=\(value); __Host-id=\(value)"
-        let (observed, response) = try await harness.client().request(headers: fields) { session in
-            Observed(value: try await session.get(Sealed.value), user: try await session.userID, empty: try await session.isEmpty)
-        }
-        #expect(observed == .anonymous)
-        #expect(response.fields.isEmpty)
-    }
-
-    @Test func writingAfterARejectedCookieStartsAFreshSession() async throws {
-        let harness = try SealedHarness()
-        let value = try await sealedValue(harness)
-        var bytes = try #require(Sealed.decoded(value))
-        bytes[40] ^= 1
-        let client = harness.client(cookie: Sealed.encoded(bytes))
-        let response = try await client.send { session in
-            #expect(try await session.get(Sealed.value) == nil)
-            try await session.set(Sealed.number, 1)
-        }
-        #expect(response.setCookie?.isDeletion == false)
-        #expect(try await client.request { try await $0.get(Sealed.number) }.value == 1)
-        #expect(try await client.request { try await $0.get(Sealed.value) }.value == nil)
+        let ephemeral = try harness.sibling(sealed: .ephemeral(name: "k1"))
+        let ephemeralValue = try await harness.newCookie(engine: ephemeral)
+        await harness.expectRejected(ephemeralValue, "ephemeral ring")
     }
 
     // MARK: Key rotation
 
     @Test func rotationAcceptsPreviousKeyAndReSealsUnderCurrent() async throws {
-        let clock = TestClock(start: Sealed.start)
-        let harnessA = try SealedHarness(ring: Sealed.ring("k1=\(Sealed.secretA)"), clock: clock)
-        let engineB = try harnessA.sibling(ring: Sealed.ring("k2=\(Sealed.secretB),k1=\(Sealed.secretA)"))
-        let engineC = try harnessA.sibling(ring: Sealed.ring("k2=\(Sealed.secretB)"))
+        let harnessA = try Harness.sealed()
+        let engineB = try harnessA.sibling(sealed: TestKeys.ring("k2=\(TestKeys.secretB),k1=\(TestKeys.secretA)"))
+        let engineC = try harnessA.sibling(sealed: TestKeys.ring("k2=\(TestKeys.secretB)"))
 
         let clientA = harnessA.client()
-        try await clientA.send { try await $0.set(Sealed.value, "rotating") }
+        try await clientA.send { try await $0.set(Keys.value, "rotating") }
         let oldValue = try #require(clientA.cookie)
 
         // B reads the old cookie, within the touch interval, without changing anything.
-        let clientB = EngineTestClient(engine: engineB)
-        clientB.cookie = oldValue
-        let (read, response) = try await clientB.request { try await $0.get(Sealed.value) }
+        let clientB = harnessA.client(engineB, cookie: oldValue)
+        let (read, response) = try await clientB.request { try await $0.get(Keys.value) }
         #expect(read == "rotating")
         let reSealed = try #require(response.setCookie)
         #expect(!reSealed.isDeletion)
         #expect(reSealed.value != oldValue)
-        let newBytes = try #require(Sealed.decoded(reSealed.value))
-        let newID = newBytes[1..<5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        #expect(newID == KeyRing.keyID(forName: "k2"))
+        let newBytes = try #require(Base64URL.decode(reSealed.value.utf8))
+        #expect(keyID(newBytes[1..<5]) == KeyRing.keyID(forName: "k2"))
 
         // B reading its own (current-key) cookie does not re-seal again.
-        let (again, quiet) = try await clientB.request { try await $0.get(Sealed.value) }
+        let (again, quiet) = try await clientB.request { try await $0.get(Keys.value) }
         #expect(again == "rotating")
         #expect(quiet.setCookie == nil)
 
         // C (k1 removed) accepts the new cookie but not the old one.
-        let clientC = EngineTestClient(engine: engineC)
-        let (fromNew, _) = try await clientC.observe(cookie: reSealed.value, name: "__Host-id")
+        let (fromNew, _) = try await harnessA.observe(reSealed.value, engine: engineC)
         #expect(fromNew.value == "rotating")
-        let (fromOld, oldResponse) = try await clientC.observe(cookie: oldValue, name: "__Host-id")
+        let (fromOld, oldResponse) = try await harnessA.observe(oldValue, engine: engineC)
         #expect(fromOld == .anonymous)
         #expect(oldResponse.fields.isEmpty)
     }
 
     @Test func revokedOrRemovedKeyMakesOldCookiesAnonymousWithoutErrors() async throws {
-        let clock = TestClock(start: Sealed.start)
-        let harnessA = try SealedHarness(ring: Sealed.ring("k1=\(Sealed.secretA)"), clock: clock)
-        let revoked = try harnessA.sibling(ring: Sealed.ring("k2=\(Sealed.secretB),-k1"))
-        let removed = try harnessA.sibling(ring: Sealed.ring("k2=\(Sealed.secretB)"))
+        let harnessA = try Harness.sealed()
+        let revoked = try harnessA.sibling(sealed: TestKeys.ring("k2=\(TestKeys.secretB),-k1"))
+        let removed = try harnessA.sibling(sealed: TestKeys.ring("k2=\(TestKeys.secretB)"))
 
         let clientA = harnessA.client()
         try await clientA.send { session in
-            try await session.set(Sealed.value, "old")
+            try await session.set(Keys.value, "old")
             try await session.signIn(userID: "alice")
         }
         let oldValue = try #require(clientA.cookie)
-        harnessA.revocations.reset()
+        harnessA.store.reset()
 
         for engine in [revoked, removed] {
-            let client = EngineTestClient(engine: engine)
-            let (observed, response) = try await client.observe(cookie: oldValue, name: "__Host-id")
+            let (observed, response) = try await harnessA.observe(oldValue, engine: engine)
             #expect(observed == .anonymous)
             #expect(response.fields.isEmpty)
-            #expect(harnessA.revocations.total == 0)
+            #expect(harnessA.store.total == 0)
             // Writing then starts a new session under the new key.
-            client.cookie = oldValue
-            let write = try await client.send { try await $0.set(Sealed.value, "new") }
+            let client = harnessA.client(engine, cookie: oldValue)
+            let write = try await client.send { try await $0.set(Keys.value, "new") }
             let fresh = try #require(write.setCookie)
             #expect(!fresh.isDeletion)
             #expect(try await client.request { try await $0.userID }.value == nil)
@@ -485,50 +257,47 @@ struct SealedCookieTests {
     }
 
     @Test func previousKeyCookieIsReSealedEvenWhenTheRequestWrites() async throws {
-        let clock = TestClock(start: Sealed.start)
-        let harnessA = try SealedHarness(ring: Sealed.ring("k1=\(Sealed.secretA)"), clock: clock)
-        let engineB = try harnessA.sibling(ring: Sealed.ring("k2=\(Sealed.secretB),k1=\(Sealed.secretA)"))
-        let engineC = try harnessA.sibling(ring: Sealed.ring("k2=\(Sealed.secretB)"))
+        let harnessA = try Harness.sealed()
+        let engineB = try harnessA.sibling(sealed: TestKeys.ring("k2=\(TestKeys.secretB),k1=\(TestKeys.secretA)"))
+        let engineC = try harnessA.sibling(sealed: TestKeys.ring("k2=\(TestKeys.secretB)"))
         let clientA = harnessA.client()
-        try await clientA.send { try await $0.set(Sealed.number, 1) }
+        try await clientA.send { try await $0.set(Keys.number, 1) }
 
-        let clientB = EngineTestClient(engine: engineB)
-        clientB.cookie = clientA.cookie
+        let clientB = harnessA.client(engineB, cookie: clientA.cookie)
         try await clientB.send { session in
-            let n = try await session.get(Sealed.number) ?? 0
-            try await session.set(Sealed.number, n + 1)
+            let n = try await session.get(Keys.number) ?? 0
+            try await session.set(Keys.number, n + 1)
         }
-        let clientC = EngineTestClient(engine: engineC)
-        clientC.cookie = clientB.cookie
-        #expect(try await clientC.request { try await $0.get(Sealed.number) }.value == 2)
+        let clientC = harnessA.client(engineC, cookie: clientB.cookie)
+        #expect(try await clientC.request { try await $0.get(Keys.number) }.value == 2)
     }
 
     // MARK: Expiry
 
     @Test func idleTimeoutMakesTheSessionAnonymous() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "idle") }
+        try await client.send { try await $0.set(Keys.value, "idle") }
         harness.clock.advance(by: .seconds(30 * 60 - 1))
         let stale = try #require(client.cookie)
-        #expect(try await harness.client(cookie: stale).request { try await $0.get(Sealed.value) }.value == "idle")
+        #expect(try await harness.client(cookie: stale).request { try await $0.get(Keys.value) }.value == "idle")
 
         harness.clock.advance(by: .seconds(1))
-        let (observed, response) = try await harness.client().observe(cookie: stale, name: harness.cookieName)
+        let (observed, response) = try await harness.observe(stale)
         #expect(observed == .anonymous)
         #expect(response.fields.isEmpty)
-        #expect(harness.revocations.total == 0)
+        #expect(harness.store.total == 0)
     }
 
     @Test func activityKeepsTheSessionAliveUntilTheAbsoluteTimeout() async throws {
         // idle 30 min, absolute 2 h, touch interval 60 s.
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "busy") }
+        try await client.send { try await $0.set(Keys.value, "busy") }
 
         // A read inside the touch interval does not re-seal.
         harness.clock.advance(by: .seconds(30))
-        let early = try await client.request { try await $0.get(Sealed.value) }
+        let early = try await client.request { try await $0.get(Keys.value) }
         #expect(early.value == "busy")
         #expect(early.response.setCookie == nil)
 
@@ -539,7 +308,7 @@ struct SealedCookieTests {
             harness.clock.advance(by: .seconds(29 * 60))
             elapsed += 29 * 60
             let before = client.cookie
-            let read = try await client.request { try await $0.get(Sealed.value) }
+            let read = try await client.request { try await $0.get(Keys.value) }
             #expect(read.value == "busy", "at \(elapsed) s")
             let reSealed = try #require(read.response.setCookie, "at \(elapsed) s")
             #expect(!reSealed.isDeletion)
@@ -549,43 +318,43 @@ struct SealedCookieTests {
 
         // ...but never beyond the absolute timeout (2 h after creation).
         harness.clock.advance(by: .seconds(2 * 3600 - elapsed - 1))
-        #expect(try await client.request { try await $0.get(Sealed.value) }.value == "busy")
+        #expect(try await client.request { try await $0.get(Keys.value) }.value == "busy")
         harness.clock.advance(by: .seconds(1))
-        let late = try await client.request { try await $0.get(Sealed.value) }
+        let late = try await client.request { try await $0.get(Keys.value) }
         #expect(late.value == nil)
         #expect(late.response.fields.isEmpty)
     }
 
     @Test func reSealedCookieCarriesTheNewIdleExpiry() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "v") }
+        try await client.send { try await $0.set(Keys.value, "v") }
         let original = try #require(client.cookie)
         harness.clock.advance(by: .seconds(20 * 60))
-        let touched = try await client.send { _ = try await $0.get(Sealed.value) }
+        let touched = try await client.send { _ = try await $0.get(Keys.value) }
         #expect(touched.setCookie != nil)
         let renewed = try #require(client.cookie)
 
         // 31 minutes after creation: the original has expired, the renewed one has not.
         harness.clock.advance(by: .seconds(11 * 60))
-        let (old, _) = try await harness.client().observe(cookie: original, name: harness.cookieName)
+        let (old, _) = try await harness.observe(original)
         #expect(old == .anonymous)
-        let (new, _) = try await harness.client().observe(cookie: renewed, name: harness.cookieName)
+        let (new, _) = try await harness.observe(renewed)
         #expect(new.value == "v")
     }
 
     @Test func signInResetsCreatedAtAndTheAbsoluteTimeout() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "cart") }
-        #expect(try await client.request { try await $0.createdAt }.value == Sealed.start)
+        try await client.send { try await $0.set(Keys.value, "cart") }
+        #expect(try await client.request { try await $0.createdAt }.value == testEpoch)
 
         harness.clock.advance(by: .seconds(25 * 60))
         let signIn = try await client.send { try await $0.signIn(userID: "alice") }
         #expect(signIn.setCookie != nil)
-        let signedInAt = Sealed.start.addingTimeInterval(25 * 60)
+        let signedInAt = testEpoch.addingTimeInterval(25 * 60)
         let (createdAt, user, value) = try await client.request { session in
-            (try await session.createdAt, try await session.userID, try await session.get(Sealed.value))
+            (try await session.createdAt, try await session.userID, try await session.get(Keys.value))
         }.value
         #expect(createdAt == signedInAt)
         #expect(user == "alice")
@@ -604,25 +373,16 @@ struct SealedCookieTests {
         #expect(try await client.request { try await $0.userID }.value == nil)
     }
 
-    @Test func regenerateKeepsCreatedAtAndAbsoluteExpiry() async throws {
-        let harness = try SealedHarness()
-        let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "v") }
-        harness.clock.advance(by: .seconds(10 * 60))
-        try await client.send { try await $0.regenerate() }
-        #expect(try await client.request { try await $0.createdAt }.value == Sealed.start)
-    }
-
     // MARK: Size limit
 
     @Test func oversizedSessionFailsCommitWithCookieTooLarge() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "small") }
+        try await client.send { try await $0.set(Keys.value, "small") }
         let before = client.cookie
 
-        let error = await Sealed.sessionError {
-            try await client.send { try await $0.set(Sealed.blob, String(repeating: "x", count: 5000)) }
+        let error = await sessionError {
+            try await client.send { try await $0.set(Keys.blob, String(repeating: "x", count: 5000)) }
         }
         let thrown = try #require(error)
         guard thrown.code == .cookieTooLarge, let size = thrown.size, let limit = thrown.limit else {
@@ -636,68 +396,75 @@ struct SealedCookieTests {
         #expect(thrown.publicMessage.contains("4096"))
         // The jar keeps the previous, still valid cookie.
         #expect(client.cookie == before)
-        #expect(try await client.request { try await $0.get(Sealed.value) }.value == "small")
-    }
+        #expect(try await client.request { try await $0.get(Keys.value) }.value == "small")
 
-    @Test func oversizedNewSessionFailsToo() async throws {
-        let harness = try SealedHarness()
-        let client = harness.client()
-        let error = await Sealed.sessionError {
-            try await client.send { try await $0.set(Sealed.blob, String(repeating: "y", count: 5000)) }
+        // A new session that is too large fails the same way, and the jar stays empty.
+        let fresh = harness.client()
+        let freshError = await sessionError {
+            try await fresh.send { try await $0.set(Keys.blob, String(repeating: "y", count: 5000)) }
         }
-        guard error?.code == .cookieTooLarge, let size = error?.size, let limit = error?.limit else {
-            Issue.record("expected cookieTooLarge, got \(String(describing: error))")
-            return
-        }
-        #expect(size > limit)
-        #expect(limit == 4096)
-        #expect(client.cookie == nil)
+        #expect(freshError?.code == .cookieTooLarge)
+        #expect(freshError?.limit == 4096)
+        #expect((freshError?.size ?? 0) > 4096)
+        #expect(fresh.cookie == nil)
     }
 
     @Test func sessionJustUnderTheLimitFits() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.blob, String(repeating: "z", count: 2500)) }
+        try await client.send { try await $0.set(Keys.blob, String(repeating: "z", count: 2500)) }
         let value = try #require(client.cookie)
         #expect("__Host-id".utf8.count + 1 + value.utf8.count <= 4096)
-        #expect(try await client.request { try await $0.get(Sealed.blob) }.value?.count == 2500)
+        #expect(try await client.request { try await $0.get(Keys.blob) }.value?.count == 2500)
     }
 
     // MARK: Revocation
 
     @Test func logoutWithoutReadingRevokesAStolenCopy() async throws {
-        let clock = TestClock(start: Sealed.start)
-        let memory = MemorySessionStore(clock: clock)
-        let engine = try SessionEngine(
-            sealedCookies: SealedCookieBackend(keyRing: Sealed.ringA, revocationStore: memory),
-            configuration: Sealed.configuration(),
-            clock: clock
-        )
-        let client = EngineTestClient(engine: engine)
+        let harness = try Harness.sealed()
+        let client = harness.client()
         try await client.send { try await $0.signIn(userID: "alice") }
         let stolen = try #require(client.cookie)
-        #expect(try await EngineTestClient(engine: engine).observe(cookie: stolen, name: "__Host-id").0.user == "alice")
+        #expect(try await harness.observe(stolen).0.user == "alice")
 
-        clock.advance(by: .seconds(5))
+        harness.clock.advance(by: .seconds(5))
         let logout = try await client.send { try $0.destroy() }
         #expect(logout.setCookie?.isDeletion == true)
         #expect(client.cookie == nil)
 
-        let attacker = EngineTestClient(engine: engine)
-        let (observed, response) = try await attacker.observe(cookie: stolen, name: "__Host-id")
+        let (observed, response) = try await harness.observe(stolen)
         #expect(observed == .anonymous)
         #expect(response.fields.isEmpty)
 
         // Signing in again afterwards works normally.
-        clock.advance(by: .seconds(5))
+        harness.clock.advance(by: .seconds(5))
         try await client.send { try await $0.signIn(userID: "alice") }
         #expect(try await client.request { try await $0.userID }.value == "alice")
         // The stolen copy stays dead.
-        #expect(try await attacker.observe(cookie: stolen, name: "__Host-id").0 == .anonymous)
+        #expect(try await harness.observe(stolen).0 == .anonymous)
+    }
+
+    /// Issue 13 #8: destroying a revoked copy without reading it must not bump the epoch again,
+    /// or whoever stole the cookie could keep signing the user out everywhere.
+    @Test func destroyingARevokedCopyDoesNotSignTheUserOutAgain() async throws {
+        let harness = try Harness.sealed()
+        let client = harness.client()
+        try await client.send { try await $0.signIn(userID: "alice") }
+        let stolen = try #require(client.cookie)
+        harness.clock.advance(by: .seconds(1))
+        try await client.send { try $0.destroy() }  // revokes the stolen copy
+        harness.clock.advance(by: .seconds(1))
+        try await client.send { try await $0.signIn(userID: "alice") }
+
+        harness.clock.advance(by: .seconds(1))
+        let attacker = harness.client(cookie: stolen)
+        let response = try await attacker.send { try $0.destroy() }
+        #expect(response.setCookie?.isDeletion == true)
+        #expect(try await client.request { try await $0.userID }.value == "alice", "the revoked copy signed the user out")
     }
 
     @Test func logoutAfterReadingRevokesAStolenCopy() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
         try await client.send { try await $0.signIn(userID: "bob") }
         let stolen = try #require(client.cookie)
@@ -706,26 +473,26 @@ struct SealedCookieTests {
             #expect(try await session.userID == "bob")
             try session.destroy()
         }
-        #expect(try await harness.client().observe(cookie: stolen, name: harness.cookieName).0 == .anonymous)
+        #expect(try await harness.observe(stolen).0 == .anonymous)
     }
 
     @Test func anonymousReadsCostNoRevocationReadsButSignedInReadsCostOne() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let anonymous = harness.client()
-        try await anonymous.send { try await $0.set(Sealed.value, "a") }
-        harness.revocations.reset()
-        _ = try await anonymous.request { try await $0.get(Sealed.value) }
-        #expect(harness.revocations.total == 0)
+        try await anonymous.send { try await $0.set(Keys.value, "a") }
+        harness.store.reset()
+        _ = try await anonymous.request { try await $0.get(Keys.value) }
+        #expect(harness.store.total == 0)
 
         let user = harness.client()
         try await user.send { try await $0.signIn(userID: "carol") }
-        harness.revocations.reset()
+        harness.store.reset()
         _ = try await user.request { try await $0.userID }
-        #expect(harness.revocations.calls == [.load: 1])
+        #expect(harness.store.calls == [.load: 1])
     }
 
     @Test func signOutOtherSessionsKillsOtherDevicesButKeepsThisOne() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let deviceA = harness.client()
         let deviceB = harness.client()
         try await deviceA.send { try await $0.signIn(userID: "dave") }
@@ -744,21 +511,21 @@ struct SealedCookieTests {
         let (b, bResponse) = try await deviceB.request { try await $0.userID }
         #expect(b == nil)
         #expect(bResponse.fields.isEmpty)
-        #expect(try await harness.client().observe(cookie: bValue, name: harness.cookieName).0 == .anonymous)
+        #expect(try await harness.observe(bValue).0 == .anonymous)
         // A keeps working with its re-sealed cookie (but not with its pre-bump one).
         #expect(try await deviceA.request { try await $0.userID }.value == "dave")
         harness.clock.advance(by: .seconds(120))
         #expect(try await deviceA.request { try await $0.userID }.value == "dave")
-        #expect(try await harness.client().observe(cookie: aValue, name: harness.cookieName).0 == .anonymous)
+        #expect(try await harness.observe(aValue).0 == .anonymous)
     }
 
     @Test func signOutOtherSessionsWhenAnonymousOrWithoutRevocationStoreDoesNothing() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let anonymous = harness.client()
         #expect(try await anonymous.request { try await $0.signOutOtherSessions() }.value == 0)
-        #expect(harness.revocations.total == 0)
+        #expect(harness.store.total == 0)
 
-        let noRevocation = try SealedHarness(revocation: false)
+        let noRevocation = try Harness.sealed(revocation: false)
         let client = noRevocation.client()
         try await client.send { try await $0.signIn(userID: "erin") }
         #expect(try await client.request { try await $0.signOutOtherSessions() }.value == 0)
@@ -766,19 +533,14 @@ struct SealedCookieTests {
     }
 
     @Test func revocationStoreOutageOnASignedInReadIs503NotASignOut() async throws {
-        let clock = TestClock(start: Sealed.start)
-        let faults = FaultInjectingSessionStore(MemorySessionStore(clock: clock))
-        let engine = try SessionEngine(
-            sealedCookies: SealedCookieBackend(keyRing: Sealed.ringA, revocationStore: faults),
-            configuration: Sealed.configuration(),
-            clock: clock
-        )
-        let client = EngineTestClient(engine: engine)
+        let harness = try Harness.sealed()
+        let faults = harness.faults
+        let client = harness.client()
         try await client.send { try await $0.signIn(userID: "frank") }
         let cookie = try #require(client.cookie)
 
         faults.fault = .unavailable
-        let error = await Sealed.sessionError {
+        let error = await sessionError {
             try await client.send { _ = try await $0.userID }
         }
         guard case .storeUnavailable? = error else {
@@ -789,27 +551,22 @@ struct SealedCookieTests {
         #expect(client.cookie == cookie)
 
         // Anonymous sealed sessions do not need the store at all.
-        let anonymous = EngineTestClient(engine: engine)
-        try await anonymous.send { try await $0.set(Sealed.value, "fine") }
-        #expect(try await anonymous.request { try await $0.get(Sealed.value) }.value == "fine")
+        let anonymous = harness.client()
+        try await anonymous.send { try await $0.set(Keys.value, "fine") }
+        #expect(try await anonymous.request { try await $0.get(Keys.value) }.value == "fine")
 
         faults.fault = .none
         #expect(try await client.request { try await $0.userID }.value == "frank")
     }
 
     @Test func revocationStoreOutageOnLogoutIs503AndKeepsTheCookie() async throws {
-        let clock = TestClock(start: Sealed.start)
-        let faults = FaultInjectingSessionStore(MemorySessionStore(clock: clock))
-        let engine = try SessionEngine(
-            sealedCookies: SealedCookieBackend(keyRing: Sealed.ringA, revocationStore: faults),
-            configuration: Sealed.configuration(),
-            clock: clock
-        )
-        let client = EngineTestClient(engine: engine)
+        let harness = try Harness.sealed()
+        let faults = harness.faults
+        let client = harness.client()
         try await client.send { try await $0.signIn(userID: "gina") }
         let cookie = try #require(client.cookie)
         faults.fault = .unavailable
-        let error = await Sealed.sessionError { try await client.send { try $0.destroy() } }
+        let error = await sessionError { try await client.send { try $0.destroy() } }
         #expect(error?.status == .serviceUnavailable)
         #expect(client.cookie == cookie)
     }
@@ -817,21 +574,27 @@ struct SealedCookieTests {
     // MARK: Lifecycle parity
 
     @Test func regenerateKeepsDataAndIssuesADifferentValue() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "keep me") }
+        try await client.send { try await $0.set(Keys.value, "keep me") }
         let before = try #require(client.cookie)
+        harness.clock.advance(by: .seconds(600))
         let response = try await client.send { try await $0.regenerate() }
         let after = try #require(response.setCookie)
         #expect(!after.isDeletion)
         #expect(after.value != before)
-        #expect(try await client.request { try await $0.get(Sealed.value) }.value == "keep me")
+        // The data, the creation time and so the absolute expiry are kept.
+        let (value, createdAt) = try await client.request { session in
+            (try await session.get(Keys.value), try await session.createdAt)
+        }.value
+        #expect(value == "keep me")
+        #expect(createdAt == testEpoch)
     }
 
     @Test func destroySendsADeletingCookie() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
-        try await client.send { try await $0.set(Sealed.value, "bye") }
+        try await client.send { try await $0.set(Keys.value, "bye") }
         let response = try await client.send { try $0.destroy() }
         let deletion = try #require(response.setCookie)
         #expect(deletion.isDeletion)
@@ -840,63 +603,26 @@ struct SealedCookieTests {
         #expect(response.fields[.cacheControl] == "no-store")
         #expect(client.cookie == nil)
         // Anonymous session: destroying costs no revocation call.
-        #expect(harness.revocations.total == 0)
-        #expect(try await client.request { try await $0.get(Sealed.value) }.value == nil)
-    }
-
-    @Test func destroyWithoutACookieSendsNothing() async throws {
-        let harness = try SealedHarness()
-        let response = try await harness.client().send { try $0.destroy() }
-        #expect(response.fields.isEmpty)
+        #expect(harness.store.total == 0)
+        #expect(try await client.request { try await $0.get(Keys.value) }.value == nil)
     }
 
     @Test func flashMessagesSurviveExactlyOneRead() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
         try await client.send { session in
-            try await session.set(Sealed.value, "keep")
+            try await session.set(Keys.value, "keep")
             try await session.flash(FlashMessage("Saved", kind: "success"))
             try await session.flash(FlashMessage("Twice"))
         }
         let first = try await client.request { try await $0.consumeFlashes() }.value
         #expect(first == [FlashMessage("Saved", kind: "success"), FlashMessage("Twice")])
         #expect(try await client.request { try await $0.consumeFlashes() }.value.isEmpty)
-        #expect(try await client.request { try await $0.get(Sealed.value) }.value == "keep")
-    }
-
-    @Test func flashOnlySessionEndsAfterTheRead() async throws {
-        let harness = try SealedHarness()
-        let client = harness.client()
-        try await client.send { try await $0.flash(FlashMessage("Signed out")) }
-        #expect(client.cookie != nil)
-        let read = try await client.request { try await $0.consumeFlashes() }
-        #expect(read.value.map(\.text) == ["Signed out"])
-        #expect(try await client.request { try await $0.consumeFlashes() }.value.isEmpty)
-    }
-
-    @Test func csrfTokenWorks() async throws {
-        let harness = try SealedHarness()
-        let client = harness.client()
-        let token = try await client.request { try await $0.csrfToken() }.value
-        #expect(token.count == 43)
-        #expect(client.cookie != nil)
-        #expect(try await client.request { try await $0.csrfToken() }.value == token)
-        #expect(try await client.request { try await $0.verifyCSRFToken(token) }.value)
-        #expect(try await !client.request { try await $0.verifyCSRFToken(nil) }.value)
-        #expect(try await !client.request { try await $0.verifyCSRFToken(token + "x") }.value)
-
-        let other = harness.client()
-        let otherToken = try await other.request { try await $0.csrfToken() }.value
-        #expect(otherToken != token)
-        #expect(try await !client.request { try await $0.verifyCSRFToken(otherToken) }.value)
-
-        // Signing in renews it.
-        try await client.send { try await $0.signIn(userID: "hank") }
-        #expect(try await !client.request { try await $0.verifyCSRFToken(token) }.value)
+        #expect(try await client.request { try await $0.get(Keys.value) }.value == "keep")
     }
 
     @Test func rememberMeGivesAPersistentCookie() async throws {
-        let harness = try SealedHarness()
+        let harness = try Harness.sealed()
         let client = harness.client()
         let response = try await client.send { try await $0.signIn(userID: "ivy", rememberMe: true) }
         let cookie = try #require(response.setCookie)
@@ -916,18 +642,11 @@ struct SealedCookieTests {
         #expect(plainResponse.setCookie?.isPersistent == false)
     }
 
-    @Test func sessionsOfUserIsEmptyWithSealedCookies() async throws {
-        let harness = try SealedHarness()
-        let client = harness.client()
-        try await client.send { try await $0.signIn(userID: "kim") }
-        #expect(try await client.request { try await $0.sessionsOfUser() }.value.isEmpty)
-    }
-
     @Test func headerTransportIsRefused() throws {
-        var configuration = Sealed.configuration()
+        var configuration = SessionConfiguration.sealedTests()
         configuration.transport = .header(HTTPField.Name("X-Session")!)
         #expect(throws: SessionConfigurationError.self) {
-            _ = try SessionEngine(sealedCookies: SealedCookieBackend(keyRing: Sealed.ringA), configuration: configuration)
+            _ = try SessionEngine(sealedCookies: SealedCookieBackend(keyRing: TestKeys.ringA), configuration: configuration)
         }
     }
 }

@@ -2,55 +2,7 @@ import Foundation
 import HTTPTypes
 import SessionKit
 import SessionKitTesting
-import Synchronization
 import Testing
-
-/// Forwards to a memory store, but makes `sessions(forUser:)` wait until `parties` callers
-/// have listed: two sign-ins then interleave deterministically (both list, then both create).
-final class ListingBarrierStore: FullyCapableSessionStore {
-    let base: MemorySessionStore
-    let parties: Int
-    private let state = Mutex<(arrived: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
-
-    init(_ base: MemorySessionStore, parties: Int) {
-        self.base = base
-        self.parties = parties
-    }
-
-    private func arrive() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let released = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-                state.arrived += 1
-                state.waiters.append(continuation)
-                guard state.arrived >= parties else { return [] }
-                defer { state.waiters = [] }
-                return state.waiters
-            }
-            for waiter in released { waiter.resume() }
-        }
-    }
-
-    func sessions(forUser userID: String) async throws -> [SessionSummary] {
-        let result = try await base.sessions(forUser: userID)
-        await arrive()
-        return result
-    }
-
-    func load(_ id: SessionStorageID) async throws -> SessionRecord? { try await base.load(id) }
-    func create(_ id: SessionStorageID, _ record: SessionRecord) async throws { try await base.create(id, record) }
-    func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool { try await base.update(id, update) }
-    func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
-        try await base.update(id, update, expectedVersion: expectedVersion)
-    }
-    func delete(_ id: SessionStorageID) async throws { try await base.delete(id) }
-    func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
-        try await base.rotate(oldID, to: newID, record: record)
-    }
-    func ping() async throws {}
-    func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
-        try await base.deleteSessions(forUser: userID, except: keptID)
-    }
-}
 
 @Suite("Per-user session cap and session management")
 struct SessionLimitTests {
@@ -99,15 +51,16 @@ struct SessionLimitTests {
         #expect(agents == ["device-2", "device-3", "device-4"])
     }
 
-    /// One listing before the write, one delete, and one listing after it (the re-check that
-    /// settles concurrent sign-ins).
-    @Test func evictionCostsTwoListingsAndOneDelete() async throws {
+    /// Evict-oldest: the new session is written first, then one listing and one delete per
+    /// session over the cap (no listing before: eviction never runs ahead of a sign-in that
+    /// could still fail).
+    @Test func evictionCostsOneListingAndOneDelete() async throws {
         let harness = try limited(2, .evictOldest)
         _ = try await signedIn(harness, "alice")
         _ = try await signedIn(harness, "alice")
         harness.store.reset()
         _ = try await signedIn(harness, "alice")
-        #expect(harness.store.calls == [.sessionsForUser: 2, .delete: 1, .create: 1])
+        #expect(harness.store.calls == [.sessionsForUser: 1, .delete: 1, .create: 1])
     }
 
     @Test func refuseThrowsTooManySessions() async throws {
@@ -173,17 +126,15 @@ struct SessionLimitTests {
         // (Docs/Architecture.md). Before the fix, two sign-ins both listed the user's sessions
         // before either created one and the user ended up with two sessions under a cap of 1.
         for policy in [SessionConfiguration.ConcurrentSessionLimit.Policy.refuse, .evictOldest] {
-            let clock = TestClock(start: testEpoch)
-            let memory = MemorySessionStore(clock: clock)
             var configuration = SessionConfiguration()
             configuration.concurrentSessionLimit = .init(maxSessions: 1, policy: policy)
             configuration.storeTimeout = nil
-            let engine = try SessionEngine(store: memory, configuration: configuration, clock: clock)
+            let harness = try Harness(configuration: configuration)
             let signedIn = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<8 {
                     group.addTask {
                         do {
-                            try await EngineTestClient(engine: engine).send { try await $0.signIn(userID: "alice") }
+                            try await harness.client().send { try await $0.signIn(userID: "alice") }
                             return true
                         } catch SessionError.Code.tooManySessions {
                             return false
@@ -195,7 +146,7 @@ struct SessionLimitTests {
                 }
                 return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
-            let live = try await memory.sessions(forUser: "alice").count
+            let live = try await harness.memory.sessions(forUser: "alice").count
             // Exactly the cap, not merely at most: zero sessions would also be "within the cap".
             #expect(live == 1, "\(policy): alice holds \(live) sessions with a cap of 1")
             #expect(signedIn == (policy == .refuse ? 1 : 8), "\(policy): \(signedIn) of 8 sign-ins succeeded")
@@ -281,13 +232,59 @@ struct SessionLimitTests {
         #expect(try await user(of: bob) == "bob")
     }
 
-    @Test func signInRecordsTheUserAndSignOutViaDestroy() async throws {
-        let harness = try Harness()
-        let client = try await signedIn(harness, "alice")
-        let record = try #require(try await harness.record(for: client.cookie))
-        #expect(record.userID == "alice")
-        #expect(try await user(of: client) == "alice")
-        try await client.send { try $0.destroy() }
-        #expect(try await harness.memory.sessions(forUser: "alice").isEmpty)
+}
+
+/// Issue 13 #10: with a cap, a sign-in that fails leaves the user as they were, and once the
+/// new session exists no later failure takes its cookie away.
+@Suite("Session cap: failure ordering")
+struct SessionLimitFailureTests {
+    static func capped(_ policy: SessionConfiguration.ConcurrentSessionLimit.Policy) throws -> Harness {
+        var configuration = SessionConfiguration()
+        configuration.concurrentSessionLimit = .init(maxSessions: 1, policy: policy)
+        return try Harness(configuration: configuration)
+    }
+
+    /// Before: the oldest device was evicted first, then the rotate failed: a 503 and one
+    /// device fewer.
+    @Test func aSignInWhoseRotateFailsEvictsNobody() async throws {
+        let harness = try Self.capped(.evictOldest)
+        let laptop = harness.client()
+        try await laptop.send { try await $0.signIn(userID: "alice") }
+        let phone = try await harness.clientWithSession()
+        let phoneCookie = phone.cookie
+
+        harness.faults.affectedCalls = [.rotate]
+        harness.faults.fault = .unavailable
+        let error = await sessionError { try await phone.send { try await $0.signIn(userID: "alice") } }
+        harness.faults.fault = .none
+        #expect(error?.code == .storeUnavailable)
+        #expect(try await laptop.request { try await $0.userID }.value == "alice", "the failed sign-in evicted the laptop")
+        #expect(phone.cookie == phoneCookie)
+        #expect(try await phone.request { try await $0.get(Keys.count) }.value == 1, "the phone lost its session")
+    }
+
+    /// Before: the eviction after the rotate failed and the sign-in answered 503 without the
+    /// new cookie, while its old session was already gone: signed out.
+    @Test func anEvictionFailureAfterTheRotateKeepsTheSignIn() async throws {
+        let harness = try Self.capped(.evictOldest)
+        let laptop = harness.client()
+        try await laptop.send { try await $0.signIn(userID: "alice") }
+        let phone = try await harness.clientWithSession()
+
+        harness.faults.affectedCalls = [.delete]
+        harness.faults.fault = .unavailable
+        try await phone.send { try await $0.signIn(userID: "alice") }
+        harness.faults.fault = .none
+        #expect(try await phone.request { try await $0.userID }.value == "alice")
+    }
+
+    @Test func aRefusedSignInKeepsTheSessionItHad() async throws {
+        let harness = try Self.capped(.refuse)
+        try await harness.client().send { try await $0.signIn(userID: "alice") }
+        let phone = try await harness.clientWithSession()
+        let error = await sessionError { try await phone.send { try await $0.signIn(userID: "alice") } }
+        #expect(error?.code == .tooManySessions)
+        #expect(try await phone.request { try await $0.get(Keys.count) }.value == 1)
+        #expect(harness.store.calls[.delete] == nil && harness.store.calls[.rotate] == nil, "a refused sign-in changed the store")
     }
 }

@@ -8,7 +8,6 @@ import Testing
 @Suite("Session tokens")
 struct TokenTests {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-    static let alphabetBytes = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// A valid token whose characters are all `A` (32 zero bytes).
     static let zeroToken = String(repeating: "A", count: 43)
@@ -16,11 +15,12 @@ struct TokenTests {
     // MARK: Generation
 
     @Test func generatedTokenIs43CharactersOfBase64URL() throws {
+        #expect(SessionToken.byteCount == 32 && SessionToken.encodedLength == 43)
         for _ in 0..<50 {
             let token = SessionToken.generate()
             #expect(token.text.utf8.count == 43)
             #expect(token.text.count == 43)
-            #expect(token.text.utf8.allSatisfy { Self.alphabetBytes.contains($0) })
+            #expect(token.text.utf8.allSatisfy { base64URLAlphabet.contains($0) })
             #expect(!token.text.contains("="))
             #expect(SessionToken(validating: token.text) == token)
             let bytes = try #require(Base64URL.decode(token.text.utf8))
@@ -42,33 +42,14 @@ struct TokenTests {
         for _ in 0..<1000 {
             seen.formUnion(SessionToken.generate().text.utf8.dropLast())
         }
-        #expect(seen == Self.alphabetBytes)
-    }
-
-    @Test func constantsMatchTheFormat() {
-        #expect(SessionToken.byteCount == 32)
-        #expect(SessionToken.encodedLength == 43)
+        #expect(seen == base64URLAlphabet)
     }
 
     // MARK: Validation
 
-    @Test func allZeroTokenIsValid() {
-        #expect(SessionToken(validating: Self.zeroToken)?.text == Self.zeroToken)
-        #expect(SessionToken(validating: Substring(Self.zeroToken)) != nil)
-    }
-
     @Test(arguments: [0, 1, 2, 41, 42, 44, 45, 64, 86, 10_240])
     func wrongLengthIsRejected(length: Int) {
         #expect(SessionToken(validating: String(repeating: "A", count: length)) == nil)
-    }
-
-    @Test func generatedTokenWithACharacterAddedOrRemovedIsRejected() {
-        let text = SessionToken.generate().text
-        #expect(SessionToken(validating: String(text.dropLast())) == nil)
-        #expect(SessionToken(validating: String(text.dropFirst())) == nil)
-        #expect(SessionToken(validating: text + "A") == nil)
-        #expect(SessionToken(validating: "A" + text) == nil)
-        #expect(SessionToken(validating: text + text) == nil)
     }
 
     @Test(arguments: ["+", "/", "=", "\"", "\r", "\n", " ", "\t", ".", ",", ";", "\\", "\0", "%", "~", "\u{7F}"])
@@ -90,12 +71,6 @@ struct TokenTests {
         #expect(SessionToken(validating: String(repeating: "A", count: 43) + "\u{301}") == nil)
     }
 
-    @Test func paddedTokenIsRejected() {
-        let text = SessionToken.generate().text
-        #expect(SessionToken(validating: text + "=") == nil)
-        #expect(SessionToken(validating: String(text.dropLast()) + "=") == nil)
-    }
-
     @Test func nonCanonicalLastCharacterIsRejected() {
         // 256 bits fill 42 characters and 4 bits of the 43rd: its low two bits must be zero,
         // so exactly 16 of the 64 characters are allowed in the last position.
@@ -107,19 +82,6 @@ struct TokenTests {
             if valid { accepted.append(character) }
         }
         #expect(String(accepted) == "AEIMQUYcgkosw048")
-    }
-
-    @Test func changingTheLastCharacterOfARealTokenToANonCanonicalOneIsRejected() throws {
-        for _ in 0..<20 {
-            let text = SessionToken.generate().text
-            let last = try #require(text.last)
-            let value = try #require(Self.alphabet.firstIndex(of: last))
-            #expect(value % 4 == 0)
-            for bump in 1...3 {
-                let tampered = String(text.dropLast()) + String(Self.alphabet[value + bump])
-                #expect(SessionToken(validating: tampered) == nil)
-            }
-        }
     }
 
     // MARK: Storage IDs

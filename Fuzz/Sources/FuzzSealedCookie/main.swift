@@ -13,11 +13,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     let text = String(decoding: bytes, as: UTF8.self)
     precondition(codec.open(Substring(text), now: now) == nil, "random input opened as a sealed cookie")
-    precondition(SealedPayload(decoding: bytes).map { _ in true } ?? true)
+    // Whatever the binary decoder accepts must encode back to the same payload.
+    if let decoded = SealedPayload(decoding: bytes) {
+        precondition(SealedPayload(decoding: decoded.encoded()) == decoded, "a decoded payload does not survive re-encoding")
+    }
 
-    // Round trip: the input becomes one session value.
+    // Round trip: the input becomes one session value (JSON-escaped: a control character
+    // takes six bytes, so the size that matters is the encoded value's, not the input's).
+    let value = Data(SessionDataJSON.encodeString(text))
     let record = SessionRecord(
-        data: ["v": Data(SessionDataJSON.encodeString(text))],
+        data: ["v": value],
         userID: bytes.first.map { String($0) },
         createdAt: now,
         idleExpiresAt: now + 600,
@@ -27,8 +32,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         let sealed = try codec.seal(SealedPayload(record: record, epoch: UInt64(size)))
         guard let opened = codec.open(Substring(sealed), now: now) else { preconditionFailure("a sealed value did not open") }
         precondition(opened.payload.record.data == record.data && opened.payload.epoch == UInt64(size), "round trip changed the session")
-    } catch SessionError.cookieTooLarge {
-        precondition(size > 2000, "a small session was reported too large")
+    } catch let error as SessionError where error.code == .cookieTooLarge {
+        precondition((error.size ?? 0) > (error.limit ?? .max), "cookieTooLarge with a size under its limit")
+        precondition(value.count > 2000, "a session with a \(value.count)-byte value was reported too large")
     } catch {
         preconditionFailure("sealing failed: \(error)")
     }

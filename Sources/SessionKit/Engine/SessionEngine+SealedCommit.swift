@@ -24,7 +24,9 @@ extension SessionEngine {
             return HTTPFields()
         case .end(_, let revokes):
             if revokes {
-                if let epochs, let user = input.record?.userID ?? input.userID ?? signedInUser(of: handle, codec, now: now) {
+                var user = input.record?.userID ?? input.userID
+                if user == nil, let epochs { user = try await liveSignedInUser(of: handle, codec, epochs, now: now) }
+                if let epochs, let user {
                     // The browser's copy is deleted below; the epoch bump kills every other copy.
                     _ = try await storeCall { try await epochs.bump(forUser: user, now: now) }
                 }
@@ -53,11 +55,17 @@ extension SessionEngine {
         return tokenFields(cookieValue: value, expiresAt: cookieExpiresAt, now: now)
     }
 
-    /// The user in a sealed cookie the handler destroyed without reading it (opening it is
-    /// local: no store call).
-    private func signedInUser(of handle: SessionHandle, _ codec: SealedCookieCodec, now: Date) -> String? {
-        guard case .sealed(let value) = handle.incoming else { return nil }
-        return codec.open(Substring(value), now: now)?.payload.record.userID
+    /// The user in a sealed cookie the handler destroyed without reading it, if the cookie is
+    /// still live: a copy revoked by its user's epoch must not bump the epoch again, or whoever
+    /// stole it could keep signing the user out everywhere.
+    private func liveSignedInUser(of handle: SessionHandle, _ codec: SealedCookieCodec, _ epochs: RevocationEpochs, now: Date) async throws
+        -> String?
+    {
+        guard case .sealed(let value) = handle.incoming, let opened = codec.open(Substring(value), now: now),
+            let user = opened.payload.record.userID
+        else { return nil }
+        let current = try await storeCall { try await epochs.current(forUser: user) }
+        return opened.payload.epoch >= current ? user : nil
     }
 
     /// Sealed cookies: ends the user's other sessions by bumping the revocation epoch; the

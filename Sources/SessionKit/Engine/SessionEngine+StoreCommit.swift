@@ -63,7 +63,10 @@ extension SessionEngine {
         cookieExpiresAt: Date?,
         now: Date
     ) async throws -> HTTPFields {
-        if let user { try await enforceSessionLimit(user: user, excluding: oldID) }
+        // Steps are ordered so a sign-in that fails leaves the user as they were: the refusal
+        // check changes nothing, other devices are evicted only after the new session exists,
+        // and once it exists no later failure takes its cookie away.
+        if let user { try await refuseOverTheCap(user: user, excluding: oldID) }
         let (fields, newID) = try await createInStore(store, record, replacing: oldID, cookieExpiresAt: cookieExpiresAt, now: now)
         metrics.regenerated.increment()
         if let user, let newID {
@@ -96,10 +99,13 @@ extension SessionEngine {
             case .applied:
                 metrics.updated.increment()
             case .notFound:
-                // Destroyed or expired while this request ran: never re-create it.
+                // Destroyed, expired or rotated by a sign-in while this request ran: never
+                // re-create it, and send no cookie. A deleting cookie would also delete the
+                // newer cookie the browser got meanwhile (a fresh login); the request that
+                // ended the session already sent its own.
                 metrics.droppedWrites.increment()
                 logger.info("dropped a write to a session that ended meanwhile", metadata: ["session": .stringConvertible(id)])
-                return deletionFields()
+                return HTTPFields()
             case .conflict:
                 metrics.conflicts.increment()
                 throw SessionError.conflict
@@ -123,10 +129,11 @@ extension SessionEngine {
             do {
                 if let oldID {
                     guard try await storeCall({ try await store.rotate(oldID, to: newID, record: record) }) else {
-                        // Destroyed or expired while this request ran: never re-create it.
+                        // Ended while this request ran: never re-create it, and send no cookie
+                        // (a deleting one would also delete a newer login cookie).
                         metrics.droppedWrites.increment()
                         logger.info("dropped a regenerate of a session that ended meanwhile", metadata: ["session": .stringConvertible(oldID)])
-                        return (deletionFields(), nil)
+                        return (HTTPFields(), nil)
                     }
                 } else {
                     try await storeCall { try await store.create(newID, record) }
@@ -145,15 +152,31 @@ extension SessionEngine {
     /// (each saw room before either wrote). Every request computes the same survivors — the
     /// newest sessions for `evictOldest`, the oldest for `refuse` — so they converge without
     /// a lock, across instances too.
+    /// After the sign-in's rotate: evicts the oldest sessions over the cap, or, with
+    /// `.refuse`, undoes a sign-in that another instance's concurrent sign-in pushed over it.
+    /// The new session exists by now, so a store failure here keeps the sign-in (the cap is
+    /// settled at the user's next sign-in) rather than answering 503 without its cookie.
     private func settleSessionLimit(user: String, newID: SessionStorageID, fields: HTTPFields) async throws -> HTTPFields {
         guard let limit = configuration.concurrentSessionLimit, let store = userIndex else { return fields }
-        let sessions = try await storeCall { try await store.sessions(forUser: user) }
+        let sessions: [SessionSummary]
+        do {
+            sessions = try await storeCall { try await store.sessions(forUser: user) }
+        } catch {
+            logger.warning("could not check the session cap after a sign-in; it stands", metadata: ["error": .string("\(error)")])
+            return fields
+        }
         guard sessions.count > limit.maxSessions else { return fields }
         switch limit.policy {
         case .evictOldest:
-            for victim in sessions.prefix(sessions.count - limit.maxSessions) {
-                try await storeCall { try await store.delete(victim.id) }
-                metrics.evicted.increment()
+            let others = sessions.filter { $0.id != newID }
+            for victim in others.prefix(sessions.count - limit.maxSessions) {
+                do {
+                    try await storeCall { try await store.delete(victim.id) }
+                    metrics.evicted.increment()
+                } catch {
+                    logger.warning("could not evict a session over the cap; the sign-in stands", metadata: ["error": .string("\(error)")])
+                    return fields
+                }
             }
             return fields
         case .refuse:
@@ -163,18 +186,13 @@ extension SessionEngine {
         }
     }
 
-    private func enforceSessionLimit(user: String, excluding oldID: SessionStorageID?) async throws {
-        guard let limit = configuration.concurrentSessionLimit, let store = userIndex else { return }
+    /// Before the sign-in's rotate, without changing anything: with `.refuse`, a user already
+    /// at the cap is refused (403) and keeps the session they had.
+    private func refuseOverTheCap(user: String, excluding oldID: SessionStorageID?) async throws {
+        guard let limit = configuration.concurrentSessionLimit, limit.policy == .refuse, let store = userIndex else { return }
         let existing = try await storeCall { try await store.sessions(forUser: user) }.filter { $0.id != oldID }
-        guard existing.count >= limit.maxSessions else { return }
-        switch limit.policy {
-        case .refuse:
+        if existing.count >= limit.maxSessions {
             throw SessionError.tooManySessions(limit: limit.maxSessions)
-        case .evictOldest:
-            for victim in existing.prefix(existing.count - limit.maxSessions + 1) {
-                try await storeCall { try await store.delete(victim.id) }
-                metrics.evicted.increment()
-            }
         }
     }
 }

@@ -14,13 +14,14 @@ import Synchronization
 /// | what the handler did | store calls | response |
 /// |---|---|---|
 /// | nothing | none | nothing |
-/// | read only, touched recently | 1 load | nothing |
-/// | read only, last touch older than `touchInterval` | 1 load + 1 touch | `Set-Cookie` only for persistent cookies |
+/// | read only, touched recently | 1 load | `Vary: Cookie`, `Cache-Control: private` |
+/// | read only, last touch older than `touchInterval` | 1 load + 1 touch | those, plus `Set-Cookie` for persistent cookies |
 /// | new session, nothing written | none | nothing |
 /// | new session with data | 1 create | `Set-Cookie` |
-/// | changed keys | 1 load + 1 patch | `Set-Cookie` only for persistent cookies |
-/// | regenerate / sign in | 1 load + 1 replace (create new + delete old) | `Set-Cookie` with the new token |
+/// | changed keys | 1 load + 1 update | `Set-Cookie` only for persistent cookies |
+/// | regenerate / sign in | 1 load + 1 rotate (the old ID dies as the new one is written) | `Set-Cookie` with the new token |
 /// | destroy | 1 delete | deleting `Set-Cookie` |
+/// | a write or regenerate that finds the session ended meanwhile | the failed call | no `Set-Cookie` |
 ///
 /// With a ``SealedCookieBackend`` the same decisions apply, but "store calls" become sealing
 /// the cookie again (no I/O), plus one epoch read per request of a signed-in user when

@@ -43,6 +43,18 @@ public final class FaultInjectingSessionStore: FullyCapableSessionStore {
     /// How many calls are hung right now, so a test can wait until a request reached the store.
     public var hungCalls: Int { state.withLock { $0.waiters.count } }
 
+    /// The calls the fault applies to; `nil` (the default) means every call.
+    public var affectedCalls: Set<CountingSessionStore.Method>? {
+        get { affected.withLock { $0 } }
+        set { affected.withLock { $0 = newValue } }
+    }
+    private let affected = LockedValue<Set<CountingSessionStore.Method>?>(nil)
+
+    private func gate(_ method: CountingSessionStore.Method) async throws {
+        if let affected = affectedCalls, !affected.contains(method) { return }
+        try await gate()
+    }
+
     private func gate() async throws {
         let fault = state.withLock { $0.fault }
         switch fault {
@@ -75,55 +87,55 @@ public final class FaultInjectingSessionStore: FullyCapableSessionStore {
 
     /// Forwards unless a fault is injected.
     public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
-        try await gate()
+        try await gate(.load)
         return try await base.load(id)
     }
 
     /// Forwards unless a fault is injected.
     public func create(_ id: SessionStorageID, _ record: SessionRecord) async throws {
-        try await gate()
+        try await gate(.create)
         try await base.create(id, record)
     }
 
     /// Forwards unless a fault is injected.
     public func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
-        try await gate()
+        try await gate(.update)
         return try await base.update(id, update)
     }
 
     /// Forwards unless a fault is injected.
     public func update(_ id: SessionStorageID, _ update: SessionUpdate, expectedVersion: UInt64) async throws -> SessionUpdateResult {
-        try await gate()
+        try await gate(.update)
         return try await base.update(id, update, expectedVersion: expectedVersion)
     }
 
     /// Forwards unless a fault is injected.
     public func delete(_ id: SessionStorageID) async throws {
-        try await gate()
+        try await gate(.delete)
         try await base.delete(id)
     }
 
     /// Forwards unless a fault is injected.
     public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
-        try await gate()
+        try await gate(.rotate)
         return try await base.rotate(oldID, to: newID, record: record)
     }
 
     /// Forwards unless a fault is injected.
     public func sessions(forUser userID: String) async throws -> [SessionSummary] {
-        try await gate()
+        try await gate(.sessionsForUser)
         return try await base.sessions(forUser: userID)
     }
 
     /// Forwards unless a fault is injected.
     public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
-        try await gate()
+        try await gate(.deleteSessionsForUser)
         return try await base.deleteSessions(forUser: userID, except: keptID)
     }
 
     /// Forwards unless a fault is injected.
     public func ping() async throws {
-        try await gate()
+        try await gate(.ping)
         try await base.ping()
     }
 }

@@ -6,7 +6,10 @@ import Synchronization
 /// - **Concurrency:** records are spread over independently locked shards, so concurrent
 ///   requests rarely wait on one another.
 /// - **Bounded:** at most ``maxSessions`` records; when full, creating a session first
-///   removes expired records, then evicts the record closest to expiry across all shards.
+///   removes expired records, then evicts the anonymous record closest to expiry across all
+///   shards, and a signed-in one only when no anonymous record is left. A flood of anonymous
+///   sessions (every visitor to a page that issues a CSRF token gets one) therefore evicts
+///   only anonymous sessions and never signs anyone out.
 /// - **Expiry:** every read honours idle and absolute expiry. Expired records are removed as
 ///   writes happen (and by ``sweepExpired()``) at a cost proportional to what expired, not to
 ///   what is stored.
@@ -74,19 +77,22 @@ public final class MemorySessionStore: SweepableSessionStore, SessionUserIndexin
         }
     }
 
-    /// Evicts the record closest to expiry across all shards (expired ones first). Returns
-    /// `false` when there was nothing to evict.
+    /// Evicts the anonymous record closest to expiry across all shards, or the signed-in one
+    /// when no anonymous record is left. Returns `false` when there was nothing to evict.
     private func evictSoonestToExpire(now: Date) -> Bool {
-        var best: (index: Int, expiresAt: Double)?
-        for (index, shard) in shards.enumerated() {
-            if let top = shard.withLock({ $0.liveTop() }), best.map({ top.expiresAt < $0.expiresAt }) ?? true {
-                best = (index, top.expiresAt)
+        for signedIn in [false, true] {
+            var best: (index: Int, expiresAt: Double)?
+            for (index, shard) in shards.enumerated() {
+                if let top = shard.withLock({ $0.liveTop(signedIn: signedIn) }), best.map({ top.expiresAt < $0.expiresAt }) ?? true {
+                    best = (index, top.expiresAt)
+                }
             }
+            guard let best else { continue }
+            let removed = shards[best.index].withLock { $0.evictTop(signedIn: signedIn) }
+            total.subtract(removed, ordering: .relaxed)
+            return true
         }
-        guard let best else { return false }
-        let removed = shards[best.index].withLock { $0.evictTop() }
-        total.subtract(removed, ordering: .relaxed)
-        return true
+        return false
     }
 
     /// Applies an update to a live record.
@@ -231,7 +237,10 @@ struct MemoryShard: Sendable {
 
     var records: [SessionStorageID: Slot] = [:]
     var users: [UserKey: Set<SessionStorageID>] = [:]
-    var heap = ExpiryHeap()
+    /// Expiry order of the anonymous records and of the signed-in ones: eviction takes
+    /// anonymous records first.
+    var anonymousHeap = ExpiryHeap()
+    var signedInHeap = ExpiryHeap()
     var nextGeneration: UInt32 = 0
 
     func isLive(_ id: SessionStorageID, at now: Date) -> Bool {
@@ -267,25 +276,34 @@ struct MemoryShard: Sendable {
         let replaced = remove(id) != nil
         nextGeneration &+= 1
         records[id] = Slot(record: record, generation: nextGeneration)
-        heap.push(.init(expiresAt: record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: nextGeneration))
+        push(.init(expiresAt: record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: nextGeneration), signedIn: record.userID != nil)
         if let user = record.userID { users[UserKey(user), default: []].insert(id) }
         compactIfNeeded()
         return replaced ? 0 : 1
     }
 
-    /// The heap's top after dropping stale entries: the record closest to expiry.
-    mutating func liveTop() -> ExpiryHeap.Entry? {
-        while let top = heap.top {
+    private mutating func push(_ entry: ExpiryHeap.Entry, signedIn: Bool) {
+        if signedIn { signedInHeap.push(entry) } else { anonymousHeap.push(entry) }
+    }
+
+    /// A heap's top after dropping stale entries: the anonymous (or signed-in) record closest
+    /// to expiry.
+    mutating func liveTop(signedIn: Bool) -> ExpiryHeap.Entry? {
+        while let top = signedIn ? signedInHeap.top : anonymousHeap.top {
             if records[top.id]?.generation == top.generation { return top }
-            _ = heap.popTop()
+            popTop(signedIn: signedIn)
         }
         return nil
     }
 
+    private mutating func popTop(signedIn: Bool) {
+        if signedIn { _ = signedInHeap.popTop() } else { _ = anonymousHeap.popTop() }
+    }
+
     /// Removes the record closest to expiry; returns 1 if one was removed.
-    mutating func evictTop() -> Int {
-        guard let top = liveTop() else { return 0 }
-        _ = heap.popTop()
+    mutating func evictTop(signedIn: Bool) -> Int {
+        guard let top = liveTop(signedIn: signedIn) else { return 0 }
+        popTop(signedIn: signedIn)
         return remove(top.id) == nil ? 0 : 1
     }
 
@@ -296,7 +314,10 @@ struct MemoryShard: Sendable {
         if expiryChanged {
             nextGeneration &+= 1
             slot.generation = nextGeneration
-            heap.push(.init(expiresAt: slot.record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: slot.generation))
+            push(
+                .init(expiresAt: slot.record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: slot.generation),
+                signedIn: slot.record.userID != nil
+            )
         }
         records[id] = slot
         compactIfNeeded()
@@ -319,20 +340,25 @@ struct MemoryShard: Sendable {
     mutating func removeExpired(now: Date) -> Int {
         let limit = now.timeIntervalSinceReferenceDate
         var removed = 0
-        while let top = heap.top, top.expiresAt <= limit {
-            _ = heap.popTop()
-            if records[top.id]?.generation == top.generation, remove(top.id) != nil { removed += 1 }
+        for signedIn in [false, true] {
+            while let top = signedIn ? signedInHeap.top : anonymousHeap.top, top.expiresAt <= limit {
+                popTop(signedIn: signedIn)
+                if records[top.id]?.generation == top.generation, remove(top.id) != nil { removed += 1 }
+            }
         }
         return removed
     }
 
     /// Drops stale heap entries once they outnumber live records.
     private mutating func compactIfNeeded() {
-        guard heap.count > records.count * 2 + 64 else { return }
-        heap.rebuild(
-            from: records.map { id, slot in
-                .init(expiresAt: slot.record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: slot.generation)
-            }
-        )
+        guard anonymousHeap.count + signedInHeap.count > records.count * 2 + 64 else { return }
+        var anonymous: [ExpiryHeap.Entry] = []
+        var signedIn: [ExpiryHeap.Entry] = []
+        for (id, slot) in records {
+            let entry = ExpiryHeap.Entry(expiresAt: slot.record.expiresAt.timeIntervalSinceReferenceDate, id: id, generation: slot.generation)
+            if slot.record.userID == nil { anonymous.append(entry) } else { signedIn.append(entry) }
+        }
+        anonymousHeap.rebuild(from: anonymous)
+        signedInHeap.rebuild(from: signedIn)
     }
 }
