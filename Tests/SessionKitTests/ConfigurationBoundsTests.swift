@@ -33,6 +33,38 @@ struct ConfigurationBoundsTests {
         #expect(try await client.request { try await $0.consumeFlashes().map(\.text) }.value == ["hi"])
     }
 
+    /// Issue 13 #7: a session has key and byte limits. A write over either is refused with 413
+    /// and writes nothing; a write that shrinks an oversized view is never refused.
+    @Test func perSessionLimitsRefuseGrowthWith413() async throws {
+        var configuration = SessionConfiguration()
+        configuration.maxKeysPerSession = 3
+        configuration.maxBytesPerSession = 100
+        let harness = try Harness(configuration: configuration)
+        let client = try await harness.clientWithSession(count: 1)
+        try await client.send { session in
+            try await session.set(SessionKey<Int>("a"), 1)
+            try await session.set(SessionKey<Int>("b"), 2)
+        }
+        let tooMany = await sessionError { try await client.send { try await $0.set(SessionKey<Int>("c"), 3) } }
+        #expect(tooMany?.code == .sessionTooLarge && tooMany?.keys == 4 && tooMany?.maxKeys == 3)
+        #expect(tooMany?.status == .contentTooLarge)
+        let tooBig = await sessionError { try await client.send { try await $0.set(SessionKey<String>("a"), String(repeating: "é", count: 45)) } }
+        #expect(
+            tooBig?.code == .sessionTooLarge && (tooBig?.size ?? 0) > 100,
+            "limits count UTF-8 bytes: 45 × é is 45 Characters but 90 bytes (+ quotes and the other keys)"
+        )
+        let record = try #require(try await harness.record(for: client.cookie))
+        #expect(record.data.keys.sorted() == ["a", "b", Keys.count.name], "a refused write changed the session")
+        // Shrinking always works.
+        try await client.send { try await $0.remove(SessionKey<Int>("a")) }
+        try await client.send { try await $0.set(SessionKey<Int>("c"), 3) }
+        #expect(throws: SessionConfigurationError.self) {
+            var invalid = SessionConfiguration()
+            invalid.maxKeysPerSession = 0
+            try invalid.validate()
+        }
+    }
+
     @Test("timeouts over 400 days are refused at start-up instead of overflowing later")
     func hugeTimeoutsAreRefused() throws {
         var configuration = SessionConfiguration()

@@ -101,6 +101,12 @@ public struct SessionConfiguration: Sendable {
     /// tokens are then rejected without a store call; tokens signed with a previous key are
     /// accepted and re-signed with the current one.
     public var tokenSigning: KeyRing?
+    /// The most keys one session may hold (default 1,000); a write over it fails with
+    /// ``SessionError/sessionTooLarge(keys:bytes:)`` (413) and writes nothing.
+    public var maxKeysPerSession: Int = 1_000
+    /// The most bytes one session's keys and encoded values may take together, counted in
+    /// UTF-8 bytes (default 512 KiB); a write over it fails with 413 and writes nothing.
+    public var maxBytesPerSession: Int = 512 * 1024
 
     /// Creates a configuration; every parameter has a safe default.
     public init(
@@ -160,6 +166,9 @@ public struct SessionConfiguration: Sendable {
         guard retryAfterSeconds >= 0 else { throw SessionConfigurationError("retryAfterSeconds must not be negative") }
         if let storeTimeout, storeTimeout <= .zero || storeTimeout > Self.maxTimeout {
             throw SessionConfigurationError("storeTimeout must be positive and at most 400 days")
+        }
+        guard maxKeysPerSession >= 1, maxBytesPerSession >= 1 else {
+            throw SessionConfigurationError("maxKeysPerSession and maxBytesPerSession must be at least 1")
         }
         if case .header(let name) = transport, name == .cookie || name == .setCookie {
             throw SessionConfigurationError("header transport needs its own header name, not Cookie or Set-Cookie")

@@ -77,6 +77,8 @@ struct LifecyclePolicy: Sendable {
     var rememberMeIdleTimeout: TimeInterval
     var rememberMeAbsoluteTimeout: TimeInterval
     var touchInterval: TimeInterval
+    var maxKeys: Int
+    var maxBytes: Int
     /// Sealed cookies: the cookie is the only copy, so every write re-seals it and an emptied
     /// session simply deletes its cookie.
     var clientSide: Bool
@@ -87,6 +89,8 @@ struct LifecyclePolicy: Sendable {
         rememberMeIdleTimeout = configuration.rememberMe.idleTimeout.seconds
         rememberMeAbsoluteTimeout = configuration.rememberMe.absoluteTimeout.seconds
         touchInterval = configuration.touchInterval.seconds
+        maxKeys = configuration.maxKeysPerSession
+        maxBytes = configuration.maxBytesPerSession
         self.clientSide = clientSide
     }
 
@@ -122,6 +126,7 @@ enum SessionLifecycle {
         if let failure = input.loadFailure, input.hasChanges || input.intent != .keep {
             throw SessionError.storeUnavailable(failure)
         }
+        if !input.setValues.isEmpty { try checkSize(input.values, policy) }
         let now = input.now
         let persistent = input.isPersistent
         switch input.intent {
@@ -163,6 +168,16 @@ enum SessionLifecycle {
             // A persistent cookie carries the expiry, so it is refreshed whenever the expiry
             // moves; a token signed with an old key is re-signed with the current one.
             return .update(update, expectedVersion: record.version, refreshesCookie: persistent || input.reissue, cookieExpiresAt: cookieExpiresAt)
+        }
+    }
+
+    /// Refuses a session over the per-session limits (keys, UTF-8 bytes of keys and values).
+    /// Only writes that set values are checked, so a session can always shrink.
+    static func checkSize(_ values: [String: Data], _ policy: LifecyclePolicy) throws(SessionError) {
+        var bytes = 0
+        for (key, value) in values { bytes += key.utf8.count + value.count }
+        guard values.count <= policy.maxKeys, bytes <= policy.maxBytes else {
+            throw SessionError.sessionTooLarge(keys: values.count, bytes: bytes, maxKeys: policy.maxKeys, maxBytes: policy.maxBytes)
         }
     }
 

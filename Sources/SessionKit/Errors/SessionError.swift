@@ -13,7 +13,7 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Base: String, Sendable, Hashable {
             case storeUnavailable, typeMismatch, encodingFailed, conflict, tooManySessions
-            case notActive, cookieTooLarge, unsupported, reservedKey
+            case notActive, cookieTooLarge, unsupported, reservedKey, sessionTooLarge
         }
         fileprivate let base: Base
         private init(_ base: Base) { self.base = base }
@@ -36,6 +36,8 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unsupported = Code(.unsupported)
         /// A key under SessionKit's reserved `_sk.` prefix was set or removed (400).
         public static let reservedKey = Code(.reservedKey)
+        /// A write would take the session over its key or byte limit (413).
+        public static let sessionTooLarge = Code(.sessionTooLarge)
 
         /// The code's name, for logs.
         public var description: String { base.rawValue }
@@ -58,8 +60,13 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The limit that was reached: sessions per user for ``Code/tooManySessions``, bytes for
     /// ``Code/cookieTooLarge``.
     public let limit: Int?
-    /// The sealed cookie's size in bytes, for ``Code/cookieTooLarge``.
+    /// The size in bytes: the sealed cookie's for ``Code/cookieTooLarge``, the session's keys
+    /// and values for ``Code/sessionTooLarge``.
     public let size: Int?
+    /// For ``Code/sessionTooLarge``: how many keys the session would hold.
+    public let keys: Int?
+    /// For ``Code/sessionTooLarge``: the per-session key limit (``limit`` is the byte limit).
+    public let maxKeys: Int?
     /// What the store lacks, for ``Code/unsupported``.
     public let detail: String?
 
@@ -70,6 +77,8 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         expectedType: String? = nil,
         limit: Int? = nil,
         size: Int? = nil,
+        keys: Int? = nil,
+        maxKeys: Int? = nil,
         detail: String? = nil
     ) {
         self.code = code
@@ -78,6 +87,8 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         self.expectedType = expectedType
         self.limit = limit
         self.size = size
+        self.keys = keys
+        self.maxKeys = maxKeys
         self.detail = detail
     }
 
@@ -111,6 +122,13 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// (typically a key name derived from input). Answered 400; nothing is written.
     public static func reservedKey(_ key: String) -> SessionError { SessionError(.reservedKey, key: key) }
 
+    /// A write would take the session to `keys` keys or `bytes` bytes, over `maxKeys` or
+    /// `maxBytes` (``SessionConfiguration/maxKeysPerSession``, ``SessionConfiguration/maxBytesPerSession``).
+    /// Answered 413; nothing is written, the session keeps what it had.
+    public static func sessionTooLarge(keys: Int, bytes: Int, maxKeys: Int, maxBytes: Int) -> SessionError {
+        SessionError(.sessionTooLarge, limit: maxBytes, size: bytes, keys: keys, maxKeys: maxKeys)
+    }
+
     /// Matches an error equal to this one, for `catch` clauses (`catch SessionError.conflict`).
     public static func ~= (pattern: SessionError, error: any Error) -> Bool {
         (error as? SessionError) == pattern
@@ -124,6 +142,7 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         case .conflict: return .conflict
         case .tooManySessions: return .forbidden
         case .reservedKey: return .badRequest
+        case .sessionTooLarge: return .contentTooLarge
         }
     }
 
@@ -146,6 +165,7 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         case .tooManySessions: return "Too many active sessions (limit \(limit ?? 0)). Sign out elsewhere first."
         case .reservedKey: return "This session key name is reserved."
         case .cookieTooLarge: return "The session cookie would be \(size ?? 0) bytes, over the \(limit ?? 0)-byte limit."
+        case .sessionTooLarge: return "The session would exceed its limit of \(maxKeys ?? 0) keys or \(limit ?? 0) bytes."
         }
     }
 
@@ -156,6 +176,8 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         if let key { parts.append("key: \(key)") }
         if let expectedType { parts.append("expected: \(expectedType)") }
         if let size { parts.append("size: \(size)") }
+        if let keys { parts.append("keys: \(keys)") }
+        if let maxKeys { parts.append("maxKeys: \(maxKeys)") }
         if let limit { parts.append("limit: \(limit)") }
         if let detail { parts.append(detail) }
         return parts.joined(separator: ", ")
