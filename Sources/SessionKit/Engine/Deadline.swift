@@ -1,32 +1,91 @@
-/// Runs `operation` as a child task and gives up after `timeout` with
-/// ``SessionStoreError/timedOut``.
+import Synchronization
+
+/// Runs `operation` but gives up after `timeout` with ``SessionStoreError/timedOut``.
 ///
-/// Structured: the operation and its timer are children of the caller's task, so cancelling
-/// the request (a client that went away) cancels the store call, and nothing outlives the call.
-/// At the deadline the operation is cancelled and the caller resumes once it returns: the
-/// shipped stores honour cancellation (the Redis client fails the call at once, the SQL stores
-/// bound their waits with their own timeouts), so the 503 is on time. A store call that ignores
-/// cancellation delays the 503 until it returns, never past it.
+/// The 503 must come on time even when a store call ignores cancellation, and a measured
+/// store does: postgres-nio keeps a query waiting for a connection while the server is down,
+/// cancelled or not. The topology test's PostgreSQL outage then answered almost nothing with
+/// 503 when this was a task group (a group always awaits its children). So the operation and
+/// the timer run as tasks of their own, and whichever finishes first resumes the caller.
+/// Cancellation still flows both ways:
+/// - at the deadline the operation is cancelled and left to finish on its own;
+/// - when the caller is cancelled (the client went away), the operation and the timer are
+///   cancelled and the caller resumes at once with `CancellationError`;
+/// - when the operation finishes first, the timer is cancelled.
 func withDeadline<Result: Sendable>(
     _ timeout: Duration,
     _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
-    try await withThrowingTaskGroup(of: DeadlineOutcome<Result>.self) { group in
-        group.addTask { .finished(try await operation()) }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return .timedOut
+    let race = DeadlineRace()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
+            let timer = Task {
+                do {
+                    try await Task.sleep(for: timeout)
+                } catch {
+                    return
+                }
+                guard race.claim() else { return }
+                race.cancelAll()
+                continuation.resume(throwing: SessionStoreError.timedOut)
+            }
+            let work = Task {
+                let result: Swift.Result<Result, any Error>
+                do {
+                    result = .success(try await operation())
+                } catch {
+                    result = .failure(error)
+                }
+                timer.cancel()
+                if race.claim() { continuation.resume(with: result) }
+            }
+            race.set(work: work, timer: timer, continuation: { continuation.resume(throwing: CancellationError()) })
         }
-        defer { group.cancelAll() }
-        switch try await group.next() {
-        case .finished(let value): return value
-        case .timedOut, nil: throw SessionStoreError.timedOut
-        }
+    } onCancel: {
+        race.callerCancelled()
     }
 }
 
-/// Which child of ``withDeadline(_:_:)`` finished first.
-private enum DeadlineOutcome<Result: Sendable>: Sendable {
-    case finished(Result)
-    case timedOut
+/// Decides which of the operation, the timer and the caller's cancellation resumes the caller
+/// (exactly one does).
+private final class DeadlineRace: Sendable {
+    private struct State {
+        var resumed = false
+        var callerCancelled = false
+        var tasks: [Task<Void, Never>] = []
+        var resumeCancelled: (@Sendable () -> Void)?
+    }
+    private let state = LockedValue(State())
+
+    func claim() -> Bool {
+        state.withLock { state in
+            defer { state.resumed = true }
+            return !state.resumed
+        }
+    }
+
+    func set(work: Task<Void, Never>, timer: Task<Void, Never>, continuation resumeCancelled: @escaping @Sendable () -> Void) {
+        let cancelledAlready = state.withLock { state -> Bool in
+            state.tasks = [work, timer]
+            state.resumeCancelled = resumeCancelled
+            return state.callerCancelled || state.resumed
+        }
+        if cancelledAlready {
+            cancelAll()
+            if claim() { resumeCancelled() }
+        }
+    }
+
+    func cancelAll() {
+        for task in state.withLock({ $0.tasks }) { task.cancel() }
+    }
+
+    func callerCancelled() {
+        let resume = state.withLock { state -> (@Sendable () -> Void)? in
+            state.callerCancelled = true
+            return state.resumeCancelled
+        }
+        cancelAll()
+        if let resume, claim() { resume() }
+    }
 }

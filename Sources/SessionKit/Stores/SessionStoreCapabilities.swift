@@ -39,5 +39,5 @@ public protocol PingableSessionStore: SessionStore {
 
 /// A store whose calls never wait on I/O or another process (an in-memory dictionary behind a
 /// lock), so ``SessionConfiguration/storeTimeout`` cannot apply: the engine calls it directly,
-/// without the deadline's child tasks. Conform only when every call returns promptly on its own.
+/// without the deadline's two tasks. Conform only when every call returns promptly on its own.
 public protocol InProcessSessionStore: SessionStore {}
