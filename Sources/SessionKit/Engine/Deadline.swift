@@ -2,11 +2,11 @@ import Synchronization
 
 /// Runs `operation` but gives up after `timeout` with ``SessionStoreError/timedOut``.
 ///
-/// The 503 must come on time even when a store call ignores cancellation, and a measured
-/// store does: postgres-nio keeps a query waiting for a connection while the server is down,
-/// cancelled or not. The topology test's PostgreSQL outage then answered almost nothing with
-/// 503 when this was a task group (a group always awaits its children). So the operation and
-/// the timer run as tasks of their own, and whichever finishes first resumes the caller.
+/// The 503 must come on time even when a store call ignores cancellation (postgres-nio does
+/// not promise to return promptly when a query waiting for a connection is cancelled), and a
+/// task group always awaits its children. So the operation and the timer run as tasks of
+/// their own, and whichever finishes first resumes the caller (see `Docs/Architecture.md`,
+/// Timeouts, for the topology run that showed it).
 /// Cancellation still flows both ways:
 /// - at the deadline the operation is cancelled and left to finish on its own;
 /// - when the caller is cancelled (the client went away), the operation and the timer are
