@@ -67,7 +67,7 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
                     throw SessionStoreError.corrupt(reason: "session data is not a JSON object")
                 }
                 return SessionRecord(
-                    data: values,
+                    data: values.mapValues(PostgresJSONNul.original),
                     userID: user,
                     createdAt: created,
                     lastSeenAt: lastSeen,
@@ -88,7 +88,7 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     }
 
     private func insertQuery(_ id: SessionStorageID, _ record: SessionRecord) -> PostgresQuery {
-        let data = String(decoding: SessionDataJSON.encodeObject(record.data), as: UTF8.self)
+        let data = String(decoding: SessionDataJSON.encodeObject(PostgresJSONNul.storable(record.data)), as: UTF8.self)
         let version = Int64(record.version)
         return """
             INSERT INTO sessionkit_sessions
@@ -130,7 +130,7 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     }
 
     private func apply(_ update: SessionUpdate, to id: SessionStorageID, expectedVersion: UInt64?) async throws -> SessionUpdateResult {
-        let set = String(decoding: SessionDataJSON.encodeObject(update.setValues), as: UTF8.self)
+        let set = String(decoding: SessionDataJSON.encodeObject(PostgresJSONNul.storable(update.setValues)), as: UTF8.self)
         let removed = update.removedKeys.sorted()
         let expected = expectedVersion.map { Int64($0) }
         let now = clock.now()

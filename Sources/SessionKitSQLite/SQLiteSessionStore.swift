@@ -151,15 +151,17 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
             binds.append(value)
             return "?\(binds.count)"
         }
-        if !update.setValues.isEmpty {
-            var arguments: [String] = []
-            for (key, value) in update.setValues.sorted(by: { $0.key < $1.key }) {
-                arguments.append("\(bind(.text(try Self.path(for: key)))), json(\(bind(.text(String(decoding: value, as: UTF8.self)))))")
+        // SQLite functions take at most 1,000 arguments, so long lists nest several calls.
+        let pairs = update.setValues.sorted(by: { $0.key < $1.key })
+        for chunk in stride(from: 0, to: pairs.count, by: Self.argumentsPerCall / 2) {
+            let arguments = pairs[chunk..<min(chunk + Self.argumentsPerCall / 2, pairs.count)].map { key, value in
+                "\(bind(.text(Self.path(for: key)))), json(\(bind(.text(String(decoding: value, as: UTF8.self)))))"
             }
             expression = "json_set(\(expression), \(arguments.joined(separator: ", ")))"
         }
-        if !update.removedKeys.isEmpty {
-            let paths = try update.removedKeys.sorted().map { bind(.text(try Self.path(for: $0))) }
+        let removed = update.removedKeys.sorted()
+        for chunk in stride(from: 0, to: removed.count, by: Self.argumentsPerCall) {
+            let paths = removed[chunk..<min(chunk + Self.argumentsPerCall, removed.count)].map { bind(.text(Self.path(for: $0))) }
             expression = "json_remove(\(expression), \(paths.joined(separator: ", ")))"
         }
         let idle = bind(.integer(millis(update.idleExpiresAt)))
@@ -320,11 +322,15 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
         SQLiteInt64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
-    /// The `json_set` path of a key. SQLite's JSON paths cannot escape `"`, so such keys are refused.
-    static func path(for key: String) throws -> String {
-        guard !key.utf8.contains(UInt8(ascii: "\"")) else {
-            throw SessionStoreError.corrupt(reason: "the SQLite store cannot address session keys containing '\"'")
-        }
-        return "$.\"\(key)\""
+    /// Paths (or path-value pairs counted as two) per `json_set`/`json_remove` call, below
+    /// SQLite's limit of 1,000 arguments per function.
+    static let argumentsPerCall = 512
+
+    /// The JSON path of a top-level key: `$.` and the key as a quoted, escaped JSON string.
+    /// SQLite reads escapes inside a quoted path label and compares labels after unescaping
+    /// both sides, so every key (`"`, `\`, NUL, a `\u005f` that would otherwise alias `_`)
+    /// addresses exactly the member of that name.
+    static func path(for key: String) -> String {
+        "$." + String(decoding: SessionDataJSON.encodeString(key), as: UTF8.self)
     }
 }

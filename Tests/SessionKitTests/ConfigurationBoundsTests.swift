@@ -33,6 +33,28 @@ struct ConfigurationBoundsTests {
         #expect(try await client.request { try await $0.consumeFlashes().map(\.text) }.value == ["hi"])
     }
 
+    /// Issue 13 #5: names with NUL, or not in NFC, would be one key in Swift and two in a store
+    /// (or unwritable in `jsonb`); they are refused with 400. Every other name is an ordinary key.
+    @Test func keyNamesWithNulOrNotInNFCAreRefused() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        for name in ["nul\u{0}inside", "\u{0}", "e\u{301}", "cafe\u{301}"] {
+            await #expect(throws: SessionError.invalidKey(name)) {
+                try await client.send { try await $0.set(SessionKey<Int>(name), 1) }
+            }
+            await #expect(throws: SessionError.invalidKey(name)) {
+                try await client.send { try await $0.remove(SessionKey<Int>(name)) }
+            }
+        }
+        #expect(SessionError.invalidKey("\u{0}").status == .badRequest)
+        let accepted = ["é", "café", "\\u005fsk.csrf", "a\"b", "$.a[0]", "%00", "🔑", "tab\there"]
+        try await client.send { session in
+            for (index, name) in accepted.enumerated() { try await session.set(SessionKey<Int>(name), index) }
+        }
+        let record = try #require(try await harness.record(for: client.cookie))
+        #expect(Set(record.data.keys) == Set(accepted + [Keys.count.name]))
+    }
+
     /// Issue 13 #7: a session has key and byte limits. A write over either is refused with 413
     /// and writes nothing; a write that shrinks an oversized view is never refused.
     @Test func perSessionLimitsRefuseGrowthWith413() async throws {

@@ -48,7 +48,7 @@ public final class SessionHandle: Sendable {
     /// Sets a value (encoded to JSON now, written as a one-key patch at commit). Setting the
     /// value a key already has changes nothing and costs no write.
     public func set<Value>(_ key: SessionKey<Value>, _ value: Value) async throws {
-        guard !key.isReservedName else { throw SessionError.reservedKey(key.name) }
+        if let refusal = key.refusal { throw refusal }
         let data: Data
         do {
             data = try SessionValueCoder.encode(value)
@@ -64,7 +64,7 @@ public final class SessionHandle: Sendable {
 
     /// Removes a value; removing a key that is not set changes nothing.
     public func remove<Value>(_ key: SessionKey<Value>) async throws {
-        guard !key.isReservedName else { throw SessionError.reservedKey(key.name) }
+        if let refusal = key.refusal { throw refusal }
         try await ensureLoaded()
         try state.withLock { state in
             try state.checkWritable()

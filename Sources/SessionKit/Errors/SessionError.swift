@@ -13,7 +13,7 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Base: String, Sendable, Hashable {
             case storeUnavailable, typeMismatch, encodingFailed, conflict, tooManySessions
-            case notActive, cookieTooLarge, unsupported, reservedKey, sessionTooLarge
+            case notActive, cookieTooLarge, unsupported, reservedKey, invalidKey, sessionTooLarge
         }
         fileprivate let base: Base
         private init(_ base: Base) { self.base = base }
@@ -36,6 +36,8 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unsupported = Code(.unsupported)
         /// A key under SessionKit's reserved `_sk.` prefix was set or removed (400).
         public static let reservedKey = Code(.reservedKey)
+        /// A key name contains NUL or is not in Unicode Normalization Form C (400).
+        public static let invalidKey = Code(.invalidKey)
         /// A write would take the session over its key or byte limit (413).
         public static let sessionTooLarge = Code(.sessionTooLarge)
 
@@ -121,6 +123,11 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The app tried to set or remove a key under SessionKit's reserved `_sk.` prefix
     /// (typically a key name derived from input). Answered 400; nothing is written.
     public static func reservedKey(_ key: String) -> SessionError { SessionError(.reservedKey, key: key) }
+    /// The app tried to set or remove a key whose name contains NUL (U+0000) or is not in
+    /// Unicode Normalization Form C. Keys compare by their bytes in every store, so two
+    /// spellings of one name (`"é"` precomposed and decomposed) would be two keys in the store
+    /// but one in Swift; requiring NFC makes the two agree. Answered 400; nothing is written.
+    public static func invalidKey(_ key: String) -> SessionError { SessionError(.invalidKey, key: key) }
 
     /// A write would take the session to `keys` keys or `bytes` bytes, over `maxKeys` or
     /// `maxBytes` (``SessionConfiguration/maxKeysPerSession``, ``SessionConfiguration/maxBytesPerSession``).
@@ -141,7 +148,7 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         case .typeMismatch, .encodingFailed, .notActive, .cookieTooLarge, .unsupported: return .internalServerError
         case .conflict: return .conflict
         case .tooManySessions: return .forbidden
-        case .reservedKey: return .badRequest
+        case .reservedKey, .invalidKey: return .badRequest
         case .sessionTooLarge: return .contentTooLarge
         }
     }
@@ -164,6 +171,7 @@ public struct SessionError: Error, Sendable, Hashable, CustomStringConvertible {
         case .conflict: return "The session was changed by another request. Please retry."
         case .tooManySessions: return "Too many active sessions (limit \(limit ?? 0)). Sign out elsewhere first."
         case .reservedKey: return "This session key name is reserved."
+        case .invalidKey: return "This session key name contains NUL or is not in Unicode NFC."
         case .cookieTooLarge: return "The session cookie would be \(size ?? 0) bytes, over the \(limit ?? 0)-byte limit."
         case .sessionTooLarge: return "The session would exceed its limit of \(maxKeys ?? 0) keys or \(limit ?? 0) bytes."
         }

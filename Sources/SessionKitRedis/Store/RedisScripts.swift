@@ -8,7 +8,8 @@ import Crypto
 ///
 /// Hash fields: `d:<key>` holds a session value (JSON); `m:c` created, `m:l` last seen,
 /// `m:i` idle expiry, `m:a` absolute expiry, `m:e` effective expiry (all milliseconds),
-/// `m:u` user, `m:g` user agent, `m:v` version.
+/// `m:u` user, `m:g` user agent, `m:v` version. Fields are written and deleted 500 pairs (1,000
+/// arguments) per call, because Lua's `unpack` stops at about 8,000 values.
 struct RedisScript: Sendable {
     let source: String
     let sha1: String
@@ -21,67 +22,76 @@ struct RedisScript: Sendable {
         }.joined()
     }
 
+    /// A Lua function for the scripts: `call(command, key, first, last)` runs `command key
+    /// ARGV[first…last]` in calls of at most 1,000 arguments.
+    static let chunkedCall = """
+        local function call(command, key, first, last)
+          for from = first, last, 1000 do redis.call(command, key, unpack(ARGV, from, math.min(from + 999, last))) end
+        end
+
+        """
+
     /// KEYS: session[, user set]. ARGV: now, expires, absolute, id, field, value, …
     /// Returns 1, or 0 when a live record has the ID.
     static let create = RedisScript(
-        """
-        local e = redis.call('HGET', KEYS[1], 'm:e')
-        if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
-        redis.call('DEL', KEYS[1])
-        redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-        redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-        if KEYS[2] then
-          redis.call('SADD', KEYS[2], ARGV[4])
-          redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'NX')
-          redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'GT')
-        end
-        return 1
-        """
+        chunkedCall + """
+            local e = redis.call('HGET', KEYS[1], 'm:e')
+            if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
+            redis.call('DEL', KEYS[1])
+            call('HSET', KEYS[1], 5, #ARGV)
+            redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+            if KEYS[2] then
+              redis.call('SADD', KEYS[2], ARGV[4])
+              redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'NX')
+              redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'GT')
+            end
+            return 1
+            """
     )
 
     /// KEYS: new session, old session[, user set]. ARGV: now, expires, absolute, new id,
     /// old id, field, value, … Returns 1; 0 when the new ID is taken; -1 when the old
     /// session is gone (nothing written).
     static let rotate = RedisScript(
-        """
-        local old = redis.call('HGET', KEYS[2], 'm:e')
-        if not old or tonumber(old) <= tonumber(ARGV[1]) then return -1 end
-        local e = redis.call('HGET', KEYS[1], 'm:e')
-        if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
-        redis.call('DEL', KEYS[1])
-        redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-        redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-        redis.call('DEL', KEYS[2])
-        if KEYS[3] then
-          redis.call('SREM', KEYS[3], ARGV[5])
-          redis.call('SADD', KEYS[3], ARGV[4])
-          redis.call('PEXPIREAT', KEYS[3], ARGV[3], 'NX')
-          redis.call('PEXPIREAT', KEYS[3], ARGV[3], 'GT')
-        end
-        return 1
-        """
+        chunkedCall + """
+            local old = redis.call('HGET', KEYS[2], 'm:e')
+            if not old or tonumber(old) <= tonumber(ARGV[1]) then return -1 end
+            local e = redis.call('HGET', KEYS[1], 'm:e')
+            if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
+            redis.call('DEL', KEYS[1])
+            call('HSET', KEYS[1], 6, #ARGV)
+            redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+            redis.call('DEL', KEYS[2])
+            if KEYS[3] then
+              redis.call('SREM', KEYS[3], ARGV[5])
+              redis.call('SADD', KEYS[3], ARGV[4])
+              redis.call('PEXPIREAT', KEYS[3], ARGV[3], 'NX')
+              redis.call('PEXPIREAT', KEYS[3], ARGV[3], 'GT')
+            end
+            return 1
+            """
     )
 
     /// KEYS: session. ARGV: now, expected version or '', idle expiry, last seen, set count,
     /// field, value, …, removed count, field, …
     /// Returns 1 applied | 0 gone | -1 version conflict. With no fields it is a touch.
     static let update = RedisScript(
-        """
-        local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:v', 'm:a')
-        if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return 0 end
-        if ARGV[2] ~= '' and ARGV[2] ~= meta[2] then return -1 end
-        local sets = tonumber(ARGV[5])
-        if sets > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + 2 * sets)) end
-        local i = 6 + 2 * sets
-        local removed = tonumber(ARGV[i])
-        if removed > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, i + 1, i + removed)) end
-        local expires = ARGV[3]
-        if tonumber(meta[3]) < tonumber(ARGV[3]) then expires = meta[3] end
-        redis.call('HSET', KEYS[1], 'm:i', ARGV[3], 'm:e', expires, 'm:l', ARGV[4])
-        redis.call('HINCRBY', KEYS[1], 'm:v', 1)
-        redis.call('PEXPIREAT', KEYS[1], expires)
-        return 1
-        """
+        chunkedCall + """
+            local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:v', 'm:a')
+            if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return 0 end
+            if ARGV[2] ~= '' and ARGV[2] ~= meta[2] then return -1 end
+            local sets = tonumber(ARGV[5])
+            call('HSET', KEYS[1], 6, 5 + 2 * sets)
+            local i = 6 + 2 * sets
+            local removed = tonumber(ARGV[i])
+            call('HDEL', KEYS[1], i + 1, i + removed)
+            local expires = ARGV[3]
+            if tonumber(meta[3]) < tonumber(ARGV[3]) then expires = meta[3] end
+            redis.call('HSET', KEYS[1], 'm:i', ARGV[3], 'm:e', expires, 'm:l', ARGV[4])
+            redis.call('HINCRBY', KEYS[1], 'm:v', 1)
+            redis.call('PEXPIREAT', KEYS[1], expires)
+            return 1
+            """
     )
 
     /// KEYS: session. ARGV: now. Deletes the session; returns 1 if it was live.

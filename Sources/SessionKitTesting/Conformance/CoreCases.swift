@@ -3,7 +3,7 @@ import SessionKit
 
 extension SessionStoreConformance {
     /// The five-call contract of ``SessionKit/SessionStore``: every store must pass these.
-    public static let core: [Case] = recordCases + updateCases + rotateCases + expiryCases + concurrencyCases
+    public static let core: [Case] = recordCases + updateCases + rotateCases + expiryCases + concurrencyCases + hostileKeyCases
 
     static let recordCases: [Case] = [
         Case(name: "load of an unknown ID is nil") { store, _ in
