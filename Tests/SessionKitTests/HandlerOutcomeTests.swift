@@ -45,6 +45,31 @@ struct HandlerOutcomeTests {
         #expect(after.0 == nil && after.1 == token)
     }
 
+    /// Signing in as another user drops the previous user's values (Django's `login()` flush);
+    /// the same user keeps them; an HTTP error after such a sign-in puts them back.
+    @Test func signInAsAnotherUserDropsTheValues() async throws {
+        let harness = try Harness()
+        let client = harness.client()
+        try await client.send { session in
+            try await session.set(Keys.cart, ["ada's book"])
+            try await session.signIn(userID: "ada")
+        }
+        try await client.send { try await $0.signIn(userID: "ada") }
+        #expect(try await client.request { try await $0.get(Keys.cart) }.value == ["ada's book"], "a repeated sign-in lost the values")
+
+        let fields = try await Self.finish(harness, cookie: client.cookie, .threwHTTPError) { session in
+            try await session.signIn(userID: "bob")
+            #expect(try await session.get(Keys.cart) == nil, "bob sees ada's cart during his sign-in")
+        }
+        #expect(fields[.setCookie] == nil)
+        let undone = try await client.request { session in (try await session.userID, try await session.get(Keys.cart)) }.value
+        #expect(undone.0 == "ada" && undone.1 == ["ada's book"], "an undone sign-in changed ada's session: \(undone)")
+
+        try await client.send { try await $0.signIn(userID: "bob") }
+        let bob = try await client.request { session in (try await session.userID, try await session.get(Keys.cart)) }.value
+        #expect(bob.0 == "bob" && bob.1 == nil, "bob sees ada's data: \(bob)")
+    }
+
     @Test("after an HTTP error a destroy still ends the session")
     func httpErrorKeepsDestroy() async throws {
         let harness = try Harness()

@@ -97,10 +97,17 @@ public final class SessionHandle: Sendable {
     /// Signs a user in: records the user ID, regenerates the token and starts a fresh absolute
     /// timeout. With `rememberMe`, the session gets a persistent cookie and the remember-me
     /// timeouts. The per-user session cap is enforced at commit.
+    ///
+    /// The session's values carry over (an anonymous cart survives the login), unless another
+    /// user is signed in: then they are all dropped first, as Django's `login()` flushes, so one
+    /// user never sees another's data.
     public func signIn(userID: String, rememberMe: Bool = false) async throws {
         try await ensureLoaded()
         try state.withLock { state in
             try state.checkWritable()
+            if let current = state.currentUserID, !current.utf8.elementsEqual(userID.utf8) {
+                state.flushForAnotherUser()
+            }
             state.intent = state.intent.merged(with: .signIn(userID: userID))
             state.removeValue(for: ReservedKeys.csrf)
             if rememberMe {
@@ -271,6 +278,8 @@ struct HandleState: Sendable {
     var reissue = false
     /// Sealed cookies: the user's revocation epoch the session was issued under.
     var epoch: UInt64 = 0
+    /// The values a sign-in of another user dropped (restored if the sign-in is undone).
+    var flushedValues: [String: Data] = [:]
 
     var currentUserID: String? {
         if case .signIn(let user) = intent { return user }
@@ -311,11 +320,22 @@ struct HandleState: Sendable {
         switch intent {
         case .rotate, .signIn:
             intent = .keep
+            for (name, value) in flushedValues where values[name] == nil { setValue(value, for: name) }
+            flushedValues = [:]
             for name in [ReservedKeys.csrf, ReservedKeys.persistent] {
                 if let stored = record?.data[name] { setValue(stored, for: name) } else { removeValue(for: name) }
             }
         case .keep, .destroy:
             return
+        }
+    }
+
+    /// Drops every value before another user signs in, keeping them aside in case the sign-in
+    /// is undone (``dropPrivilegeChange()``).
+    mutating func flushForAnotherUser() {
+        for (name, value) in values {
+            if flushedValues[name] == nil { flushedValues[name] = value }
+            removeValue(for: name)
         }
     }
 
