@@ -87,6 +87,24 @@ struct ConfigurationBoundsTests {
         }
     }
 
+    /// A session already over a lowered limit may still be written as long as the write does
+    /// not make it larger: replacing a big value by a smaller one is not refused.
+    @Test func aSessionOverALoweredLimitCanStillShrinkByAWrite() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 1)
+        try await client.send { try await $0.set(SessionKey<String>("big"), String(repeating: "x", count: 200)) }
+        var lowered = harness.engine.configuration
+        lowered.maxBytesPerSession = 100
+        let strict = harness.client(try harness.sibling(lowered), cookie: client.cookie)
+        try await strict.send { session in
+            try await session.set(SessionKey<String>("big"), String(repeating: "x", count: 150))
+            try await session.set(Keys.count, 2)
+        }
+        #expect(try await harness.record(for: client.cookie)?.data["big"]?.count == 152)
+        let grows = await sessionError { try await strict.send { try await $0.set(SessionKey<String>("big"), String(repeating: "x", count: 160)) } }
+        #expect(grows?.code == .sessionTooLarge, "a write that grows a session over its limit was accepted")
+    }
+
     @Test("timeouts over 400 days are refused at start-up instead of overflowing later")
     func hugeTimeoutsAreRefused() throws {
         var configuration = SessionConfiguration()

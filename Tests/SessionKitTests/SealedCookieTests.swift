@@ -8,6 +8,18 @@ import Testing
 struct SealedCookieTests {
     // MARK: Round trip
 
+    /// Found by `FuzzSealedCookie` (a 300 s run): a payload whose instant is `Int64.max`
+    /// milliseconds decoded, and encoding it again trapped converting the `Double` back.
+    @Test func payloadInstantsOutsideTheLayoutAreRefusedAndClamped() throws {
+        let fuzzed = try #require(Data(base64Encoded: "AR8AU3RyAQAAAAAAAAAAAAAAAAAAAAAAAH//////////dHIBAAAAAAAAAAAA"))
+        #expect(SealedPayload(decoding: Array(fuzzed)) == nil)
+        for date in [Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -1e300), Date(timeIntervalSince1970: .infinity)] {
+            let record = SessionRecord(data: [:], createdAt: date, idleExpiresAt: date, absoluteExpiresAt: date)
+            let decoded = try #require(SealedPayload(decoding: SealedPayload(record: record, epoch: 1).encoded()))
+            #expect(abs(decoded.record.createdAt.timeIntervalSince1970) == Double(SealedPayload.maxMillis) / 1000)
+        }
+    }
+
     @Test func valuesRoundTripThroughTheCookie() async throws {
         let harness = try Harness.sealed()
         let client = harness.client()

@@ -126,7 +126,7 @@ enum SessionLifecycle {
         if let failure = input.loadFailure, input.hasChanges || input.intent != .keep {
             throw SessionError.storeUnavailable(failure)
         }
-        if !input.setValues.isEmpty { try checkSize(input.values, policy) }
+        if !input.setValues.isEmpty { try checkSize(input, policy) }
         let now = input.now
         let persistent = input.isPersistent
         switch input.intent {
@@ -171,14 +171,22 @@ enum SessionLifecycle {
         }
     }
 
-    /// Refuses a session over the per-session limits (keys, UTF-8 bytes of keys and values).
-    /// Only writes that set values are checked, so a session can always shrink.
-    static func checkSize(_ values: [String: Data], _ policy: LifecyclePolicy) throws(SessionError) {
-        var bytes = 0
-        for (key, value) in values { bytes += key.utf8.count + value.count }
-        guard values.count <= policy.maxKeys, bytes <= policy.maxBytes else {
-            throw SessionError.sessionTooLarge(keys: values.count, bytes: bytes, maxKeys: policy.maxKeys, maxBytes: policy.maxBytes)
-        }
+    /// Refuses a write that takes the session over a per-session limit (keys, UTF-8 bytes of
+    /// keys and values) or, when it is already over one (the limits were lowered), makes that
+    /// count grow. Only writes that set values are checked, and a write that leaves the
+    /// session no larger is never refused, so a session can always shrink.
+    static func checkSize(_ input: LifecycleInput, _ policy: LifecyclePolicy) throws(SessionError) {
+        let after = size(of: input.values)
+        guard after.keys > policy.maxKeys || after.bytes > policy.maxBytes else { return }
+        let before = size(of: input.record?.data ?? [:])
+        let growsKeys = after.keys > policy.maxKeys && after.keys > before.keys
+        let growsBytes = after.bytes > policy.maxBytes && after.bytes > before.bytes
+        guard growsKeys || growsBytes else { return }
+        throw SessionError.sessionTooLarge(keys: after.keys, bytes: after.bytes, maxKeys: policy.maxKeys, maxBytes: policy.maxBytes)
+    }
+
+    private static func size(of values: [String: Data]) -> (keys: Int, bytes: Int) {
+        (values.count, values.reduce(0) { $0 + $1.key.utf8.count + $1.value.count })
     }
 
     /// A new record holding the handler's values.

@@ -18,11 +18,23 @@ struct SealedPayload: Equatable {
         self.epoch = epoch
     }
 
+    /// The largest instant the layout carries, in milliseconds either side of 1970 (2^53, where
+    /// a `Double` stops holding every integer; about 285,000 years). The decoder refuses larger
+    /// ones, so whatever it accepts encodes back without overflowing `Int64`.
+    static let maxMillis: Int64 = 1 << 53
+
+    /// An instant in whole milliseconds, clamped to ``maxMillis``.
+    static func millis(_ date: Date) -> Int64 {
+        let millis = (date.timeIntervalSince1970 * 1000).rounded()
+        guard millis.isFinite else { return millis > 0 ? maxMillis : -maxMillis }
+        return Int64(max(-Double(maxMillis), min(Double(maxMillis), millis)))
+    }
+
     func encoded() -> [UInt8] {
         var bytes: [UInt8] = [Self.format]
         bytes.reserveCapacity(64 + record.data.reduce(0) { $0 + $1.key.utf8.count + $1.value.count + 6 })
         for date in [record.createdAt, record.lastSeenAt, record.idleExpiresAt, record.absoluteExpiresAt] {
-            append(UInt64(bitPattern: Int64((date.timeIntervalSince1970 * 1000).rounded())), 8, to: &bytes)
+            append(UInt64(bitPattern: Self.millis(date)), 8, to: &bytes)
         }
         append(epoch, 8, to: &bytes)
         if let user = record.userID {
@@ -49,8 +61,8 @@ struct SealedPayload: Equatable {
         guard reader.read(1) == UInt64(Self.format) else { return nil }
         var dates: [Date] = []
         for _ in 0..<4 {
-            guard let millis = reader.read(8) else { return nil }
-            dates.append(Date(timeIntervalSince1970: Double(Int64(bitPattern: millis)) / 1000))
+            guard let millis = reader.read(8).map({ Int64(bitPattern: $0) }), abs(millis) <= Self.maxMillis else { return nil }
+            dates.append(Date(timeIntervalSince1970: Double(millis) / 1000))
         }
         guard let epoch = reader.read(8), let userLength = reader.read(2) else { return nil }
         var user: String?
