@@ -1,10 +1,15 @@
 import NIOCore
 
 /// Turns bytes from the server into ``RESPReply`` replies (a `ByteToMessageDecoder`).
+///
+/// The parser resumes the reply in progress on every read: the elements already received are
+/// consumed from the buffer and kept in the parser, so a large reply arriving in many reads is
+/// parsed once. A parse error closes the connection (``RedisCommandHandler``).
 package struct RESPReplyDecoder: ByteToMessageDecoder {
     package typealias InboundOut = RESPReply
 
-    let parser: RESPParser
+    /// The parser, holding the part of the reply in progress that has been parsed so far.
+    var parser: RESPParser
 
     package init(parser: RESPParser) {
         self.parser = parser

@@ -203,21 +203,29 @@ extension Array where Element == UInt8 {
     init(resp text: String) { self = Array(text.utf8) }
 }
 
-/// Parses every complete value in `buffer`; checks that a `nil` consumes nothing.
-func drain(_ parser: RESPParser, _ buffer: inout ByteBuffer, sourceLocation: SourceLocation = #_sourceLocation) throws(RESPClientError) -> [RESPReply]
+/// Parses every complete value in `buffer`. Checks the consumption contract: the parser only
+/// reads (the reader index never moves back, the writer index never moves), a value consumes
+/// bytes, and a `nil` is final until more bytes arrive (a second call consumes nothing).
+func drain(_ parser: inout RESPParser, _ buffer: inout ByteBuffer, sourceLocation: SourceLocation = #_sourceLocation) throws(RESPClientError)
+    -> [RESPReply]
 {
     var values: [RESPReply] = []
+    let writerIndex = buffer.writerIndex
     while true {
-        let before = (buffer.readerIndex, buffer.writerIndex)
+        let before = buffer.readerIndex
         guard let value = try parser.parse(&buffer) else {
             #expect(
-                buffer.readerIndex == before.0 && buffer.writerIndex == before.1,
-                "parse returned nil but moved the buffer",
+                buffer.readerIndex >= before && buffer.readerIndex <= writerIndex && buffer.writerIndex == writerIndex,
+                "parse returned nil and moved the buffer backwards or past its end",
                 sourceLocation: sourceLocation
             )
+            let afterNil = buffer.readerIndex
+            let again = try parser.parse(&buffer)
+            #expect(again == nil, "a second call without new bytes returned a value", sourceLocation: sourceLocation)
+            #expect(buffer.readerIndex == afterNil, "a second call without new bytes consumed some", sourceLocation: sourceLocation)
             return values
         }
-        #expect(buffer.readerIndex > before.0, "parse returned a value without consuming bytes", sourceLocation: sourceLocation)
+        #expect(buffer.readerIndex > before, "parse returned a value without consuming bytes", sourceLocation: sourceLocation)
         values.append(value)
     }
 }
@@ -225,7 +233,8 @@ func drain(_ parser: RESPParser, _ buffer: inout ByteBuffer, sourceLocation: Sou
 /// Parses one value from `bytes`, which must hold exactly one.
 func parseOne(_ bytes: [UInt8], limits: RESPParser.Limits = .init(), sourceLocation: SourceLocation = #_sourceLocation) throws -> RESPReply {
     var buffer = ByteBuffer(bytes: bytes)
-    let value = try #require(try RESPParser(limits: limits).parse(&buffer), "incomplete", sourceLocation: sourceLocation)
+    var parser = RESPParser(limits: limits)
+    let value = try #require(try parser.parse(&buffer), "incomplete", sourceLocation: sourceLocation)
     #expect(buffer.readableBytes == 0, "\(buffer.readableBytes) bytes left over", sourceLocation: sourceLocation)
     return value
 }
@@ -242,8 +251,9 @@ func expectViolation(
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
     var buffer = ByteBuffer(bytes: bytes)
+    var parser = RESPParser(limits: limits)
     do {
-        let value = try RESPParser(limits: limits).parse(&buffer)
+        let value = try parser.parse(&buffer)
         Issue.record(
             "expected a protocol violation, got \(value.map { "\($0)" } ?? "nil (waiting for more bytes)"). \(comment.map { "\($0)" } ?? "")",
             sourceLocation: sourceLocation
@@ -473,17 +483,17 @@ struct RESPParserIncrementalTests {
         return result
     }
 
-    @Test("split at every byte boundary: same values, nothing consumed while incomplete")
+    @Test("split at every byte boundary: same values, each returned as soon as its last byte arrives")
     func everySplit() throws {
-        let parser = RESPParser()
         for stream in Self.streams() {
             for split in 0...stream.bytes.count {
+                var parser = RESPParser()
                 var buffer = ByteBuffer(bytes: stream.bytes[0..<split])
-                var values = try drain(parser, &buffer)
+                var values = try drain(&parser, &buffer)
                 let completeBeforeSplit = stream.ends.filter { $0 <= split }.count
                 #expect(values.count == completeBeforeSplit, "\(stream.name) split at \(split)")
                 buffer.writeBytes(stream.bytes[split...])
-                values += try drain(parser, &buffer)
+                values += try drain(&parser, &buffer)
                 #expect(values == stream.values, "\(stream.name) split at \(split)")
                 #expect(buffer.readableBytes == 0, "\(stream.name) split at \(split)")
             }
@@ -522,7 +532,8 @@ struct RESPParserLimitTests {
         // The default limit is 64 MiB.
         expectViolation("$\(64 * 1024 * 1024 + 1)\r\n")
         var buffer = ByteBuffer(string: "$\(64 * 1024 * 1024)\r\n")
-        #expect(try RESPParser().parse(&buffer) == nil)
+        var parser = RESPParser()
+        #expect(try parser.parse(&buffer) == nil)
     }
 
     @Test("an aggregate with more than maxAggregateCount elements is rejected from its header")
@@ -560,7 +571,8 @@ struct RESPParserLimitTests {
         expectViolation("+" + String(repeating: "a", count: 70_000))
         // A short unterminated line is just incomplete.
         var buffer = ByteBuffer(string: "+" + String(repeating: "a", count: 10))
-        #expect(try RESPParser(limits: limits).parse(&buffer) == nil)
+        var parser = RESPParser(limits: limits)
+        #expect(try parser.parse(&buffer) == nil)
     }
 
     @Test("the line limit is exact: maxLineLength bytes pass, one more is rejected")
@@ -610,7 +622,8 @@ struct RESPParserLimitTests {
         // Regression test: the parser once parsed the reply after an attribute at the same
         // depth, so maxDepth did not bound a chain of attributes and each one cost a stack
         // frame; a few MB of "|0\r\n" from a server (or anything in between) crashed the client
-        // process. Each attribute now counts as a level of nesting (RESPParser.parseValue, `|`).
+        // process. Each attribute now counts as a level of nesting (a frame on the stack of
+        // RESPParser.resume, `|`), and the parser no longer recurses.
         // Run in a child process so a crash fails this test instead of the whole run.
         await #expect(processExitsWith: .success, "a chain of 1,000,000 empty attributes crashed the parser") {
             await Task.yield()
@@ -619,8 +632,9 @@ struct RESPParserLimitTests {
             for _ in 0..<1_000_000 { bytes += [UInt8(ascii: "|"), UInt8(ascii: "0"), 0x0D, 0x0A] }
             bytes += Array("+OK\r\n".utf8)
             var buffer = ByteBuffer(bytes: bytes)
+            var parser = RESPParser()
             do {
-                let value = try RESPParser().parse(&buffer)
+                let value = try parser.parse(&buffer)
                 precondition(value == .simpleString("OK") || value == nil)
             } catch {
                 // Rejecting it as a protocol violation is fine too.
@@ -670,8 +684,10 @@ struct RESPParserFuzzTests {
         case failed
     }
 
-    /// Parses until nil or a throw, checking the parser's invariants on every call.
+    /// Parses until nil or a throw with a fresh copy of `parser`, checking the parser's
+    /// invariants on every call.
     static func parseAll(_ bytes: [UInt8], parser: RESPParser, label: String) -> (values: [RESPReply], end: Outcome)? {
+        var parser = parser
         var buffer = ByteBuffer(bytes: bytes)
         let writerIndex = buffer.writerIndex
         var values: [RESPReply] = []
@@ -680,8 +696,13 @@ struct RESPParserFuzzTests {
             let before = buffer.readerIndex
             do {
                 guard let value = try parser.parse(&buffer) else {
-                    guard buffer.readerIndex == before, buffer.writerIndex == writerIndex else {
-                        Issue.record("\(label): nil but the buffer moved")
+                    // A nil may consume the elements parsed so far, never more than it was given,
+                    // and is final until more bytes arrive.
+                    let afterNil = buffer.readerIndex
+                    guard afterNil >= before, afterNil <= writerIndex, buffer.writerIndex == writerIndex,
+                        try parser.parse(&buffer) == nil, buffer.readerIndex == afterNil
+                    else {
+                        Issue.record("\(label): nil, but the buffer moved back or past its end, or a second call moved it")
                         return nil
                     }
                     return (values, .incomplete)
@@ -726,6 +747,7 @@ struct RESPParserFuzzTests {
             // The outcome must not depend on how the bytes arrive: feed every 10th input one
             // byte at a time and compare.
             if index % 10 == 0 {
+                var parser = parser
                 var buffer = ByteBuffer()
                 var values: [RESPReply] = []
                 var end = Outcome.incomplete
@@ -755,13 +777,13 @@ struct RESPParserFuzzTests {
     @Test("random value trees (depth ≤ 5) encoded by a test-local encoder parse back equal")
     func roundTrip() throws {
         var rng = SplitMix64(seed: 42)
-        let parser = RESPParser()
         for index in 0..<3000 {
             let value = RandomRESP.value(&rng)
             // Canonical encoding, and one with random equivalent encodings and attributes.
             for seed in [nil, rng.next()] as [UInt64?] {
                 var encoder = TestRESPEncoder(variants: seed)
                 var buffer = ByteBuffer(bytes: encoder.encode(value))
+                var parser = RESPParser()
                 let parsed = try parser.parse(&buffer)
                 guard parsed == value, buffer.readableBytes == 0 else {
                     Issue.record(
@@ -771,5 +793,173 @@ struct RESPParserFuzzTests {
                 }
             }
         }
+    }
+}
+
+// MARK: - Resuming
+
+/// Bytes holding one or more complete replies, and the replies they parse to.
+struct ReplyStream: Sendable, CustomTestStringConvertible {
+    let name: String
+    let bytes: [UInt8]
+    let expected: [RESPReply]
+
+    init(_ name: String, _ text: String, _ expected: [RESPReply]) {
+        self.name = name
+        self.bytes = Array(text.utf8)
+        self.expected = expected
+    }
+
+    var testDescription: String { name }
+}
+
+/// A large reply, for counting the parser's work.
+struct LargeReply: Sendable, CustomTestStringConvertible {
+    let name: String
+    let bytes: [UInt8]
+    let expected: RESPReply
+
+    var testDescription: String { name }
+}
+
+@Suite("RESP parser: resuming")
+struct RESPParserResumeTests {
+    /// Every leaf in these streams is shorter than this, so after a `nil` no more bytes than
+    /// this may be left in the buffer: the elements already parsed are consumed.
+    static let longestLeaf = 24
+
+    static let streams: [ReplyStream] = [
+        ReplyStream(
+            "nested map of arrays, sets and maps",
+            "%2\r\n+a\r\n*2\r\n:1\r\n~1\r\n#t\r\n$3\r\nkey\r\n%1\r\n,nan\r\n_\r\n",
+            [
+                .map([
+                    (.simpleString("a"), .array([.integer(1), .array([.boolean(true)])])),
+                    (.bulkString(Array("key".utf8)), .map([(.double(.nan), .null)])),
+                ])
+            ]
+        ),
+        ReplyStream(
+            "attributes at the top and inside an array",
+            "|1\r\n+ttl\r\n:10\r\n*3\r\n:1\r\n|1\r\n+k\r\n*1\r\n:2\r\n$5\r\nhello\r\n|0\r\n(123\r\n",
+            [.array([.integer(1), .bulkString(Array("hello".utf8)), .bigNumber("123")])]
+        ),
+        ReplyStream(
+            "a push between replies",
+            "+OK\r\n>3\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nkey\r\n$-1\r\n:7\r\n",
+            [
+                .simpleString("OK"),
+                .push([.bulkString(Array("invalidate".utf8)), .array([.bulkString(Array("key".utf8))]), .null]),
+                .integer(7),
+            ]
+        ),
+        ReplyStream(
+            "null forms and blobs with CRLF inside",
+            "*5\r\n$-1\r\n*-1\r\n_\r\n=8\r\ntxt:a\r\nb\r\n!5\r\nERR x\r\n",
+            [.array([.null, .null, .null, .verbatimString(format: "txt", text: "a\r\nb"), .error("ERR x")])]
+        ),
+        ReplyStream(
+            "every aggregate nested, an attribute innermost, and empty aggregates",
+            "*2\r\n%1\r\n>1\r\n~1\r\n|1\r\n:1\r\n:2\r\n*0\r\n:3\r\n%0\r\n*0\r\n",
+            [.array([.map([(.push([.array([.array([])])]), .integer(3))]), .map([])]), .array([])]
+        ),
+        ReplyStream(
+            "RESP2 pipeline with errors",
+            "-ERR one\r\n*2\r\n$1\r\na\r\n-ERR two\r\n$0\r\n\r\n",
+            [.error("ERR one"), .array([.bulkString([0x61]), .error("ERR two")]), .bulkString([])]
+        ),
+    ]
+
+    /// Feeds `bytes` in `pieces`, draining after each, to one parser; checks after every `nil`
+    /// that only part of one leaf was left in the buffer.
+    static func feed(_ bytes: [UInt8], in pieces: [Range<Int>], label: String) throws -> [RESPReply] {
+        var parser = RESPParser()
+        var buffer = ByteBuffer()
+        var values: [RESPReply] = []
+        for piece in pieces {
+            buffer.writeBytes(bytes[piece])
+            values += try drain(&parser, &buffer)
+            #expect(buffer.readableBytes < longestLeaf, "\(label): \(buffer.readableBytes) bytes left after nil; parsed elements not consumed")
+        }
+        #expect(buffer.readableBytes == 0, "\(label): bytes left over")
+        return values
+    }
+
+    @Test("every split point and every chunk size 1...n give the one-shot replies", arguments: RESPParserResumeTests.streams)
+    func chunkedEqualsOneShot(_ row: ReplyStream) throws {
+        var parser = RESPParser()
+        var whole = ByteBuffer(bytes: row.bytes)
+        let oneShot = try drain(&parser, &whole)
+        #expect(oneShot == row.expected)
+        let count = row.bytes.count
+        for split in 0...count {
+            let values = try Self.feed(row.bytes, in: [0..<split, split..<count], label: "split at \(split)")
+            #expect(values == oneShot, "split at \(split)")
+        }
+        for size in 1...count {
+            let pieces = stride(from: 0, to: count, by: size).map { $0..<min($0 + size, count) }
+            let values = try Self.feed(row.bytes, in: pieces, label: "chunks of \(size)")
+            #expect(values == oneShot, "chunks of \(size)")
+        }
+    }
+
+    @Test("after a throw the parser drops the partial reply and parses the next bytes afresh")
+    func resetsAfterThrow() throws {
+        var parser = RESPParser()
+        var buffer = ByteBuffer(string: "*3\r\n:1\r\n")
+        #expect(try parser.parse(&buffer) == nil)
+        #expect(buffer.readableBytes == 0, "the header and the first element are consumed")
+        buffer.writeString("?bad\r\n")
+        #expect(throws: RESPClientError.self) { try parser.parse(&buffer) }
+        #expect(buffer.readableBytes == 6, "the malformed element is not consumed")
+        var next = ByteBuffer(string: "+OK\r\n")
+        #expect(try parser.parse(&next) == .simpleString("OK"))
+    }
+
+    static let largeReplies: [LargeReply] = {
+        let hello = RESPReply.bulkString(Array("hello".utf8))
+        let array = LargeReply(
+            name: "a 5,000-element array of $5 hello",
+            bytes: Array("*5000\r\n".utf8) + Array(String(repeating: "$5\r\nhello\r\n", count: 5000).utf8),
+            expected: .array(Array(repeating: hello, count: 5000))
+        )
+        var hash = Array("%5000\r\n".utf8)
+        var pairs: [(RESPReply, RESPReply)] = []
+        for index in 0..<5000 {
+            let field = "f" + String(repeating: "0", count: 4 - String(index).count) + String(index)
+            hash += Array("$5\r\n\(field)\r\n:\(index)\r\n".utf8)
+            pairs.append((.bulkString(Array(field.utf8)), .integer(Int64(index))))
+        }
+        let map = LargeReply(name: "an HGETALL of 5,000 fields (RESP3 map)", bytes: hash, expected: .map(pairs))
+        let text = String(repeating: "a", count: 60_000)
+        let line = LargeReply(name: "a 60,000-byte simple string", bytes: Array("+\(text)\r\n".utf8), expected: .simpleString(text))
+        let payload = [UInt8](repeating: 0x62, count: 100_000)
+        let bulk = LargeReply(
+            name: "a 100,000-byte bulk string",
+            bytes: Array("$100000\r\n".utf8) + payload + [0x0D, 0x0A],
+            expected: .bulkString(payload)
+        )
+        return [array, map, line, bulk]
+    }()
+
+    @Test("a large reply fed in 64-byte reads is examined once: fewer than 2x its bytes", arguments: RESPParserResumeTests.largeReplies)
+    func linearWork(_ row: LargeReply) throws {
+        // Regression test: the parser once re-parsed the reply from its first byte on every
+        // read, so a reply of n bytes arriving in reads of 64 cost about n² / 128 bytes of work
+        // on the event loop (23.7 million bytes examined for the 5,000-element array).
+        var parser = RESPParser()
+        var buffer = ByteBuffer()
+        var replies: [RESPReply] = []
+        for start in stride(from: 0, to: row.bytes.count, by: 64) {
+            buffer.writeBytes(row.bytes[start..<min(start + 64, row.bytes.count)])
+            // As RESPReplyDecoder is called by ByteToMessageHandler: until nil.
+            while let reply = try parser.parse(&buffer) { replies.append(reply) }
+        }
+        #expect(replies == [row.expected])
+        #expect(parser.bytesExamined >= row.bytes.count, "the counter must see every byte at least once")
+        #expect(
+            parser.bytesExamined < 2 * row.bytes.count,
+            "examined \(parser.bytesExamined) bytes for a reply of \(row.bytes.count)"
+        )
     }
 }
