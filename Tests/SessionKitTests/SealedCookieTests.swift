@@ -8,11 +8,16 @@ import Testing
 struct SealedCookieTests {
     // MARK: Round trip
 
-    /// Found by `FuzzSealedCookie` (a 300 s run): a payload whose instant is `Int64.max`
-    /// milliseconds decoded, and encoding it again trapped converting the `Double` back.
+    /// Found by `FuzzSealedCookie` (300 s runs): a payload whose instant is `Int64.max`
+    /// milliseconds decoded, and encoding it again trapped converting the `Double` back; the
+    /// first fix then trapped in `abs(Int64.min)`.
     @Test func payloadInstantsOutsideTheLayoutAreRefusedAndClamped() throws {
-        let fuzzed = try #require(Data(base64Encoded: "AR8AU3RyAQAAAAAAAAAAAAAAAAAAAAAAAH//////////dHIBAAAAAAAAAAAA"))
-        #expect(SealedPayload(decoding: Array(fuzzed)) == nil)
+        // Int64.max, then Int64.min (where `abs` traps) in the absolute expiry.
+        for input in ["AR8AU3RyAQAAAAAAAAAAAAAAAAAAAAAAAH//////////dHIBAAAAAAAAAAAA", "AQAAAAAAAAD8AADzAAAAACAAAAABQAABAIAAAAAAAAAAKUFBQQEAAAAAAAAI"]
+        {
+            let fuzzed = try #require(Data(base64Encoded: input))
+            #expect(SealedPayload(decoding: Array(fuzzed)) == nil)
+        }
         for date in [Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -1e300), Date(timeIntervalSince1970: .infinity)] {
             let record = SessionRecord(data: [:], createdAt: date, idleExpiresAt: date, absoluteExpiresAt: date)
             let decoded = try #require(SealedPayload(decoding: SealedPayload(record: record, epoch: 1).encoded()))

@@ -61,7 +61,9 @@ struct SealedPayload: Equatable {
         guard reader.read(1) == UInt64(Self.format) else { return nil }
         var dates: [Date] = []
         for _ in 0..<4 {
-            guard let millis = reader.read(8).map({ Int64(bitPattern: $0) }), abs(millis) <= Self.maxMillis else { return nil }
+            guard let millis = reader.read(8).map({ Int64(bitPattern: $0) }), (-Self.maxMillis...Self.maxMillis).contains(millis) else {
+                return nil
+            }
             dates.append(Date(timeIntervalSince1970: Double(millis) / 1000))
         }
         guard let epoch = reader.read(8), let userLength = reader.read(2) else { return nil }
