@@ -47,9 +47,11 @@ struct PostgresStoreTests {
             }
             clock.advance(by: .seconds(2))
             try await client.withConnection { other in
-                try await other.query("SELECT pg_advisory_lock(\(PostgresSchema.sweeperLockKey))")
+                // The async `query(_:logger:)`: the string overload returns a future nobody awaits.
+                let logger = Logger(label: "test")
+                _ = try await other.query("SELECT pg_advisory_lock(\(PostgresSchema.sweeperLockKey))", logger: logger)
                 #expect(try await store.sweepExpired(batchSize: 100) == 0, "swept while another instance held the lock")
-                try await other.query("SELECT pg_advisory_unlock(\(PostgresSchema.sweeperLockKey))")
+                _ = try await other.query("SELECT pg_advisory_unlock(\(PostgresSchema.sweeperLockKey))", logger: logger)
             }
             #expect(try await store.sweepExpired(batchSize: 100) == 10)
         }
