@@ -44,6 +44,16 @@ public enum DemoApplication {
         let router = Router(context: DemoContext.self)
         router.add(middleware: SessionKitMiddleware(engine: engine))
         router.get("/healthz") { _, _ in "ok" }
+        router.get("/readyz") { _, _ -> Response in
+            let readiness = await DemoAPI.readiness(engine)
+            var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
+            if let retryAfter = readiness.retryAfter { headers[.retryAfter] = retryAfter }
+            return Response(
+                status: .init(code: readiness.status),
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: readiness.body))
+            )
+        }
         APIRoutes.add(to: router)
         PageRoutes.add(to: router)
         return Application(

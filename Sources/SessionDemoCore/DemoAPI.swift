@@ -104,6 +104,30 @@ public enum DemoAPI {
         static let notJSON = Failure(status: 415, message: "send Content-Type: application/json")
     }
 
+    /// What `GET /readyz` answers: 200 while the session store answers, else the store
+    /// error's status (503) with its `Retry-After`.
+    public struct Readiness: Sendable, Equatable {
+        /// The HTTP status code.
+        public let status: Int
+        /// The `Retry-After` value, with 503.
+        public let retryAfter: String?
+        /// The body (`ready` or the error's public message).
+        public let body: String
+    }
+
+    /// `GET /readyz`: asks the store through ``SessionKit/SessionEngine/checkReadiness()``.
+    /// (`GET /healthz` is liveness only and never touches the store.)
+    public static func readiness(_ engine: SessionEngine) async -> Readiness {
+        do {
+            try await engine.checkReadiness()
+            return Readiness(status: 200, retryAfter: nil, body: "ready")
+        } catch {
+            let failure = error as? SessionError ?? .storeUnavailable(.unavailable(reason: "readiness check failed"))
+            guard failure.code == .storeUnavailable else { return Readiness(status: 500, retryAfter: nil, body: failure.publicMessage) }
+            return Readiness(status: 503, retryAfter: String(engine.configuration.retryAfterSeconds), body: failure.publicMessage)
+        }
+    }
+
     /// Checks the request's `Content-Type`: state-changing JSON endpoints need
     /// `application/json`, which a cross-site HTML form cannot send without a CORS preflight.
     public static func requireJSON(contentType: String?) throws(Failure) {

@@ -12,8 +12,14 @@ import Vapor
 public enum VaporDemoApplication {
     /// Adds the JSON API routes to an application whose middleware already includes
     /// ``SessionKitVapor/SessionKitMiddleware``.
-    public static func routes(_ app: Application) {
+    public static func routes(_ app: Application, engine: SessionEngine) {
         app.get("healthz") { _ in "ok" }
+        app.get("readyz") { _ async -> Response in
+            let readiness = await DemoAPI.readiness(engine)
+            var headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")])
+            if let retryAfter = readiness.retryAfter { headers.add(name: "Retry-After", value: retryAfter) }
+            return Response(status: HTTPResponseStatus(statusCode: readiness.status), headers: headers, body: .init(string: readiness.body))
+        }
         let api = app.grouped("api")
         api.get("me") { req in try await run { try await DemoAPI.me(req.sessionHandle) } }
         api.post("visit") { req in
@@ -77,7 +83,7 @@ public enum VaporDemoApplication {
         app.middleware = Middlewares()
         app.middleware.use(ErrorMiddleware.default(environment: app.environment))
         app.middleware.use(SessionKitMiddleware(engine: sessions.engine))
-        routes(app)
+        routes(app, engine: sessions.engine)
         try await app.server.start(address: .hostname(options.host, port: options.port))
         let port = app.http.server.shared.localAddress?.port ?? options.port
         logger.info("Server started and listening on \(options.host):\(port)")

@@ -70,6 +70,7 @@ final class DemoClient: Sendable {
         var json: [String: Any]?
         var body: String
         var setCookie: String?
+        var retryAfter: String?
     }
 
     private let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -105,7 +106,13 @@ final class DemoClient: Sendable {
             cookie = value.isDeletion ? nil : value.value
         }
         let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
-        return Reply(status: Int(response.status.code), json: json, body: body, setCookie: setCookie)
+        return Reply(
+            status: Int(response.status.code),
+            json: json,
+            body: body,
+            setCookie: setCookie,
+            retryAfter: response.headers["Retry-After"].first
+        )
     }
 }
 

@@ -80,6 +80,28 @@ struct DemoAppTests {
         }
     }
 
+    /// `/readyz` asks the store and answers 503 with `Retry-After` while it fails;
+    /// `/healthz` is liveness only and never calls the store.
+    @Test func readyzFollowsTheStoreHealthzNeverTouchesIt() async throws {
+        let faults = FaultInjectingSessionStore(MemorySessionStore())
+        let counting = CountingSessionStore(faults)
+        let engine = try SessionEngine(store: counting, configuration: SessionConfiguration(cookie: .insecureLocalDevelopment))
+        let app = try DemoApplication.build(DemoOptions(host: "127.0.0.1", port: 0), engine: engine)
+        try await app.test(.live) { client in
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            #expect(ready.status == .ok && ready.text == "ready")
+            faults.fault = .unavailable
+            let down = try await client.execute(uri: "/readyz", method: .get)
+            #expect(down.status == .serviceUnavailable)
+            #expect(down.headers[.retryAfter] == "5")
+            counting.reset()
+            let alive = try await client.execute(uri: "/healthz", method: .get)
+            #expect(alive.status == .ok && counting.total == 0, "the liveness probe called the store")
+            faults.fault = .none
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+        }
+    }
+
     @Test("GET /api/me for an anonymous visitor answers user null, visits 0, and sets no cookie")
     func anonymousMe() async throws {
         try await DemoHarness.run { client, _ in
