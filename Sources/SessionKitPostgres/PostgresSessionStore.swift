@@ -283,3 +283,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
         }
     }
 }
+
+extension PostgresSessionStore: DatabaseNamingSessionStore {
+    /// `postgresql`, the `db.system.name` of the engine's store-call spans.
+    public var databaseSystem: String { "postgresql" }
+}

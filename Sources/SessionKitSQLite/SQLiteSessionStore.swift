@@ -154,14 +154,14 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
         // SQLite functions take at most 1,000 arguments, so long lists nest several calls.
         let pairs = update.setValues.sorted(by: { $0.key < $1.key })
         for chunk in stride(from: 0, to: pairs.count, by: Self.argumentsPerCall / 2) {
-            let arguments = pairs[chunk..<min(chunk + Self.argumentsPerCall / 2, pairs.count)].map { key, value in
-                "\(bind(.text(Self.path(for: key)))), json(\(bind(.text(String(decoding: value, as: UTF8.self)))))"
+            let arguments = try pairs[chunk..<min(chunk + Self.argumentsPerCall / 2, pairs.count)].map { key, value in
+                "\(bind(.text(try Self.path(for: key)))), json(\(bind(.text(String(decoding: value, as: UTF8.self)))))"
             }
             expression = "json_set(\(expression), \(arguments.joined(separator: ", ")))"
         }
         let removed = update.removedKeys.sorted()
         for chunk in stride(from: 0, to: removed.count, by: Self.argumentsPerCall) {
-            let paths = removed[chunk..<min(chunk + Self.argumentsPerCall, removed.count)].map { bind(.text(Self.path(for: $0))) }
+            let paths = try removed[chunk..<min(chunk + Self.argumentsPerCall, removed.count)].map { bind(.text(try Self.path(for: $0))) }
             expression = "json_remove(\(expression), \(paths.joined(separator: ", ")))"
         }
         let idle = bind(.integer(millis(update.idleExpiresAt)))
@@ -322,15 +322,26 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
         SQLiteInt64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
-    /// Paths (or path-value pairs counted as two) per `json_set`/`json_remove` call, below
-    /// SQLite's limit of 1,000 arguments per function.
-    static let argumentsPerCall = 512
+    /// Paths (or path-value pairs counted as two) per `json_set`/`json_remove` call: under
+    /// SQLite's default limit of function arguments in every release (127 before 3.48, 1,000
+    /// since), not only the bundled one's.
+    static let argumentsPerCall = 126
 
     /// The JSON path of a top-level key: `$.` and the key as a quoted, escaped JSON string.
     /// SQLite reads escapes inside a quoted path label and compares labels after unescaping
-    /// both sides, so every key (`"`, `\`, NUL, a `\u005f` that would otherwise alias `_`)
-    /// addresses exactly the member of that name.
-    static func path(for key: String) -> String {
-        "$." + String(decoding: SessionDataJSON.encodeString(key), as: UTF8.self)
+    /// both sides, so a key with `"`, `\`, control characters or a `\u005f` that would
+    /// otherwise alias `_` addresses exactly the member of that name. NUL is the exception
+    /// (SQLite's label comparison stops at a decoded NUL, so `a\u0000b` would address `a`):
+    /// such keys are refused, as the engine refuses them (``SessionKit/SessionError/invalidKey(_:)``).
+    static func path(for key: String) throws -> String {
+        guard !key.utf8.contains(0) else {
+            throw SessionStoreError.corrupt(reason: "the SQLite store cannot address session keys containing NUL")
+        }
+        return "$." + String(decoding: SessionDataJSON.encodeString(key), as: UTF8.self)
     }
+}
+
+extension SQLiteSessionStore: DatabaseNamingSessionStore {
+    /// `sqlite`, the `db.system.name` of the engine's store-call spans.
+    public var databaseSystem: String { "sqlite" }
 }

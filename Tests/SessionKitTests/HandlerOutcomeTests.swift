@@ -60,10 +60,23 @@ struct HandlerOutcomeTests {
         let fields = try await Self.finish(harness, cookie: client.cookie, .threwHTTPError) { session in
             try await session.signIn(userID: "bob")
             #expect(try await session.get(Keys.cart) == nil, "bob sees ada's cart during his sign-in")
+            try await session.set(Keys.cart, ["bob's book"])
+            try await session.set(Keys.name, "bob passed MFA")
         }
         #expect(fields[.setCookie] == nil)
-        let undone = try await client.request { session in (try await session.userID, try await session.get(Keys.cart)) }.value
-        #expect(undone.0 == "ada" && undone.1 == ["ada's book"], "an undone sign-in changed ada's session: \(undone)")
+        let undone = try await client.request { session in
+            (try await session.userID, try await session.get(Keys.cart), try await session.get(Keys.name))
+        }.value
+        #expect(undone.0 == "ada" && undone.1 == ["ada's book"] && undone.2 == nil, "an undone sign-in changed ada's session: \(undone)")
+
+        // Signing in as bob and back as ada in one request leaves ada with her own values.
+        try await client.send { session in
+            try await session.signIn(userID: "bob")
+            try await session.set(Keys.name, "bob's")
+            try await session.signIn(userID: "ada")
+        }
+        let back = try await client.request { session in (try await session.get(Keys.cart), try await session.get(Keys.name)) }.value
+        #expect(back.0 == ["ada's book"] && back.1 == nil, "ada came back to \(back)")
 
         try await client.send { try await $0.signIn(userID: "bob") }
         let bob = try await client.request { session in (try await session.userID, try await session.get(Keys.cart)) }.value

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Tracing
 
 /// Everything that decides how sessions behave, with production defaults.
 ///
@@ -89,6 +90,11 @@ public struct SessionConfiguration: Sendable {
     /// seconds). `nil` leaves timeouts to the store. Stores that never block (memory) are not
     /// wrapped.
     public var storeTimeout: Duration?
+    /// The tracer for a span per store call (`session.store.<operation>`, kind client, with
+    /// `db.system.name` and `db.operation.name`; never a token or storage ID), parented to the
+    /// request's span. `nil` (the default) uses the tracer bootstrapped for the process
+    /// (`InstrumentationSystem.tracer`), and no spans at all when none is.
+    public var tracer: (any Tracer)?
     /// Whether destroying a session also sends `Clear-Site-Data: "cookies"` (default `false`:
     /// it clears every cookie of the origin, not only the session's).
     public var clearSiteDataOnDestroy: Bool

@@ -18,6 +18,6 @@ extension SessionEngine {
         case .sealed(_, let epochs): store = epochs?.store
         }
         guard let pingable = store as? any PingableSessionStore else { return }
-        try await storeCall { try await pingable.ping() }
+        try await storeCall("ping") { try await pingable.ping() }
     }
 }

@@ -28,7 +28,7 @@ extension SessionEngine {
                 if user == nil, let epochs { user = try await liveSignedInUser(of: handle, codec, epochs, now: now) }
                 if let epochs, let user {
                     // The browser's copy is deleted below; the epoch bump kills every other copy.
-                    _ = try await storeCall { try await epochs.bump(forUser: user, now: now) }
+                    _ = try await storeCall("epoch.bump") { try await epochs.bump(forUser: user, now: now) }
                 }
                 metrics.destroyed.increment()
             }
@@ -41,7 +41,7 @@ extension SessionEngine {
             record = rotated
             cookieExpiresAt = expiresAt
             if let user, let epochs {
-                epoch = try await storeCall { try await epochs.current(forUser: user) }
+                epoch = try await storeCall("epoch.load") { try await epochs.current(forUser: user) }
             }
             metrics.regenerated.increment()
         case .update(let update, _, _, let expiresAt):
@@ -64,13 +64,13 @@ extension SessionEngine {
         guard case .sealed(let value) = handle.incoming, let opened = codec.open(Substring(value), now: now),
             let user = opened.payload.record.userID
         else { return nil }
-        let current = try await storeCall { try await epochs.current(forUser: user) }
+        let current = try await storeCall("epoch.load") { try await epochs.current(forUser: user) }
         return opened.payload.epoch >= current ? user : nil
     }
 
     /// Sealed cookies: ends the user's other sessions by bumping the revocation epoch; the
     /// current cookie is re-sealed with the new epoch at commit.
     func signOutOtherSealedSessions(_ epochs: RevocationEpochs, user: String) async throws -> UInt64 {
-        try await storeCall { try await epochs.bump(forUser: user, now: self.clock.now()) }
+        try await storeCall("epoch.bump") { try await epochs.bump(forUser: user, now: self.clock.now()) }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import Synchronization
+import Tracing
 
 /// The framework-agnostic heart of SessionKit.
 ///
@@ -54,6 +55,10 @@ public final class SessionEngine: Sendable {
     /// The timeouts the lifecycle decision uses, read once from the configuration.
     let lifecyclePolicy: LifecyclePolicy
     private let wrapsStoreCalls: Bool
+    /// Where store-call spans go (`nil`: no tracer configured or bootstrapped, no spans).
+    private let tracer: (any Tracer)?
+    /// The store's `db.system.name` for those spans, when it names one.
+    private let databaseSystem: String?
 
     /// Creates an engine over a server-side store; throws ``SessionConfigurationError`` for
     /// an unsafe configuration, or for one that needs a capability the store lacks (a session
@@ -133,6 +138,12 @@ public final class SessionEngine: Sendable {
             wrapsStoreCalls = configuration.storeTimeout != nil
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: true)
         }
+        switch backend {
+        case .store(let store): databaseSystem = (store as? any DatabaseNamingSessionStore)?.databaseSystem
+        case .sealed(_, let epochs): databaseSystem = (epochs?.store as? any DatabaseNamingSessionStore)?.databaseSystem
+        }
+        let bootstrapped = InstrumentationSystem.tracer
+        tracer = configuration.tracer ?? (bootstrapped is NoOpTracer ? nil : bootstrapped)
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
@@ -203,7 +214,7 @@ public final class SessionEngine: Sendable {
         case (.store(let store), .valid(let token, let reissue)):
             let id = token.storageID
             do {
-                let record = try await storeCall { try await store.load(id) }
+                let record = try await storeCall("load") { try await store.load(id) }
                 if record != nil { metrics.loaded.increment() }
                 return .loaded(record, epoch: 0, reissue: reissue && record != nil)
             } catch {
@@ -217,7 +228,7 @@ public final class SessionEngine: Sendable {
             let record = opened.payload.record
             if let epochs, let user = record.userID {
                 do {
-                    let current = try await storeCall { try await epochs.current(forUser: user) }
+                    let current = try await storeCall("epoch.load") { try await epochs.current(forUser: user) }
                     guard opened.payload.epoch >= current else {
                         logger.debug("rejected a sealed session revoked by its user's epoch")
                         return .loaded(nil, epoch: 0, reissue: false)
@@ -350,8 +361,24 @@ public final class SessionEngine: Sendable {
     }
 
     /// Runs a store call with the configured timeout, translating failures into
-    /// ``SessionError/storeUnavailable(_:)``.
-    func storeCall<Result: Sendable>(_ operation: @escaping @Sendable () async throws -> Result) async throws -> Result {
+    /// ``SessionError/storeUnavailable(_:)``, in a span named after `operation` when tracing.
+    func storeCall<Result: Sendable>(_ operation: StaticString, _ call: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        guard let tracer else { return try await untracedStoreCall(call) }
+        let name = operation.description
+        let span = tracer.startAnySpan("session.store.\(name)", context: ServiceContext.current ?? .topLevel, ofKind: .client)
+        defer { span.end() }
+        span.attributes["db.operation.name"] = name
+        if let databaseSystem { span.attributes["db.system.name"] = databaseSystem }
+        do {
+            return try await ServiceContext.withValue(span.context) { try await untracedStoreCall(call) }
+        } catch {
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error))
+            throw error
+        }
+    }
+
+    private func untracedStoreCall<Result: Sendable>(_ operation: @escaping @Sendable () async throws -> Result) async throws -> Result {
         do {
             if wrapsStoreCalls, let timeout = configuration.storeTimeout {
                 return try await withDeadline(timeout, operation)

@@ -106,7 +106,11 @@ public final class SessionHandle: Sendable {
         try state.withLock { state in
             try state.checkWritable()
             if let current = state.currentUserID, !current.utf8.elementsEqual(userID.utf8) {
-                state.flushForAnotherUser()
+                if state.record?.userID?.utf8.elementsEqual(userID.utf8) == true {
+                    state.restoreFlushedValues()  // back to the signed-in user within one request
+                } else {
+                    state.flushForAnotherUser()
+                }
             }
             state.intent = state.intent.merged(with: .signIn(userID: userID))
             state.removeValue(for: ReservedKeys.csrf)
@@ -162,7 +166,7 @@ public final class SessionHandle: Sendable {
         guard case .store = engine.backend else { return [] }
         let store = try engine.requireUserIndex()
         guard let user = try await userID else { return [] }
-        return try await engine.storeCall { try await store.sessions(forUser: user) }
+        return try await engine.storeCall("sessions") { try await store.sessions(forUser: user) }
     }
 
     /// Ends every session of the signed-in user except this one, at once. Returns how many
@@ -175,7 +179,7 @@ public final class SessionHandle: Sendable {
         case .store:
             let store = try engine.requireUserIndex()
             let current = try await storageID
-            return try await engine.storeCall { try await store.deleteSessions(forUser: user, except: current) }
+            return try await engine.storeCall("deleteSessions") { try await store.deleteSessions(forUser: user, except: current) }
         case .sealed(_, let epochs):
             guard let epochs else { return 0 }
             let epoch = try await engine.signOutOtherSealedSessions(epochs, user: user)
@@ -195,9 +199,9 @@ public final class SessionHandle: Sendable {
         guard case .store = engine.backend else { return false }
         let store = try engine.requireUserIndex()
         guard let user = try await userID else { return false }
-        let owned = try await engine.storeCall { try await store.sessions(forUser: user) }
+        let owned = try await engine.storeCall("sessions") { try await store.sessions(forUser: user) }
         guard owned.contains(where: { $0.id == id }) else { return false }
-        try await engine.storeCall { try await store.delete(id) }
+        try await engine.storeCall("delete") { try await store.delete(id) }
         return true
     }
 
@@ -278,8 +282,9 @@ struct HandleState: Sendable {
     var reissue = false
     /// Sealed cookies: the user's revocation epoch the session was issued under.
     var epoch: UInt64 = 0
-    /// The values a sign-in of another user dropped (restored if the sign-in is undone).
-    var flushedValues: [String: Data] = [:]
+    /// The values and changes as they were before a sign-in of another user dropped them
+    /// (restored exactly if the sign-in is undone).
+    var flushed: (values: [String: Data], setValues: [String: Data], removedKeys: Set<String>)?
 
     var currentUserID: String? {
         if case .signIn(let user) = intent { return user }
@@ -320,8 +325,8 @@ struct HandleState: Sendable {
         switch intent {
         case .rotate, .signIn:
             intent = .keep
-            for (name, value) in flushedValues where values[name] == nil { setValue(value, for: name) }
-            flushedValues = [:]
+            // Whatever the handler wrote as the other user goes with the sign-in.
+            restoreFlushedValues()
             for name in [ReservedKeys.csrf, ReservedKeys.persistent] {
                 if let stored = record?.data[name] { setValue(stored, for: name) } else { removeValue(for: name) }
             }
@@ -330,13 +335,18 @@ struct HandleState: Sendable {
         }
     }
 
-    /// Drops every value before another user signs in, keeping them aside in case the sign-in
-    /// is undone (``dropPrivilegeChange()``).
+    /// Drops every value before another user signs in, keeping the state aside in case the
+    /// sign-in is undone (``dropPrivilegeChange()``) or the original user signs in again.
     mutating func flushForAnotherUser() {
-        for (name, value) in values {
-            if flushedValues[name] == nil { flushedValues[name] = value }
-            removeValue(for: name)
-        }
+        if flushed == nil { flushed = (values, setValues, removedKeys) }
+        for name in Array(values.keys) { removeValue(for: name) }
+    }
+
+    /// Puts back what ``flushForAnotherUser()`` dropped, discarding what was written since.
+    mutating func restoreFlushedValues() {
+        guard let flushed else { return }
+        (values, setValues, removedKeys) = flushed
+        self.flushed = nil
     }
 
     mutating func removeValue(for name: String) {

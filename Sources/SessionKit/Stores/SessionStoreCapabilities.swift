@@ -37,6 +37,13 @@ public protocol PingableSessionStore: SessionStore {
     func ping() async throws
 }
 
+/// A store that names its database for tracing: the OpenTelemetry `db.system.name` of the
+/// engine's store-call spans (`redis`, `postgresql`, `sqlite`, `memory`).
+public protocol DatabaseNamingSessionStore: SessionStore {
+    /// The database's OpenTelemetry name.
+    var databaseSystem: String { get }
+}
+
 /// A store whose calls never wait on I/O or another process (an in-memory dictionary behind a
 /// lock), so ``SessionConfiguration/storeTimeout`` cannot apply: the engine calls it directly,
 /// without the deadline's two tasks. Conform only when every call returns promptly on its own.

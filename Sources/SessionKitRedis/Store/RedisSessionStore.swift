@@ -273,3 +273,8 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
 
     private func millis(_ date: Date) -> String { Self.millis(date) }
 }
+
+extension RedisSessionStore: DatabaseNamingSessionStore {
+    /// `redis`, the `db.system.name` of the engine's store-call spans.
+    public var databaseSystem: String { "redis" }
+}

@@ -17,7 +17,7 @@ import Testing
 ///   more than the cap.
 ///
 /// `swift test` runs a fixed seed and a bounded count. A longer hunt:
-/// `SESSIONKIT_MODEL_RUNS=200 SESSIONKIT_MODEL_STEPS=80 SESSIONKIT_MODEL_SEED=7 swift test --filter ModelBased`
+/// `SESSIONKIT_MODEL_RUNS=150 SESSIONKIT_MODEL_STEPS=80 SESSIONKIT_MODEL_SEED=7 swift test --filter ModelBased`
 /// (`SESSIONKIT_MODEL_REPORT=1` prints what the programs exercised per backend).
 /// A failure is shrunk (steps removed while it still fails) and printed as a minimal program.
 @Suite("Model-based: random request interleavings against a reference model")

@@ -362,3 +362,8 @@ struct MemoryShard: Sendable {
         signedInHeap.rebuild(from: signedIn)
     }
 }
+
+extension MemorySessionStore: DatabaseNamingSessionStore {
+    /// `memory`, the `db.system.name` of the engine's store-call spans.
+    public var databaseSystem: String { "memory" }
+}
