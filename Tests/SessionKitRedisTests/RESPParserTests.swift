@@ -1,4 +1,5 @@
 import NIOCore
+import SessionKitTesting
 import Testing
 
 @testable import SessionKitRedis
@@ -6,20 +7,7 @@ import Testing
 
 // MARK: - Test support
 
-/// SplitMix64: a tiny deterministic generator so the fuzz and round-trip tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// A number in `0..<bound`.
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 

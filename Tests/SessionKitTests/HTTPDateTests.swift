@@ -1,5 +1,6 @@
 import Foundation
 @testable import SessionKit
+import SessionKitTesting
 import Testing
 
 @Suite("HTTP date formatting")
@@ -40,7 +41,7 @@ struct HTTPDateTests {
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.calendar = Calendar(identifier: .gregorian)
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        var generator = SeededGenerator(seed: 2024)
+        var generator = SplitMix64(seed: 2024)
         // 1901 … 2199, whole seconds.
         for _ in 0..<2000 {
             let seconds = TimeInterval(Int64.random(in: -2_147_483_648...7_258_118_399, using: &generator))

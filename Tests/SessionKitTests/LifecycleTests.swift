@@ -324,7 +324,7 @@ struct LifecycleTests {
 
     @Test func thousandRandomCookiesThatOnlyReadLeaveTheStoreEmpty() async throws {
         let harness = try Harness()
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         for index in 0..<1000 {
             let cookie: String
             if index % 2 == 0 {

@@ -23,7 +23,7 @@ struct MemoryStoreBoundsTests {
         let store = MemorySessionStore(maxSessions: 10, shardCount: 1, clock: clock)
         #expect(store.maxSessions == 10)
         // Ten records with expiries 200…290 s, inserted in a scrambled order.
-        var generator = SeededGenerator(seed: 99)
+        var generator = SplitMix64(seed: 99)
         let firstExpiries = (0..<10).map { 200 + TimeInterval($0) * 10 }.shuffled(using: &generator)
         var ids: [TimeInterval: SessionStorageID] = [:]
         for expiry in firstExpiries {

@@ -158,7 +158,7 @@ struct TokenTests {
     // MARK: Base64URL
 
     @Test func base64URLMatchesFoundationOnRandomInput() {
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for length in 0..<70 {
             let bytes = (0..<length).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
             let expected = Data(bytes).base64EncodedString()

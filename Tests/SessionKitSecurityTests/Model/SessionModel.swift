@@ -1,4 +1,5 @@
 import Foundation
+import SessionKitTesting
 
 /// One step of a model-based program: a request from one browser, a clock jump, a replay of
 /// cookies a browser held before, or requests sent at the same time.
@@ -67,21 +68,6 @@ enum ModelWorld {
     static let idleTimeout = 100.5
     static let absoluteTimeout = 300.25
     static let sessionCap = 2
-}
-
-/// A seeded generator (SplitMix64): the same seed gives the same program on every machine.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 enum ModelProgram {

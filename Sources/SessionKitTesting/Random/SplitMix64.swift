@@ -1,0 +1,18 @@
+/// A tiny deterministic random generator (SplitMix64): the same seed gives the same sequence
+/// on every machine, so fuzz-style and model-based tests are reproducible.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    /// The generator's state; the next value is derived from it.
+    public var state: UInt64
+
+    /// Creates a generator that starts from `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    /// The next pseudo-random 64 bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
