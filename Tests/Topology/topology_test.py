@@ -353,8 +353,19 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir):
         for thread in threads:
             thread.join(timeout=60)
         recovery = first_success_after_restart[0] - restarted[0] if first_success_after_restart else float("inf")
-        signed_out = sum(1 for c in clients if c.me()["user"] is None)
-        after = sum(c.me()["visits"] for c in clients)
+        # Each instance reconnects on its own: the first success proves one is back, so wait
+        # (bounded) until a client's request is answered by a recovered instance before reading it.
+        def me_after_recovery(client):
+            deadline = time.time() + 30
+            while True:
+                status, body, _ = client.request("GET", "/api/me")
+                if status != 503 or time.time() > deadline:
+                    assert status == 200, (status, body)
+                    return body
+                time.sleep(0.05)  # polling until this instance is back
+
+        signed_out = sum(1 for c in clients if me_after_recovery(c)["user"] is None)
+        after = sum(me_after_recovery(c)["visits"] for c in clients)
         report(f"{label}: store stopped for {restarted[0] - stopped_at:.1f}s under load: {stats['ok']} ok, {stats['503']} x 503 "
                f"({stats['retry_after']} with Retry-After), {stats['other']} other; recovered {recovery:.2f}s after restart; "
                f"{signed_out} clients signed out; visits {before} -> {after}")
