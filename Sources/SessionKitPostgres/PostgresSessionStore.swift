@@ -21,7 +21,9 @@ import SessionKit
 /// ```
 /// Every failure (server down, restarting, timeout) surfaces as a ``SessionKit/SessionStoreError``,
 /// which the engine answers with 503; the pool reconnects by itself when the server returns.
-public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
+public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore,
+    PingableSessionStore
+{
     /// The connection pool.
     public let client: PostgresClient
     let clock: any SessionClock
@@ -155,6 +157,81 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
                 logger: self.logger
             )
             for try await _ in live { return .conflict }
+            return .notFound
+        }
+    }
+
+    // MARK: AtomicKeySessionStore
+
+    /// One `UPDATE` that merges the key only while `data -> key` still equals the expected
+    /// `jsonb` (absent: `NULL`); only when it matches no row does a `SELECT` read the current
+    /// value, or tell that the row is gone.
+    public func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
+        let update = write.update
+        let set = String(decoding: SessionDataJSON.encodeObject(PostgresJSONNul.storable(update.setValues)), as: UTF8.self)
+        let removed = update.removedKeys.sorted()
+        let expected = write.expected.map { String(decoding: PostgresJSONNul.storable($0), as: UTF8.self) }
+        let key = write.key
+        let now = clock.now()
+        return try await run {
+            let rows = try await self.client.query(
+                """
+                UPDATE sessionkit_sessions SET
+                    data = (data - \(removed)::text[]) || \(set)::jsonb,
+                    idle_expires_at = \(update.idleExpiresAt),
+                    expires_at = LEAST(\(update.idleExpiresAt), absolute_expires_at),
+                    last_seen_at = \(update.lastSeenAt),
+                    version = version + 1
+                WHERE id = \(id.hex) AND expires_at > \(now) AND (data -> \(key)::text) IS NOT DISTINCT FROM \(expected)::jsonb
+                RETURNING version
+                """,
+                logger: self.logger
+            )
+            for try await version in rows.decode(Int64.self) { return .applied(version: UInt64(version)) }
+            let current = try await self.client.query(
+                "SELECT (data -> \(key)::text)::text FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)",
+                logger: self.logger
+            )
+            for try await value in current.decode(String?.self) {
+                return .conflict(current: value.map { PostgresJSONNul.original(Data($0.utf8)) })
+            }
+            return .notFound
+        }
+    }
+
+    /// One `UPDATE` that adds to the key with `numeric` arithmetic, guarded so it only changes
+    /// an absent key or a JSON integer whose sum fits in 64 bits: it never conflicts.
+    public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
+        let key = increment.key
+        let delta = increment.delta
+        let now = clock.now()
+        return try await run {
+            let rows = try await self.client.query(
+                """
+                UPDATE sessionkit_sessions SET
+                    data = jsonb_set(data, ARRAY[\(key)::text], to_jsonb(COALESCE((data ->> \(key)::text)::numeric, 0) + \(delta)::bigint)),
+                    idle_expires_at = \(increment.idleExpiresAt),
+                    expires_at = LEAST(\(increment.idleExpiresAt), absolute_expires_at),
+                    last_seen_at = \(increment.lastSeenAt),
+                    version = version + 1
+                WHERE id = \(id.hex) AND expires_at > \(now) AND (CASE
+                    WHEN NOT (data ? \(key)::text) THEN \(delta)::numeric
+                    WHEN jsonb_typeof(data -> \(key)::text) = 'number' AND (data ->> \(key)::text) ~ '^(0|-?[1-9][0-9]*)$'
+                        THEN (data ->> \(key)::text)::numeric + \(delta)::bigint
+                    END) BETWEEN -9223372036854775808 AND 9223372036854775807
+                RETURNING data ->> \(key)::text, version
+                """,
+                logger: self.logger
+            )
+            for try await (value, version) in rows.decode((String, Int64).self) {
+                guard let sum = Int64(value) else { throw SessionStoreError.corrupt(reason: "PostgreSQL returned a non-integer sum") }
+                return .applied(value: sum, version: UInt64(version))
+            }
+            let live = try await self.client.query(
+                "SELECT 1 FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)",
+                logger: self.logger
+            )
+            for try await _ in live { return .notAnInteger }
             return .notFound
         }
     }

@@ -18,7 +18,9 @@ import SessionKit
 /// let store = try await SQLiteSessionStore.open(path: "sessions.sqlite")
 /// try await store.migrate()
 /// ```
-public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
+public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore,
+    PingableSessionStore
+{
     let writer: SQLiteConnection
     let reader: SQLiteConnection
     /// Serialises the writer connection (SQLite has one writer; some writes are transactions).
@@ -145,6 +147,17 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
     }
 
     private func apply(_ update: SessionUpdate, to id: SessionStorageID, expectedVersion: UInt64?) async throws -> SessionUpdateResult {
+        let (sql, arguments) = try updateStatement(update, id, expectedVersion: expectedVersion)
+        return try await write { connection in
+            guard try await connection.query(sql, arguments).isEmpty else { return .applied }
+            guard expectedVersion != nil else { return .notFound }
+            return try await self.liveData(id, on: connection) == nil ? .notFound : .conflict
+        }
+    }
+
+    /// One `UPDATE` applying `update` to the live record (and only at `expectedVersion`, when
+    /// given), returning the new version of the row it changed.
+    private func updateStatement(_ update: SessionUpdate, _ id: SessionStorageID, expectedVersion: UInt64?) throws -> (String, [SQLiteData]) {
         var expression = "data"
         var binds: [SQLiteData] = [.text(id.hex), .integer(millis(clock.now()))]
         func bind(_ value: SQLiteData) -> String {
@@ -176,16 +189,74 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
         if let expectedVersion {
             condition += " AND version = \(bind(.integer(SQLiteInt64(expectedVersion))))"
         }
-        let sql = "UPDATE sessionkit_sessions SET \(assignments.joined(separator: ", ")) WHERE \(condition) RETURNING 1 AS applied"
-        let arguments = binds
+        return ("UPDATE sessionkit_sessions SET \(assignments.joined(separator: ", ")) WHERE \(condition) RETURNING version", binds)
+    }
+
+    /// The live record's values, read on `connection` (inside the caller's transaction).
+    private func liveData(_ id: SessionStorageID, on connection: SQLiteConnection) async throws -> [String: Data]? {
+        let rows = try await connection.query(
+            "SELECT data FROM sessionkit_sessions WHERE id = ?1 AND expires_at > ?2",
+            [.text(id.hex), .integer(millis(clock.now()))]
+        )
+        guard let row = rows.first else { return nil }
+        guard let text = row.column("data")?.string, let data = try? SessionDataJSON.decodeObject(Array(text.utf8)) else {
+            throw SessionStoreError.corrupt(reason: "session data is not a JSON object")
+        }
+        return data
+    }
+
+    // MARK: AtomicKeySessionStore
+
+    /// Reads the key and writes it in one `BEGIN IMMEDIATE` transaction, so no other writer
+    /// (in this process or another one on the same file) comes between; the value is compared
+    /// by its bytes as ``load(_:)`` returns them.
+    public func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
+        let (sql, arguments) = try updateStatement(write.update, id, expectedVersion: nil)
+        return try await self.write { connection in
+            try await self.inTransaction(connection) {
+                guard let data = try await self.liveData(id, on: connection) else { return .notFound }
+                guard data[write.key] == write.expected else { return .conflict(current: data[write.key]) }
+                return .applied(version: try await self.version(connection.query(sql, arguments)))
+            }
+        }
+    }
+
+    /// Reads the integer and writes the sum in one `BEGIN IMMEDIATE` transaction: no other
+    /// writer comes between, so it never conflicts.
+    public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
+        _ = try Self.path(for: increment.key)
         return try await write { connection in
-            guard try await connection.query(sql, arguments).isEmpty else { return .applied }
-            guard expectedVersion != nil else { return .notFound }
-            let live = try await connection.query(
-                "SELECT 1 FROM sessionkit_sessions WHERE id = ?1 AND expires_at > ?2",
-                [.text(id.hex), .integer(self.millis(self.clock.now()))]
-            )
-            return live.isEmpty ? .notFound : .conflict
+            try await self.inTransaction(connection) {
+                guard let data = try await self.liveData(id, on: connection) else { return .notFound }
+                guard let sum = SessionInteger.adding(increment.delta, to: data[increment.key]) else { return .notAnInteger }
+                let update = SessionUpdate(
+                    setValues: [increment.key: SessionInteger.encode(sum)],
+                    idleExpiresAt: increment.idleExpiresAt,
+                    lastSeenAt: increment.lastSeenAt
+                )
+                let (sql, arguments) = try self.updateStatement(update, id, expectedVersion: nil)
+                return .applied(value: sum, version: try await self.version(connection.query(sql, arguments)))
+            }
+        }
+    }
+
+    private func version(_ rows: [SQLiteRow]) throws -> UInt64 {
+        guard let version = rows.first?.column("version")?.integer else {
+            throw SessionStoreError.unavailable(reason: "SQLite update in a transaction changed no row")
+        }
+        return UInt64(version)
+    }
+
+    /// Runs `body` between `BEGIN IMMEDIATE` and `COMMIT`, rolling back when it throws.
+    private func inTransaction<Result>(_ connection: SQLiteConnection, _ body: () async throws -> Result) async throws -> Result {
+        _ = try await connection.query("BEGIN IMMEDIATE", [])
+        do {
+            let result = try await body()
+            _ = try await connection.query("COMMIT", [])
+            return result
+        } catch {
+            _ = try? await connection.query("ROLLBACK", [])
+            throw error
         }
     }
 

@@ -102,6 +102,14 @@ final class RecordingSessionStore: FullyCapableSessionStore {
         return try await base.deleteSessions(forUser: userID, except: keptID)
     }
     func ping() async throws { try await base.ping() }
+    func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
+        note(id, patch: write.update)
+        return try await base.compareAndSet(id, write)
+    }
+    func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
+        note(id)
+        return try await base.increment(id, increment)
+    }
 }
 
 /// What a request saw of its session, for comparing rejected cookies.

@@ -274,6 +274,7 @@ public final class SessionEngine: Sendable {
             intent: state.intent,
             loadFailure: state.loadFailure,
             reissue: state.reissue,
+            wroteAtomically: state.wroteAtomically,
             requestFields: clientSide ? nil : handle.requestFields,
             now: clock.now()
         )

@@ -282,6 +282,8 @@ struct HandleState: Sendable {
     var reissue = false
     /// Sealed cookies: the user's revocation epoch the session was issued under.
     var epoch: UInt64 = 0
+    /// An atomic change was written during the request (it moved the idle expiry).
+    var wroteAtomically = false
     /// The values and changes as they were before a sign-in of another user dropped them
     /// (restored exactly if the sign-in is undone).
     var flushed: (values: [String: Data], setValues: [String: Data], removedKeys: Set<String>)?

@@ -47,6 +47,9 @@ struct LifecycleInput: Sendable {
     var loadFailure: SessionStoreError?
     /// The cookie must be sent again even without changes (old signing key, new epoch).
     var reissue: Bool
+    /// An atomic change (``SessionHandle/modify(_:_:)``, ``SessionHandle/increment(_:by:)``)
+    /// was written during the request, which moved the idle expiry already.
+    var wroteAtomically = false
     /// The request's fields when the engine records user agents (`nil` for sealed cookies):
     /// the `User-Agent` is read only when a record is written.
     var requestFields: HTTPFields?
@@ -157,7 +160,9 @@ enum SessionLifecycle {
             let cookieExpiresAt = persistent ? idleExpiresAt : nil
             let touchDue = now.timeIntervalSince(record.lastSeenAt) >= policy.touchInterval
             guard input.hasChanges || touchDue || (input.reissue && policy.clientSide) else {
-                return input.reissue ? .reissueCookie(cookieExpiresAt: cookieExpiresAt) : .nothing
+                // An atomic write moved the expiry, which a persistent cookie carries.
+                let refreshes = input.reissue || (input.wroteAtomically && persistent)
+                return refreshes ? .reissueCookie(cookieExpiresAt: cookieExpiresAt) : .nothing
             }
             let update = SessionUpdate(
                 setValues: input.hasChanges ? input.setValues : [:],
@@ -176,9 +181,14 @@ enum SessionLifecycle {
     /// count grow. Only writes that set values are checked, and a write that leaves the
     /// session no larger is never refused, so a session can always shrink.
     static func checkSize(_ input: LifecycleInput, _ policy: LifecyclePolicy) throws(SessionError) {
-        let after = size(of: input.values)
+        try checkSize(after: input.values, before: input.record?.data ?? [:], policy)
+    }
+
+    /// The same check for `after`, the values a write leaves, against `before`, the stored ones.
+    static func checkSize(after values: [String: Data], before stored: [String: Data], _ policy: LifecyclePolicy) throws(SessionError) {
+        let after = size(of: values)
         guard after.keys > policy.maxKeys || after.bytes > policy.maxBytes else { return }
-        let before = size(of: input.record?.data ?? [:])
+        let before = size(of: stored)
         let growsKeys = after.keys > policy.maxKeys && after.keys > before.keys
         let growsBytes = after.bytes > policy.maxBytes && after.bytes > before.bytes
         guard growsKeys || growsBytes else { return }

@@ -94,6 +94,50 @@ struct RedisScript: Sendable {
             """
     )
 
+    /// KEYS: session. ARGV: now, idle expiry, last seen, field, '1' when a value is expected
+    /// (else '0'), expected value, '1' to set (else '0' to remove), new value.
+    /// Returns {1, version} applied | {0} gone | {-1[, current value]} the field holds another value.
+    static let compareAndSet = RedisScript(
+        """
+        local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:a', ARGV[4])
+        if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return {0} end
+        local expected = false
+        if ARGV[5] == '1' then expected = ARGV[6] end
+        if meta[3] ~= expected then
+          if meta[3] then return {-1, meta[3]} end
+          return {-1}
+        end
+        if ARGV[7] == '1' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[8]) else redis.call('HDEL', KEYS[1], ARGV[4]) end
+        \(touchAndBump)
+        return {1, version}
+        """
+    )
+
+    /// KEYS: session. ARGV: now, idle expiry, last seen, field, delta.
+    /// Returns {1, new value, version} | {0} gone | {-1} the field is not a JSON integer or
+    /// the sum overflows (`HINCRBY`'s own checks).
+    static let increment = RedisScript(
+        """
+        local meta = redis.call('HMGET', KEYS[1], 'm:e', 'm:a', ARGV[4])
+        if not meta[1] or tonumber(meta[1]) <= tonumber(ARGV[1]) then return {0} end
+        if meta[3] and meta[3] ~= '0' and not string.match(meta[3], '^%-?[1-9]%d*$') then return {-1} end
+        local sum = redis.pcall('HINCRBY', KEYS[1], ARGV[4], ARGV[5])
+        if type(sum) == 'table' and sum.err then return {-1} end
+        \(touchAndBump)
+        return {1, redis.call('HGET', KEYS[1], ARGV[4]), version}
+        """
+    )
+
+    /// The tail both single-key scripts share: move the idle expiry (never past the absolute
+    /// one, `meta[2]`) and last seen from ARGV[2] and ARGV[3], bump the version into `version`.
+    private static let touchAndBump = """
+        local expires = ARGV[2]
+          if tonumber(meta[2]) < tonumber(ARGV[2]) then expires = meta[2] end
+          redis.call('HSET', KEYS[1], 'm:i', ARGV[2], 'm:e', expires, 'm:l', ARGV[3])
+          local version = redis.call('HINCRBY', KEYS[1], 'm:v', 1)
+          redis.call('PEXPIREAT', KEYS[1], expires)
+        """
+
     /// KEYS: session. ARGV: now. Deletes the session; returns 1 if it was live.
     static let deleteReportingLive = RedisScript(
         """

@@ -14,7 +14,7 @@ import SessionKit
 /// Each lifecycle step is one round trip: a load is `HGETALL`; create, update (and touch) and
 /// rotate are one `EVALSHA` of a small Lua script that checks expiry and applies only the
 /// changed fields atomically (a gone session is never re-created); destroy is one `DEL`.
-public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore, PingableSessionStore {
+public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore, PingableSessionStore {
     /// The connection pool.
     public let pool: RESPConnectionPool
     /// The prefix of every key.
@@ -85,6 +85,47 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         case 0: return .notFound
         default: throw Self.storeError(.unexpectedReply("\(reply)"))
         }
+    }
+
+    // MARK: AtomicKeySessionStore
+
+    /// Writes one field while it still holds the expected bytes (one `EVALSHA`).
+    public func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
+        let arguments = [
+            millis(clock.now()), millis(write.idleExpiresAt), millis(write.lastSeenAt), "d:" + write.key,
+            write.expected == nil ? "0" : "1", write.expected.map { String(decoding: $0, as: UTF8.self) } ?? "",
+            write.newValue == nil ? "0" : "1", write.newValue.map { String(decoding: $0, as: UTF8.self) } ?? "",
+        ]
+        let reply = try await evaluate(.compareAndSet, keys: [sessionKey(id)], arguments: arguments).array ?? []
+        switch reply.first?.int {
+        case 1: return .applied(version: UInt64(try Self.integer(reply, 1)))
+        case 0: return .notFound
+        case -1:
+            guard reply.count > 1 else { return .conflict(current: nil) }
+            guard case .bulkString(let bytes) = reply[1] else { throw Self.storeError(.unexpectedReply("\(reply)")) }
+            return .conflict(current: Data(bytes))
+        default: throw Self.storeError(.unexpectedReply("\(reply)"))
+        }
+    }
+
+    /// Adds to one field with `HINCRBY` inside a script that checks expiry and the JSON
+    /// integer form (one `EVALSHA`, never a conflict).
+    public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
+        let arguments = [
+            millis(clock.now()), millis(increment.idleExpiresAt), millis(increment.lastSeenAt), "d:" + increment.key, String(increment.delta),
+        ]
+        let reply = try await evaluate(.increment, keys: [sessionKey(id)], arguments: arguments).array ?? []
+        switch reply.first?.int {
+        case 1: return .applied(value: try Self.integer(reply, 1), version: UInt64(try Self.integer(reply, 2)))
+        case 0: return .notFound
+        case -1: return .notAnInteger
+        default: throw Self.storeError(.unexpectedReply("\(reply)"))
+        }
+    }
+
+    private static func integer(_ reply: [RESPReply], _ index: Int) throws -> Int64 {
+        guard index < reply.count, let value = reply[index].int else { throw storeError(.unexpectedReply("\(reply)")) }
+        return value
     }
 
     /// Deletes a record (one `DEL`; the user's set drops the stale entry on its next listing).

@@ -2,8 +2,8 @@ import Foundation
 import SessionKit
 
 /// The contract every ``SessionKit/SessionStore`` must keep, as runnable cases, grouped by
-/// capability: ``core`` for every store, then ``userIndex``, ``versioned``, ``readiness`` and
-/// ``sweeping`` for the capability protocols a store adopts.
+/// capability: ``core`` for every store, then ``userIndex``, ``versioned``, ``atomicKeys``,
+/// ``readiness`` and ``sweeping`` for the capability protocols a store adopts.
 ///
 /// Store authors run the cases of what their store offers against a fresh store, unchanged,
 /// from any test framework. With Swift Testing:
@@ -38,8 +38,8 @@ public enum SessionStoreConformance {
     }
 
     /// The cases for a store with every capability but sweeping (all shipped server stores):
-    /// ``core``, ``userIndex``, ``versioned`` and ``readiness``.
-    public static let cases: [Case] = core + userIndex + versioned + readiness
+    /// ``core``, ``userIndex``, ``versioned``, ``atomicKeys`` and ``readiness``.
+    public static let cases: [Case] = core + userIndex + versioned + atomicKeys + readiness
 }
 
 /// A broken store contract.

@@ -3,7 +3,7 @@ import SessionKit
 
 /// A store with every capability, as the test wrappers need it: they forward each call to
 /// such a store and must offer the engine the same capabilities.
-public typealias FullyCapableSessionStore = SessionUserIndexing & VersionedSessionStore & PingableSessionStore
+public typealias FullyCapableSessionStore = SessionUserIndexing & VersionedSessionStore & AtomicKeySessionStore & PingableSessionStore
 
 /// Wraps a real store and counts calls per method, so tests can assert how many store calls
 /// each lifecycle row costs.
@@ -28,6 +28,10 @@ public final class CountingSessionStore: FullyCapableSessionStore {
         case deleteSessionsForUser
         /// ``SessionKit/PingableSessionStore/ping()``
         case ping
+        /// ``SessionKit/AtomicKeySessionStore/compareAndSet(_:_:)``
+        case compareAndSet
+        /// ``SessionKit/AtomicKeySessionStore/increment(_:_:)``
+        case increment
     }
 
     /// The wrapped store.
@@ -102,5 +106,17 @@ public final class CountingSessionStore: FullyCapableSessionStore {
     public func ping() async throws {
         count(.ping)
         try await base.ping()
+    }
+
+    /// Counts and forwards.
+    public func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
+        count(.compareAndSet)
+        return try await base.compareAndSet(id, write)
+    }
+
+    /// Counts and forwards.
+    public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
+        count(.increment)
+        return try await base.increment(id, increment)
     }
 }

@@ -138,4 +138,16 @@ public final class FaultInjectingSessionStore: FullyCapableSessionStore {
         try await gate(.ping)
         try await base.ping()
     }
+
+    /// Forwards unless a fault is injected.
+    public func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
+        try await gate(.compareAndSet)
+        return try await base.compareAndSet(id, write)
+    }
+
+    /// Forwards unless a fault is injected.
+    public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
+        try await gate(.increment)
+        return try await base.increment(id, increment)
+    }
 }

@@ -16,7 +16,8 @@ import Synchronization
 ///
 /// Sessions live only as long as the process. Use SQLite for one persistent process, and
 /// PostgreSQL or Redis/Valkey when several instances share sessions.
-public final class MemorySessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, PingableSessionStore, InProcessSessionStore
+public final class MemorySessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore, PingableSessionStore,
+    InProcessSessionStore
 {
     /// The maximum number of live sessions the store keeps.
     public let maxSessions: Int
@@ -113,6 +114,36 @@ public final class MemorySessionStore: SweepableSessionStore, SessionUserIndexin
             slot.record.apply(update)
             shard.update(id, slot: slot)
             return .applied
+        }
+    }
+
+    /// Writes one key while it still holds the expected bytes, under the shard's lock.
+    public func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
+        let now = clock.now()
+        return shard(for: id).withLock { shard in
+            guard var slot = shard.records[id], !slot.record.isExpired(at: now) else { return .notFound }
+            let current = slot.record.data[write.key]
+            guard current == write.expected else { return .conflict(current: current) }
+            slot.record.apply(write.update)
+            shard.update(id, slot: slot)
+            return .applied(version: slot.record.version)
+        }
+    }
+
+    /// Adds to an integer key under the shard's lock: one step that cannot conflict.
+    public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
+        let now = clock.now()
+        return shard(for: id).withLock { shard in
+            guard var slot = shard.records[id], !slot.record.isExpired(at: now) else { return .notFound }
+            guard let sum = SessionInteger.adding(increment.delta, to: slot.record.data[increment.key]) else { return .notAnInteger }
+            let update = SessionUpdate(
+                setValues: [increment.key: SessionInteger.encode(sum)],
+                idleExpiresAt: increment.idleExpiresAt,
+                lastSeenAt: increment.lastSeenAt
+            )
+            slot.record.apply(update)
+            shard.update(id, slot: slot)
+            return .applied(value: sum, version: slot.record.version)
         }
     }
 
