@@ -15,6 +15,24 @@ enum APIRoutes {
                 return try await DemoAPI.visit(context.session)
             }
         }
+        api.get("counter") { _, context in try await run { try await DemoAPI.counterValue(context.session) } }
+        for write in DemoAPI.CounterWrite.allCases {
+            let path = write == .increment ? "counter" : "counter/\(write.rawValue)"
+            api.post(RouterPath(path)) { request, context in
+                try await run {
+                    try DemoAPI.requireJSON(contentType: request.headers[.contentType])
+                    return try await DemoAPI.count(context.session, write)
+                }
+            }
+        }
+        api.get("cart") { _, context in try await run { try await DemoAPI.cartItems(context.session) } }
+        api.post("cart") { request, context in
+            try await run {
+                try DemoAPI.requireJSON(contentType: request.headers[.contentType])
+                let item = try await request.decode(as: DemoAPI.CartItem.self, context: context)
+                return try await DemoAPI.addToCart(context.session, item)
+            }
+        }
         api.post("login") { request, context in
             try await run {
                 try DemoAPI.requireJSON(contentType: request.headers[.contentType])

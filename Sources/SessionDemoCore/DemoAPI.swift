@@ -36,6 +36,40 @@ public enum DemoAPI {
         }
     }
 
+    /// `{"count": N}`, from the counter routes.
+    public struct Counter: Codable, Sendable, Equatable {
+        /// The counter after this request.
+        public let count: Int
+    }
+
+    /// `{"items": [...]}`, from the cart routes.
+    public struct Cart: Codable, Sendable, Equatable {
+        /// The cart's items, in the order they were added.
+        public let items: [String]
+    }
+
+    /// `{"item": "..."}`, the body of `POST /api/cart`.
+    public struct CartItem: Codable, Sendable {
+        /// The item to add (at most 100 bytes).
+        public let item: String?
+    }
+
+    /// How a counter route changes the counter: the three ways an app can write it.
+    public enum CounterWrite: String, Sendable, CaseIterable {
+        /// `session.increment`: one native atomic operation (`POST /api/counter`).
+        case increment
+        /// `session.modify`: compare-and-set, retried on conflict (`POST /api/counter/modify`).
+        case modify
+        /// `get` then `set`: last writer wins, so concurrent requests lose counts
+        /// (`POST /api/counter/get-set`, kept for comparison).
+        case getSet = "get-set"
+    }
+
+    /// The counter of the counter routes.
+    public static let counter = SessionKey<Int>("counter")
+    /// The cart of the cart routes.
+    public static let cart = SessionKey<[String]>("cart")
+
     /// `{"visits": N}`.
     public struct Visits: Codable, Sendable, Equatable {
         /// The new count.
@@ -140,11 +174,41 @@ public enum DemoAPI {
         Me(user: try await session.userID, visits: try await session.get(visits) ?? 0)
     }
 
-    /// `POST /api/visit`.
+    /// `POST /api/visit`: an atomic increment, so concurrent requests never lose a visit.
     public static func visit(_ session: SessionHandle) async throws -> Visits {
-        let count = (try await session.get(visits) ?? 0) + 1
-        try await session.set(visits, count)
-        return Visits(visits: count)
+        Visits(visits: try await session.increment(visits))
+    }
+
+    /// `POST /api/counter[/modify|/get-set]`: adds one to the counter the given way.
+    public static func count(_ session: SessionHandle, _ write: CounterWrite) async throws -> Counter {
+        switch write {
+        case .increment:
+            return Counter(count: try await session.increment(counter))
+        case .modify:
+            return Counter(count: try await session.modify(counter, default: 0) { $0 += 1 })
+        case .getSet:
+            let count = (try await session.get(counter) ?? 0) + 1
+            try await session.set(counter, count)
+            return Counter(count: count)
+        }
+    }
+
+    /// `GET /api/counter` (read only).
+    public static func counterValue(_ session: SessionHandle) async throws -> Counter {
+        Counter(count: try await session.get(counter) ?? 0)
+    }
+
+    /// `POST /api/cart`: appends an item with `modify`, so concurrent additions all stay.
+    public static func addToCart(_ session: SessionHandle, _ body: CartItem) async throws -> Cart {
+        guard let item = body.item, (1...100).contains(item.utf8.count) else {
+            throw Failure(status: 400, message: "item must be a string of 1-100 bytes")
+        }
+        return Cart(items: try await session.modify(cart, default: []) { $0.append(item) })
+    }
+
+    /// `GET /api/cart` (read only).
+    public static func cartItems(_ session: SessionHandle) async throws -> Cart {
+        Cart(items: try await session.get(cart) ?? [])
     }
 
     /// `POST /api/login`.

@@ -28,6 +28,23 @@ public enum VaporDemoApplication {
                 return try await DemoAPI.visit(req.sessionHandle)
             }
         }
+        api.get("counter") { req in try await run { try await DemoAPI.counterValue(req.sessionHandle) } }
+        for write in DemoAPI.CounterWrite.allCases {
+            let path: [PathComponent] = write == .increment ? ["counter"] : ["counter", .constant(write.rawValue)]
+            api.post(path) { req in
+                try await run {
+                    try DemoAPI.requireJSON(contentType: req.headers.first(name: .contentType))
+                    return try await DemoAPI.count(req.sessionHandle, write)
+                }
+            }
+        }
+        api.get("cart") { req in try await run { try await DemoAPI.cartItems(req.sessionHandle) } }
+        api.post("cart") { req in
+            try await run {
+                try DemoAPI.requireJSON(contentType: req.headers.first(name: .contentType))
+                return try await DemoAPI.addToCart(req.sessionHandle, try req.content.decode(DemoAPI.CartItem.self))
+            }
+        }
         api.post("login") { req in
             try await run {
                 try DemoAPI.requireJSON(contentType: req.headers.first(name: .contentType))

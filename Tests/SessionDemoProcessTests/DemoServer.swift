@@ -73,8 +73,15 @@ final class DemoClient: Sendable {
         var retryAfter: String?
     }
 
-    private let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    private let http: HTTPClient
     private let jar = JarBox()
+
+    /// A client that keeps up to `connections` requests in flight per server.
+    init(connections: Int = 8) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
 
     private final class JarBox: Sendable {
         let value = Mutex<String?>(nil)

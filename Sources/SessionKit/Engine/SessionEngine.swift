@@ -52,6 +52,9 @@ public final class SessionEngine: Sendable {
     let userSpecificFields: HTTPFields
     /// Serialises sign-ins of one user within this process (exact session cap on one instance).
     let signInLocks = KeyedAsyncLock()
+    /// Serialises atomic changes of one key of one session within this process, so they do
+    /// not keep failing each other's compare-and-set.
+    let atomicKeyLocks = KeyedAsyncLock()
     /// The timeouts the lifecycle decision uses, read once from the configuration.
     let lifecyclePolicy: LifecyclePolicy
     private let wrapsStoreCalls: Bool

@@ -103,7 +103,7 @@ extension SessionHandle {
     /// it with the request's changes (nothing else can see it yet) or write it through the
     /// store, re-computing after a conflict. `decode` turns what the store wrote, when that is
     /// not the computed value (an increment counts from the stored value), into the result.
-    private func atomicChange<Key, Result>(
+    private func atomicChange<Key, Result: Sendable>(
         _ key: SessionKey<Key>,
         compute: (Data?) throws -> (Data?, Result),
         decode: (Data?) throws -> Result,
@@ -112,42 +112,65 @@ extension SessionHandle {
         if let refusal = key.refusal { throw refusal }
         try await ensureLoaded()
         guard let engine else { throw SessionError.notActive }
-        let limit = ContinuousClock.now + (engine.configuration.storeTimeout ?? .seconds(5))
         let incomingID = incoming.token?.storageID
-        var attempt = 0
-        while true {
-            let target: AtomicTarget = try state.withLock { state in try state.atomicTarget(for: key.name, incomingID: incomingID, engine: engine) }
-            let (newValue, result) = try compute(target.current)
-            guard case .store(let store, let id, _) = target else {
-                try state.withLock { state in try state.keepLocally(newValue, for: key.name) }
-                return result
-            }
-            if newValue == target.current { return result }
-            let now = engine.clock.now()
-            let idleExpiresAt: Date = try state.withLock { state in
-                try state.prepareAtomicWrite(newValue, for: key.name, now: now, policy: engine.lifecyclePolicy)
-            }
-            let expected = target.current
-            let outcome = try await engine.storeCall("modify") { try await viaStore(store, id, expected, newValue, idleExpiresAt, now) }
-            switch outcome {
-            case .written(let stored, let version):
-                state.withLock { state in state.adoptAtomicWrite(stored, for: key.name, version: version, idleExpiresAt: idleExpiresAt, now: now) }
-                return stored == newValue ? result : try decode(stored)
-            case .gone:
-                // Kept like any other change: the commit drops it, as it drops every write to
-                // a session that ended while the request ran.
-                try state.withLock { state in try state.keepLocally(newValue, for: key.name) }
-                return result
-            case .changed(let current):
-                state.withLock { state in state.adoptStoredValue(current, for: key.name) }
+        func attempts() async throws -> Result {
+            let limit = ContinuousClock.now + (engine.configuration.storeTimeout ?? .seconds(5))
+            var attempt = 0
+            while true {
+                if let result = try await attemptAtomicChange(key, engine, incomingID, compute: compute, decode: decode, viaStore: viaStore) {
+                    return result
+                }
                 attempt += 1
                 guard attempt < Self.maxModifyAttempts, ContinuousClock.now < limit else {
                     engine.metrics.conflicts.increment()
                     throw SessionError.conflict
                 }
-                // A short random pause spreads the contenders, so fewer of them collide again.
+                // A short random pause spreads contenders of other instances, so fewer collide again.
                 try await Task.sleep(for: .microseconds(Int.random(in: 0...(25 << min(attempt, 6)))))
             }
+        }
+        guard let incomingID, case .store = engine.backend else { return try await attempts() }
+        // Requests of this instance that change the same key of the same session take turns,
+        // so they do not keep invalidating each other's compare-and-set (each then needs at
+        // most one retry); requests of other instances are kept apart by the compare-and-set.
+        return try await engine.atomicKeyLocks.withLock(incomingID.hex + "\u{0}" + key.name) { try await attempts() }
+    }
+
+    /// One attempt: keeps the change locally, or writes it through the store. Returns `nil`
+    /// when another request changed the key first (the handle now holds its value: retry).
+    private func attemptAtomicChange<Key, Result>(
+        _ key: SessionKey<Key>,
+        _ engine: SessionEngine,
+        _ incomingID: SessionStorageID?,
+        compute: (Data?) throws -> (Data?, Result),
+        decode: (Data?) throws -> Result,
+        viaStore: @escaping @Sendable (any AtomicKeySessionStore, SessionStorageID, Data?, Data?, Date, Date) async throws -> AttemptOutcome
+    ) async throws -> Result? {
+        let target: AtomicTarget = try state.withLock { state in try state.atomicTarget(for: key.name, incomingID: incomingID, engine: engine) }
+        let (newValue, result) = try compute(target.current)
+        guard case .store(let store, let id, _) = target else {
+            try state.withLock { state in try state.keepLocally(newValue, for: key.name) }
+            return result
+        }
+        if newValue == target.current { return result }
+        let now = engine.clock.now()
+        let idleExpiresAt: Date = try state.withLock { state in
+            try state.prepareAtomicWrite(newValue, for: key.name, now: now, policy: engine.lifecyclePolicy)
+        }
+        let expected = target.current
+        let outcome = try await engine.storeCall("modify") { try await viaStore(store, id, expected, newValue, idleExpiresAt, now) }
+        switch outcome {
+        case .written(let stored, let version):
+            state.withLock { state in state.adoptAtomicWrite(stored, for: key.name, version: version, idleExpiresAt: idleExpiresAt, now: now) }
+            return stored == newValue ? result : try decode(stored)
+        case .gone:
+            // Kept like any other change: the commit drops it, as it drops every write to a
+            // session that ended while the request ran.
+            try state.withLock { state in try state.keepLocally(newValue, for: key.name) }
+            return result
+        case .changed(let current):
+            state.withLock { state in state.adoptStoredValue(current, for: key.name) }
+            return nil
         }
     }
 }
