@@ -5,6 +5,8 @@
 #
 #   bash scripts/bench-http.sh           # full run (~20 min): updates Docs/Benchmarks/ and the README
 #   bash scripts/bench-http.sh --quick   # a few seconds per configuration; writes .build-bench/quick/
+#   bash scripts/bench-http.sh --counter # only the counter benchmark (get+set vs modify vs
+#                                        # increment, ~6 min): writes Docs/Benchmarks/counter.md
 #
 # Extra arguments go to bench_http.py (e.g. --only Vapor/vapor-memory,Vapor/sessionkit-memory).
 # Never part of `swift test` or `.ci/run`: the release builds alone take many minutes.
@@ -13,7 +15,11 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 quick=false
-for argument in "$@"; do [ "$argument" = "--quick" ] && quick=true; done
+counter=false
+for argument in "$@"; do
+    [ "$argument" = "--quick" ] && quick=true
+    [ "$argument" = "--counter" ] && counter=true
+done
 
 if ! command -v wrk >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
@@ -32,6 +38,15 @@ echo "== starting PostgreSQL and Redis"
 bash scripts/services.sh install >&2
 eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
+
+if $counter; then
+    if $quick; then
+        python3 scripts/bench_counter.py --bin-dir "$BIN_DIR" --out "$ROOT/.build-bench/quick" --quick
+    else
+        python3 scripts/bench_counter.py --bin-dir "$BIN_DIR" --out "$ROOT/Docs/Benchmarks"
+    fi
+    exit 0
+fi
 
 if $quick; then
     OUT="$ROOT/.build-bench/quick"

@@ -199,6 +199,9 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
         }
     }
 
+    /// `true`: one operation that cannot conflict.
+    public var incrementsNatively: Bool { true }
+
     /// One `UPDATE` that adds to the key with `numeric` arithmetic, guarded so it only changes
     /// an absent key or a JSON integer whose sum fits in 64 bits: it never conflicts.
     public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {

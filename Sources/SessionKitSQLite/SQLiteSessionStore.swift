@@ -157,7 +157,12 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
 
     /// One `UPDATE` applying `update` to the live record (and only at `expectedVersion`, when
     /// given), returning the new version of the row it changed.
-    private func updateStatement(_ update: SessionUpdate, _ id: SessionStorageID, expectedVersion: UInt64?) throws -> (String, [SQLiteData]) {
+    private func updateStatement(
+        _ update: SessionUpdate,
+        _ id: SessionStorageID,
+        expectedVersion: UInt64?,
+        keyHolds keyCondition: (key: String, value: Data?)? = nil
+    ) throws -> (String, [SQLiteData]) {
         var expression = "data"
         var binds: [SQLiteData] = [.text(id.hex), .integer(millis(clock.now()))]
         func bind(_ value: SQLiteData) -> String {
@@ -189,6 +194,12 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
         if let expectedVersion {
             condition += " AND version = \(bind(.integer(SQLiteInt64(expectedVersion))))"
         }
+        if let (key, value) = keyCondition {
+            // `->` renders the member as minified JSON text, as `json()` renders the expected value.
+            let path = bind(.text(try Self.path(for: key)))
+            condition +=
+                value.map { " AND data -> \(path) IS json(\(bind(.text(String(decoding: $0, as: UTF8.self)))))" } ?? " AND data -> \(path) IS NULL"
+        }
         return ("UPDATE sessionkit_sessions SET \(assignments.joined(separator: ", ")) WHERE \(condition) RETURNING version", binds)
     }
 
@@ -207,36 +218,54 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
 
     // MARK: AtomicKeySessionStore
 
-    /// Reads the key and writes it in one `BEGIN IMMEDIATE` transaction, so no other writer
-    /// (in this process or another one on the same file) comes between; the value is compared
-    /// by its bytes as ``load(_:)`` returns them.
+    /// One `UPDATE` of the key guarded by `data -> path IS json(expected)`; only when it
+    /// matches no row does a read on the writer connection report the key's value, or that
+    /// the record is gone. Should SQLite ever render the stored value differently from the
+    /// bytes ``load(_:)`` returned (so the guard fails on an equal value), the write is made in
+    /// a `BEGIN IMMEDIATE` transaction that compares the bytes instead.
     public func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
-        let (sql, arguments) = try updateStatement(write.update, id, expectedVersion: nil)
+        let (guarded, guardedArguments) = try updateStatement(write.update, id, expectedVersion: nil, keyHolds: (write.key, write.expected))
+        let (plain, plainArguments) = try updateStatement(write.update, id, expectedVersion: nil)
         return try await self.write { connection in
-            try await self.inTransaction(connection) {
+            if let version = try await connection.query(guarded, guardedArguments).first?.column("version")?.integer {
+                return .applied(version: UInt64(version))
+            }
+            return try await self.inTransaction(connection) {
                 guard let data = try await self.liveData(id, on: connection) else { return .notFound }
                 guard data[write.key] == write.expected else { return .conflict(current: data[write.key]) }
-                return .applied(version: try await self.version(connection.query(sql, arguments)))
+                return .applied(version: try await self.version(connection.query(plain, plainArguments)))
             }
         }
     }
 
-    /// Reads the integer and writes the sum in one `BEGIN IMMEDIATE` transaction: no other
-    /// writer comes between, so it never conflicts.
+    /// One `UPDATE` that adds in SQL, guarded so it only changes an absent key or a JSON
+    /// integer whose sum stays an integer (SQLite turns an overflowing sum into a float): it
+    /// never conflicts. Only when no row matches does a `SELECT` tell `.notAnInteger` from
+    /// `.notFound`.
     public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
-        _ = try Self.path(for: increment.key)
+        let path = try Self.path(for: increment.key)
+        let idle = millis(increment.idleExpiresAt)
+        let sql = """
+            UPDATE sessionkit_sessions SET
+                data = json_set(data, ?3, coalesce(json_extract(data, ?3), 0) + ?4),
+                idle_expires_at = ?5, expires_at = min(?5, absolute_expires_at), last_seen_at = ?6, version = version + 1
+            WHERE id = ?1 AND expires_at > ?2
+                AND (json_type(data, ?3) IS NULL OR json_type(data, ?3) = 'integer')
+                AND typeof(coalesce(json_extract(data, ?3), 0) + ?4) = 'integer'
+            RETURNING json_extract(data, ?3) AS value, version
+            """
+        let arguments: [SQLiteData] = [
+            .text(id.hex), .integer(millis(clock.now())), .text(path), .integer(SQLiteInt64(increment.delta)), .integer(idle),
+            .integer(millis(increment.lastSeenAt)),
+        ]
         return try await write { connection in
-            try await self.inTransaction(connection) {
-                guard let data = try await self.liveData(id, on: connection) else { return .notFound }
-                guard let sum = SessionInteger.adding(increment.delta, to: data[increment.key]) else { return .notAnInteger }
-                let update = SessionUpdate(
-                    setValues: [increment.key: SessionInteger.encode(sum)],
-                    idleExpiresAt: increment.idleExpiresAt,
-                    lastSeenAt: increment.lastSeenAt
-                )
-                let (sql, arguments) = try self.updateStatement(update, id, expectedVersion: nil)
-                return .applied(value: sum, version: try await self.version(connection.query(sql, arguments)))
+            if let row = try await connection.query(sql, arguments).first {
+                guard let value = row.column("value")?.integer, let version = row.column("version")?.integer else {
+                    throw SessionStoreError.corrupt(reason: "SQLite increment returned no integer")
+                }
+                return .applied(value: Int64(value), version: UInt64(version))
             }
+            return try await self.liveData(id, on: connection) == nil ? .notFound : .notAnInteger
         }
     }
 

@@ -74,7 +74,9 @@ struct ConcurrentCounterProcessTests {
     static func hammer(_ path: String, _ demo: DemoServer, _ client: DemoClient) async throws -> Tally {
         client.cookie = nil
         let first = try await client.send(.POST, demo, path)
-        guard first.status == 200, client.cookie != nil else { throw ChildProcessFailure("\(path) created no session: \(first.status) \(first.body)") }
+        guard first.status == 200, client.cookie != nil else {
+            throw ChildProcessFailure("\(path) created no session: \(first.status) \(first.body)")
+        }
         return try await withThrowingTaskGroup(of: Tally.self) { group in
             for _ in 0..<clients {
                 group.addTask {

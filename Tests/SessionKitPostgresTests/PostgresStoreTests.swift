@@ -20,6 +20,25 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("modify that leaves a jsonb-normalised value unchanged writes nothing")
+    func unchangedModifyCostsNoWrite() async throws {
+        try await PostgresTestServer.withIsolatedClient { client in
+            let postgres = PostgresSessionStore(client: client)
+            try await postgres.migrate()
+            let store = CountingSessionStore(postgres)
+            let client = EngineTestClient(engine: try SessionEngine(store: store))
+            let cart = SessionKey<[String]>("cart")
+            try await client.send { try await $0.set(cart, ["a", "b"]) }
+            store.reset()
+            // PostgreSQL hands the array back as `["a", "b"]`, the encoder writes `["a","b"]`.
+            try await client.send { try await $0.modify(cart) { _ in } }
+            #expect(store.calls[.compareAndSet] == nil, "an unchanged value was written again")
+            try await client.send { try await $0.modify(cart, default: []) { $0.append("c") } }
+            #expect(store.calls[.compareAndSet] == 1)
+            #expect(try await client.request { try await $0.get(cart) }.value == ["a", "b", "c"])
+        }
+    }
+
     @Test("the migration can run concurrently from many instances and again")
     func concurrentMigrations() async throws {
         try await PostgresTestServer.withIsolatedClient { client in

@@ -237,6 +237,40 @@ struct AtomicChangeTests {
         }
     }
 
+    @Test("32 concurrent increments through the engine on a store with only compareAndSet take turns and all count")
+    func defaultIncrementThroughTheEngine() async throws {
+        let store = CompareAndSetDictionaryStore(clock: SystemSessionClock())
+        let engine = try SessionEngine(store: store)
+        let client = EngineTestClient(engine: engine)
+        try await client.send { try await $0.set(Keys.count, 0) }
+        let cookie = try #require(client.cookie)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<32 {
+                group.addTask { try await EngineTestClient(engine: engine).with(cookie: cookie).send { try await $0.increment(Keys.count) } }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 32)
+    }
+
+    @Test("after a failed load that the policy let through, modify and increment answer 503 at once")
+    func loadFailureAnswers503() async throws {
+        var configuration = SessionConfiguration()
+        configuration.loadFailurePolicy = .treatAsAnonymous
+        let harness = try Harness(configuration: configuration)
+        let client = try await harness.clientWithSession(count: 1)
+        harness.faults.fault = .unavailable
+        let error = await #expect(throws: SessionError.self) {
+            try await client.send { session in
+                #expect(try await session.get(Keys.count) == nil)
+                try await session.increment(Keys.count)
+            }
+        }
+        #expect(error?.code == .storeUnavailable)
+        harness.faults.fault = .none
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 1)
+    }
+
     @Test("the atomic cases fail a store whose compareAndSet ignores the expected value")
     func casesCatchABrokenStore() async throws {
         var failures = 0
@@ -253,6 +287,14 @@ struct AtomicChangeTests {
 
 /// The documentation's dictionary store plus only ``AtomicKeySessionStore/compareAndSet(_:_:)``
 /// (the increment is the protocol's default); `ignoresExpected` breaks it on purpose.
+extension EngineTestClient {
+    /// The client with `cookie` in its jar.
+    func with(cookie: String) -> EngineTestClient {
+        self.cookie = cookie
+        return self
+    }
+}
+
 actor CompareAndSetDictionaryStore: AtomicKeySessionStore {
     private let base: DictionarySessionStore
     private let ignoresExpected: Bool

@@ -110,6 +110,7 @@ final class RecordingSessionStore: FullyCapableSessionStore {
         note(id)
         return try await base.increment(id, increment)
     }
+    var incrementsNatively: Bool { base.incrementsNatively }
 }
 
 /// What a request saw of its session, for comparing rejected cookies.

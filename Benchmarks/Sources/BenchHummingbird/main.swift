@@ -6,7 +6,9 @@ import SessionKit
 import SessionKitHummingbird
 
 // One Hummingbird server per benchmark configuration, all with the same three routes:
-// `/plain` (no session use), `/read` (reads `n`), `/counter` (increments `n`).
+// `/plain` (no session use), `/read` (reads `n`), `/counter` (increments `n` with get + set);
+// SessionKit configurations also serve `/counter-modify` and `/counter-increment` (the same
+// through `modify` and `increment`, for scripts/bench_counter.py).
 //
 //   bare                 no session middleware
 //   sessionkit-STORE     SessionKit with STORE = memory, sqlite, postgres, redis, cookie
@@ -89,6 +91,12 @@ default:
         let value = (try await context.session.get(BenchSessions.counter) ?? 0) + 1
         try await context.session.set(BenchSessions.counter, value)
         return String(value)
+    }
+    router.get("/counter-modify") { _, context -> String in
+        String(try await context.session.modify(BenchSessions.counter, default: 0) { $0 += 1 })
+    }
+    router.get("/counter-increment") { _, context -> String in
+        String(try await context.session.increment(BenchSessions.counter))
     }
     var app = Application(router: router, configuration: configuration, logger: logger)
     app.addServices(sessions.services)

@@ -9,7 +9,9 @@ import SessionKitVapor
 import Vapor
 
 // One Vapor server per benchmark configuration, all with the same three routes:
-// `/plain` (no session use), `/read` (reads `n`), `/counter` (increments `n`).
+// `/plain` (no session use), `/read` (reads `n`), `/counter` (increments `n` with get + set);
+// SessionKit configurations also serve `/counter-modify` and `/counter-increment` (the same
+// through `modify` and `increment`, for scripts/bench_counter.py).
 //
 //   bare                 no session middleware
 //   sessionkit-STORE     SessionKit with STORE = memory, postgres, redis
@@ -65,6 +67,12 @@ default:
         let value = (try await req.sessionHandle.get(BenchSessions.counter) ?? 0) + 1
         try await req.sessionHandle.set(BenchSessions.counter, value)
         return String(value)
+    }
+    app.get("counter-modify") { req -> String in
+        String(try await req.sessionHandle.modify(BenchSessions.counter, default: 0) { $0 += 1 })
+    }
+    app.get("counter-increment") { req -> String in
+        String(try await req.sessionHandle.increment(BenchSessions.counter))
     }
 }
 

@@ -58,6 +58,32 @@ struct EngineConcurrencyTests {
         #expect(values == (0..<100).map { Optional($0) })
     }
 
+    @Test("64 concurrent requests increment and modify one key of one session: nothing lost")
+    func atomicChangesOfOneKey() async throws {
+        let engine = try SessionEngine(store: MemorySessionStore())
+        let client = EngineTestClient(engine: engine)
+        let count = SessionKey<Int>("count")
+        let list = SessionKey<[Int]>("list")
+        try await client.send { try await $0.set(count, 0) }
+        let cookie = try #require(client.cookie)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    let request = EngineTestClient(engine: engine)
+                    request.cookie = cookie
+                    try await request.send { session in
+                        try await session.increment(count)
+                        try await session.modify(list, default: []) { $0.append(index) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let (values, _) = try await client.request { session in (try await session.get(count), try await session.get(list)) }
+        #expect(values.0 == 64)
+        #expect(Set(values.1 ?? []) == Set(0..<64))
+    }
+
     @Test("a handle used from several tasks at once stays consistent")
     func sharedHandle() async throws {
         let engine = try SessionEngine(store: MemorySessionStore())

@@ -11,7 +11,8 @@ public enum HandlerOutcome: Sendable, Equatable {
     /// answers 4xx never changes who is signed in.
     case threwHTTPError
     /// The handler threw any other error: the request's session changes are discarded, like a
-    /// rolled-back transaction.
+    /// rolled-back transaction (atomic changes already written by ``SessionHandle/modify(_:_:)``
+    /// or ``SessionHandle/increment(_:by:)`` stay: they were saved when they returned).
     case threw
 }
 

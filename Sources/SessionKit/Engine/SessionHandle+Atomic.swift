@@ -5,9 +5,9 @@ import Foundation
 /// the same key: the change is written at once as a per-key compare-and-set (or a native
 /// increment), not at commit.
 extension SessionHandle {
-    /// How often ``modify(_:_:)`` re-runs its transform after another request changed the key
-    /// first, before it answers ``SessionError/conflict`` (409). The store timeout bounds the
-    /// retries too.
+    /// How many times ``modify(_:_:)`` runs its transform in all (the first run and the runs
+    /// after another request changed the key first) before it answers ``SessionError/conflict``
+    /// (409). The store timeout bounds the retries too.
     public static let maxModifyAttempts = 64
 
     /// Changes a value in place and commits the change atomically: the store applies it only
@@ -19,7 +19,9 @@ extension SessionHandle {
     ///   `nil` means the key is absent; set it to `nil` to remove the key.
     /// - The change is written before this call returns (one round trip without contention),
     ///   and answered with ``SessionError/conflict`` (409) only when the key kept changing for
-    ///   ``maxModifyAttempts`` tries or the store timeout.
+    ///   ``maxModifyAttempts`` tries or the store timeout. Once written it stays written: a
+    ///   later error, 409 or 503 of the same request does not undo it, as a statement outside a
+    ///   transaction is not undone (a client that retries such a request applies it again).
     /// - Where nothing else can see the change yet, it is kept with the request's other
     ///   changes instead: a session created by this request, one that is being regenerated,
     ///   signed in or destroyed, a key this request already set or removed, and sealed cookies
@@ -27,13 +29,23 @@ extension SessionHandle {
     ///   still overwrite each other's cookie; see `Docs/SealedCookies.md`).
     /// - Needs a store with ``AtomicKeySessionStore`` (every shipped store has it); otherwise
     ///   throws ``SessionError/unsupported(_:)``.
-    /// - Returns: the value as written.
+    /// - Returns: the value the transform produced (written, or kept with the request's changes).
     @discardableResult
     public func modify<Value>(_ key: SessionKey<Value>, _ transform: (inout Value?) throws -> Void) async throws -> Value? {
-        try await atomicChange(key) { current in
-            var value = try current.map { try decode($0, as: Value.self, key: key.name) }
+        try await atomicChange(key, isIncrement: false) { current in
+            let original = try current.map { try decode($0, as: Value.self, key: key.name) }
+            var value = original
             try transform(&value)
-            return try (value.map { try encode($0, key: key.name) }, value)
+            let encoded = try value.map { try encode($0, key: key.name) }
+            // A store that normalises JSON (PostgreSQL's `jsonb` puts a space after every `,`
+            // and `:`) returns other bytes than the encoder writes: re-encoding what was loaded
+            // lets an unchanged value compare equal, so it costs no write. Compact values skip it.
+            if encoded != current, let current, current.contains(0x20), let original,
+                let canonical = try? encode(original, key: key.name), canonical == encoded
+            {
+                return (current, value)
+            }
+            return (encoded, value)
         } decode: { stored in
             try stored.map { try decode($0, as: Value.self, key: key.name) }
         } viaStore: { store, id, expected, newValue, idleExpiresAt, now in
@@ -62,13 +74,15 @@ extension SessionHandle {
     }
 
     /// Adds `delta` to an integer value (an absent key counts as 0) in one atomic store
-    /// operation (`HINCRBY` in Redis, `jsonb` arithmetic in PostgreSQL, `json_set` in SQLite,
-    /// the shard lock in memory), which never conflicts, and returns the new value. The same
+    /// operation (`HINCRBY` in Redis, `jsonb` arithmetic in PostgreSQL, a read and write in one
+    /// `BEGIN IMMEDIATE` transaction in SQLite, the shard lock in memory), which never
+    /// conflicts, and returns the new value. Like ``modify(_:_:)`` it is written at once and
+    /// not undone by a later failure of the request. The same
     /// local cases as ``modify(_:_:)`` apply. Throws ``SessionError/typeMismatch(key:expected:)``
     /// when the key holds something else or the sum would overflow.
     @discardableResult
     public func increment(_ key: SessionKey<Int>, by delta: Int = 1) async throws -> Int {
-        let result = try await atomicChange(key) { current in
+        let result = try await atomicChange(key, isIncrement: true) { current in
             guard let sum = SessionInteger.adding(Int64(delta), to: current) else {
                 throw SessionError.typeMismatch(key: key.name, expected: "Int")
             }
@@ -105,6 +119,7 @@ extension SessionHandle {
     /// not the computed value (an increment counts from the stored value), into the result.
     private func atomicChange<Key, Result: Sendable>(
         _ key: SessionKey<Key>,
+        isIncrement: Bool,
         compute: (Data?) throws -> (Data?, Result),
         decode: (Data?) throws -> Result,
         viaStore: @escaping @Sendable (any AtomicKeySessionStore, SessionStorageID, Data?, Data?, Date, Date) async throws -> AttemptOutcome
@@ -113,8 +128,9 @@ extension SessionHandle {
         try await ensureLoaded()
         guard let engine else { throw SessionError.notActive }
         let incomingID = incoming.token?.storageID
+        // The bound starts now, so time spent waiting for this instance's turn counts too.
+        let limit = ContinuousClock.now + (engine.configuration.storeTimeout ?? .seconds(5))
         func attempts() async throws -> Result {
-            let limit = ContinuousClock.now + (engine.configuration.storeTimeout ?? .seconds(5))
             var attempt = 0
             while true {
                 if let result = try await attemptAtomicChange(key, engine, incomingID, compute: compute, decode: decode, viaStore: viaStore) {
@@ -129,10 +145,13 @@ extension SessionHandle {
                 try await Task.sleep(for: .microseconds(Int.random(in: 0...(25 << min(attempt, 6)))))
             }
         }
-        guard let incomingID, case .store = engine.backend else { return try await attempts() }
-        // Requests of this instance that change the same key of the same session take turns,
+        guard let incomingID, case .store(let store) = engine.backend,
+            !isIncrement || (store as? any AtomicKeySessionStore)?.incrementsNatively != true
+        else { return try await attempts() }
+        // Requests of this instance that modify the same key of the same session take turns,
         // so they do not keep invalidating each other's compare-and-set (each then needs at
         // most one retry); requests of other instances are kept apart by the compare-and-set.
+        // Native increments never conflict, so they skip this and run at once.
         return try await engine.atomicKeyLocks.withLock(incomingID.hex + "\u{0}" + key.name) { try await attempts() }
     }
 
@@ -209,6 +228,9 @@ extension HandleState {
     /// Decides where an atomic change of `name` goes (see ``SessionHandle/modify(_:_:)``).
     func atomicTarget(for name: String, incomingID: SessionStorageID?, engine: SessionEngine) throws -> AtomicTarget {
         try checkWritable()
+        // The load failed and the handler went on as anonymous: nothing can be written safely,
+        // so say so now rather than count from nothing and fail at commit.
+        if let loadFailure { throw SessionError.storeUnavailable(loadFailure) }
         let current = values[name]
         guard case .store(let store) = engine.backend, record != nil, let incomingID, intent == .keep,
             setValues[name] == nil, !removedKeys.contains(name)

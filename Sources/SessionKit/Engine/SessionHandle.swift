@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// Handlers read and change the session through this handle; nothing touches the store until
 /// the first call that needs the record (loading is lazy), and nothing is written until the
-/// engine commits the handle after the handler returns. The handle records *what* happened —
+/// engine commits the handle after the handler returns, except the atomic changes
+/// (``modify(_:_:)``, ``increment(_:by:)``), which are written when they are called. The handle records *what* happened —
 /// keys set and removed, regenerate, destroy, sign-in — and the engine turns that into the
 /// fewest store calls (see the lifecycle table in the README).
 ///

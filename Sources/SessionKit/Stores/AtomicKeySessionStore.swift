@@ -5,8 +5,8 @@ import Foundation
 /// ``compareAndSet(_:_:)`` and ``SessionHandle/increment(_:by:)`` through ``increment(_:_:)``.
 ///
 /// Both calls write at once (not at commit), move the idle expiry and the last-seen instant
-/// like ``SessionStore/update(_:_:)``, bump the record's version, and never re-create a record
-/// that is gone. Only ``compareAndSet(_:_:)`` is required: the default ``increment(_:_:)``
+/// like ``SessionStore/update(_:_:)``, increment the record's version by exactly one (the
+/// engine relies on it in versioned mode), and never re-create a record that is gone. Only ``compareAndSet(_:_:)`` is required: the default ``increment(_:_:)``
 /// loads the value and compares-and-sets until it wins, and a store with a native counter
 /// (`HINCRBY`, `jsonb` arithmetic) replaces it with one round trip that cannot conflict.
 /// `SessionStoreConformance.atomicKeys` checks both.
@@ -19,6 +19,11 @@ public protocol AtomicKeySessionStore: SessionStore {
     /// Adds ``SessionKeyIncrement/delta`` to the JSON integer under the key (an absent key
     /// counts as 0) and returns the new value.
     func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult
+
+    /// Whether ``increment(_:_:)`` is one operation that cannot conflict (`false`, the default,
+    /// for the load-and-compare-and-set loop): the engine then lets concurrent increments of one
+    /// key run at once instead of taking turns.
+    var incrementsNatively: Bool { get }
 }
 
 /// One conditional write of one key, for ``AtomicKeySessionStore/compareAndSet(_:_:)``.
@@ -114,12 +119,17 @@ extension AtomicKeySessionStore {
             case .notFound: return .notFound
             case .conflict(let value): current = value
             }
+            // A short random pause spreads the contenders, so fewer of them collide again.
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...200)))
         }
         throw SessionStoreError.timedOut
     }
 
     /// How often the default ``increment(_:_:)`` retries a conflicting write.
     public var defaultIncrementAttempts: Int { 100 }
+
+    /// `false`: the default ``increment(_:_:)`` is a loop that can conflict.
+    public var incrementsNatively: Bool { false }
 }
 
 /// The JSON integers ``SessionHandle/increment(_:by:)`` counts with: at most 64 bits, written

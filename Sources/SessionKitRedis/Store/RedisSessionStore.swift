@@ -108,6 +108,9 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         }
     }
 
+    /// `true`: one operation that cannot conflict.
+    public var incrementsNatively: Bool { true }
+
     /// Adds to one field with `HINCRBY` inside a script that checks expiry and the JSON
     /// integer form (one `EVALSHA`, never a conflict).
     public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
@@ -282,9 +285,11 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         var data: [String: Data] = [:]
         var meta: [String: RESPReply] = [:]
         for (name, value) in fields {
-            if name.hasPrefix("d:") {
+            // By bytes: `hasPrefix` compares Characters, and `d:` followed by a combining mark
+            // (a valid NFC key such as "\u{301}x") is one Character `:\u{301}`, not `:`.
+            if name.utf8.starts(with: "d:".utf8) {
                 guard case .bulkString(let bytes) = value else { throw SessionStoreError.corrupt(reason: "non-string session field") }
-                data[String(name.dropFirst(2))] = Data(bytes)
+                data[String(decoding: name.utf8.dropFirst(2), as: UTF8.self)] = Data(bytes)
             } else {
                 meta[name] = value
             }

@@ -60,7 +60,7 @@ extension SessionStoreConformance {
     static let hostileKeys: [String] = [
         "back\\slash", "ends with a backslash\\", "\\", "\\\\", "\\u005fsk.csrf", "_sk.csrf", "\\\"", "\"quoted\"", "\"",
         "'single'", "it's", "dot.ted", ".", "..", "$", "$.a", "$[0]", "[0]", "a[1]", "a.b[2].c", "%s%n", "%00", "%", "*", "?",
-        "--", ";", "tab\tnew\nline", "\u{7f}", "🔑👩‍👩‍👧", "é", "e\u{301}x", "key:with:colons",
+        "--", ";", "tab\tnew\nline", "\u{7f}", "🔑👩‍👩‍👧", "é", "e\u{301}x", "\u{301}starts with a combining mark", "\u{200D}zwj", "key:with:colons",
         "d:prefixed", "m:e", String(repeating: "k", count: 1024), " ",
     ]
 }

@@ -119,4 +119,7 @@ public final class CountingSessionStore: FullyCapableSessionStore {
         count(.increment)
         return try await base.increment(id, increment)
     }
+
+    /// The wrapped store's answer.
+    public var incrementsNatively: Bool { base.incrementsNatively }
 }

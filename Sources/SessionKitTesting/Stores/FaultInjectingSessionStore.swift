@@ -150,4 +150,7 @@ public final class FaultInjectingSessionStore: FullyCapableSessionStore {
         try await gate(.increment)
         return try await base.increment(id, increment)
     }
+
+    /// The wrapped store's answer.
+    public var incrementsNatively: Bool { base.incrementsNatively }
 }

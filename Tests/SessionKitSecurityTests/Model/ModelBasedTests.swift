@@ -52,6 +52,7 @@ struct ModelBasedTests {
         // The programs reached what the checks are about, so a pass means something.
         #expect(covered.groupsAtOnce > 0 && covered.deadCookiesReplayed > 0 && covered.expired > 0, "\(covered)")
         #expect(covered.refusedByTheCap > 0 || backend.isSealed, "\(covered)")
+        #expect(covered.concurrentIncrementsOfOneKey > 0 || backend.isSealed, "\(covered)")
         #expect(covered.endedByAnotherBrowser > 0 && covered.signInsAsAnotherUser > 0, "\(covered)")
     }
 
@@ -186,6 +187,8 @@ struct ModelCoverage: CustomStringConvertible {
     var expired = 0
     var endedByAnotherBrowser = 0
     var signInsAsAnotherUser = 0
+    /// Groups that ran increments of one key of one session at once.
+    var concurrentIncrementsOfOneKey = 0
 
     mutating func add(_ other: ModelCoverage) {
         groupsAtOnce += other.groupsAtOnce
@@ -194,11 +197,13 @@ struct ModelCoverage: CustomStringConvertible {
         expired += other.expired
         endedByAnotherBrowser += other.endedByAnotherBrowser
         signInsAsAnotherUser += other.signInsAsAnotherUser
+        concurrentIncrementsOfOneKey += other.concurrentIncrementsOfOneKey
     }
 
     var description: String {
         "groups at once \(groupsAtOnce), dead cookies replayed \(deadCookiesReplayed), refused by the cap \(refusedByTheCap), "
-            + "expired \(expired), ended by another browser \(endedByAnotherBrowser), sign-ins as another user \(signInsAsAnotherUser)"
+            + "expired \(expired), ended by another browser \(endedByAnotherBrowser), sign-ins as another user \(signInsAsAnotherUser), "
+            + "concurrent increments of one key \(concurrentIncrementsOfOneKey)"
     }
 }
 
@@ -237,6 +242,10 @@ struct Execution {
         case .together(let steps):
             if model.commute(steps) {
                 coverage.groupsAtOnce += 1
+                let increments = steps.filter(\.isIncrement)
+                if Set(increments.map { "\($0.browser ?? -1)/\($0.changedKey ?? -1)" }).count < increments.count {
+                    coverage.concurrentIncrementsOfOneKey += 1
+                }
                 try await runAtOnce(steps)
             } else {
                 for step in steps { try await run(step) }
@@ -310,6 +319,7 @@ struct Execution {
                 seen.withLock { $0 = observation }
                 switch step {
                 case .write(_, let key, let value): try await session.set(keys[key], value)
+                case .increment(_, let key): try await session.increment(keys[key])
                 case .remove(_, let key): try await session.remove(keys[key])
                 case .signIn(_, let user): try await session.signIn(userID: ModelWorld.users[user])
                 case .regenerate: try await session.regenerate()

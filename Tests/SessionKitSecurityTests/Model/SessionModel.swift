@@ -6,6 +6,8 @@ import SessionKitTesting
 indirect enum ModelStep: Sendable, Equatable, CustomStringConvertible {
     case visit(browser: Int)
     case write(browser: Int, key: Int, value: Int)
+    /// `increment` of one key: concurrent increments of one key commute.
+    case increment(browser: Int, key: Int)
     case remove(browser: Int, key: Int)
     case signIn(browser: Int, user: Int)
     case regenerate(browser: Int)
@@ -20,7 +22,8 @@ indirect enum ModelStep: Sendable, Equatable, CustomStringConvertible {
 
     var browser: Int? {
         switch self {
-        case .visit(let browser), .write(let browser, _, _), .remove(let browser, _), .signIn(let browser, _), .regenerate(let browser),
+        case .visit(let browser), .write(let browser, _, _), .increment(let browser, _), .remove(let browser, _), .signIn(let browser, _),
+            .regenerate(let browser),
             .signOut(let browser), .signOutEverywhere(let browser), .replay(let browser):
             return browser
         case .advance, .together: return nil
@@ -30,9 +33,14 @@ indirect enum ModelStep: Sendable, Equatable, CustomStringConvertible {
     /// The key a write or remove changes.
     var changedKey: Int? {
         switch self {
-        case .write(_, let key, _), .remove(_, let key): return key
+        case .write(_, let key, _), .increment(_, let key), .remove(_, let key): return key
         default: return nil
         }
+    }
+
+    var isIncrement: Bool {
+        if case .increment = self { return true }
+        return false
     }
 
     var isLifecycleChange: Bool {
@@ -46,6 +54,7 @@ indirect enum ModelStep: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .visit(let b): return "visit(b\(b))"
         case .write(let b, let key, let value): return "write(b\(b), k\(key)=\(value))"
+        case .increment(let b, let key): return "increment(b\(b), k\(key))"
         case .remove(let b, let key): return "remove(b\(b), k\(key))"
         case .signIn(let b, let user): return "signIn(b\(b), \(ModelWorld.users[user]))"
         case .regenerate(let b): return "regenerate(b\(b))"
@@ -84,7 +93,8 @@ enum ModelProgram {
         let roll = Int.random(in: 0..<(allowGroups ? 100 : 82), using: &random)
         switch roll {
         case 0..<14: return .visit(browser: browser)
-        case 14..<38: return .write(browser: browser, key: key, value: Int.random(in: 0..<1000, using: &random))
+        case 14..<24: return .increment(browser: browser, key: key)
+        case 24..<38: return .write(browser: browser, key: key, value: Int.random(in: 0..<1000, using: &random))
         case 38..<46: return .remove(browser: browser, key: key)
         case 46..<58: return .signIn(browser: browser, user: user)
         case 58..<63: return .regenerate(browser: browser)
@@ -94,6 +104,10 @@ enum ModelProgram {
         case 82..<90: return .advance(seconds: [1, 5, 30, 60, 99, 150].randomElement(using: &random) ?? 1)
         default:
             let size = Int.random(in: 2...3, using: &random)
+            // One group in four: one browser's concurrent increments of one key.
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                return .together(Array(repeating: .increment(browser: browser, key: key), count: size))
+            }
             return .together((0..<size).map { _ in requestStep(&random) })
         }
     }
@@ -194,6 +208,13 @@ struct SessionModel: Sendable {
                 browsers[browser]?.values[key] = value
                 touch(browser)
             }
+        case .increment(_, let key):
+            if session == nil {
+                browsers[browser] = newSession(user: nil, values: [key: 1])
+            } else {
+                browsers[browser]?.values[key, default: 0] += 1
+                touch(browser)
+            }
         case .remove(_, let key):
             guard var current = session else { break }
             current.values[key] = nil
@@ -263,7 +284,8 @@ struct SessionModel: Sendable {
     /// Whether the requests of a group have effects and observations that do not depend on
     /// their order, so they can run at once and still be checked exactly: different browsers
     /// whose users no request of the group signs in or out; on a server-side store also several
-    /// writes of different keys to one live session.
+    /// writes of different keys to one live session, and increments of one key (they add up in
+    /// any order: the atomic increment must lose none).
     mutating func commute(_ steps: [ModelStep]) -> Bool {
         var usersChanged: [Set<Int>] = []
         var usersRead: [Set<Int>] = []
@@ -285,7 +307,7 @@ struct SessionModel: Sendable {
                 guard a.browser == b.browser else { continue }
                 // One browser: only plain requests on a live server-side session, each write to its own key.
                 guard let browser = a.browser, !sealed, live(browser) != nil, !a.isLifecycleChange, !b.isLifecycleChange else { return false }
-                if let key = a.changedKey, key == b.changedKey { return false }
+                if let key = a.changedKey, key == b.changedKey, !(a.isIncrement && b.isIncrement) { return false }
             }
         }
         return true

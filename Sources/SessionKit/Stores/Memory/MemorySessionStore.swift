@@ -130,6 +130,9 @@ public final class MemorySessionStore: SweepableSessionStore, SessionUserIndexin
         }
     }
 
+    /// `true`: one operation that cannot conflict.
+    public var incrementsNatively: Bool { true }
+
     /// Adds to an integer key under the shard's lock: one step that cannot conflict.
     public func increment(_ id: SessionStorageID, _ increment: SessionKeyIncrement) async throws -> SessionIncrementResult {
         let now = clock.now()
