@@ -109,13 +109,13 @@ def main():
             server.wait_ready()
         for server in servers:  # warm-up
             for route in ROUTES:
-                measure(server, route, 1, "uncontended", args.out)
+                measure(server, route, 1, "uncontended", os.path.join(args.out, "logs"))
         for round_index in range(args.rounds):
             order = servers[round_index % len(servers):] + servers[:round_index % len(servers)]
             for server in order:
                 for setting in ["uncontended", "contended"]:
                     for route in ROUTES:
-                        result = measure(server, route, args.seconds, setting, args.out)
+                        result = measure(server, route, args.seconds, setting, os.path.join(args.out, "logs"))
                         samples.setdefault((server.label, setting, route), []).append(result)
                         print(f"round {round_index + 1}/{args.rounds} {server.label:9} {setting:11} {route:9} "
                               f"{result['rps']:9.0f} req/s  non-2xx {result['non2xx']:5}  lost {result['lost']}", flush=True)

