@@ -28,6 +28,7 @@ let package = Package(
             dependencies: [
                 "AllocationCounter",
                 .product(name: "SessionKit", package: "SessionKit"),
+                .product(name: "SessionKitSQLite", package: "SessionKit"),
                 .product(name: "SessionKitTesting", package: "SessionKit"),
             ]
         ),

@@ -125,6 +125,17 @@ enum HotPaths {
             try? await handle.set(SessionKey<Int>("n"), value + 1)
             _ = try? await roundTripEngine.commit(handle)
         }
+        await Bench.measureAsync("engine round trip: counter via modify", iterations: 100_000) {
+            let handle = roundTripEngine.begin(fields)
+            _ = try? await handle.modify(SessionKey<Int>("n"), default: 0) { $0 += 1 }
+            _ = try? await roundTripEngine.commit(handle)
+        }
+        await Bench.measureAsync("engine round trip: counter via increment", iterations: 100_000) {
+            let handle = roundTripEngine.begin(fields)
+            _ = try? await handle.increment(SessionKey<Int>("n"))
+            _ = try? await roundTripEngine.commit(handle)
+        }
+        try await SQLiteCounterBench.run()
 
         // The same read over 100,000 sessions, visited in a scattered order: each request's
         // record, shard bucket and payload are unlikely to be in the CPU's nearer caches, as
