@@ -26,7 +26,7 @@ public enum DemoApplication {
         var logger = Logger(label: "session-demo")
         logger.logLevel = .info
         let sessions = try await DemoSessions.make(options, clock: clock, logger: logger)
-        var app = try application(options, engine: sessions.engine)
+        var app = try application(options, engine: sessions.engine, metrics: sessions.metricsEndpoint)
         app.addServices(sessions.services)
         app.beforeServerStarts(perform: sessions.prepare)
         return app
@@ -37,7 +37,11 @@ public enum DemoApplication {
         try application(options, engine: engine)
     }
 
-    static func application(_ options: DemoOptions, engine: SessionEngine?) throws -> Application<RouterResponder<DemoContext>> {
+    static func application(
+        _ options: DemoOptions,
+        engine: SessionEngine?,
+        metrics: (@Sendable () -> String)? = nil
+    ) throws -> Application<RouterResponder<DemoContext>> {
         var logger = Logger(label: "session-demo")
         logger.logLevel = .info
         let engine = try engine ?? makeEngine(options, logger: logger)
@@ -53,6 +57,15 @@ public enum DemoApplication {
                 headers: headers,
                 body: .init(byteBuffer: ByteBuffer(string: readiness.body))
             )
+        }
+        if let metrics {
+            router.get("/metrics") { _, _ -> Response in
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(string: metrics()))
+                )
+            }
         }
         APIRoutes.add(to: router)
         PageRoutes.add(to: router)

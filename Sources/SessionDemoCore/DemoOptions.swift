@@ -26,6 +26,8 @@ public struct DemoOptions: Sendable, Equatable {
     public var store: StoreSpec
     /// Whether the cookie is `Secure` with the `__Host-` prefix (needs HTTPS).
     public var secureCookies: Bool
+    /// Serve the engine's metrics at `GET /metrics` in Prometheus' text format (`--metrics`).
+    public var metrics = false
     /// How many sessions the memory store keeps (`--store memory`); when full it evicts
     /// anonymous sessions first.
     public var memoryCapacity: Int = 100_000
@@ -53,6 +55,7 @@ public struct DemoOptions: Sendable, Equatable {
                                          else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
           --memory-capacity N  sessions the memory store keeps (default 100000)
+          --metrics          serve the engine's metrics at GET /metrics (Prometheus text format)
         """
 
     /// Parses command-line arguments (without the program name).
@@ -75,6 +78,8 @@ public struct DemoOptions: Sendable, Equatable {
                 options.store = try parseStore(try value(for: argument))
             case "--secure-cookies":
                 options.secureCookies = true
+            case "--metrics":
+                options.metrics = true
             case "--memory-capacity":
                 let text = try value(for: argument)
                 guard let capacity = Int(text), capacity > 0 else {

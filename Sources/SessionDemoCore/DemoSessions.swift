@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Prometheus
 import ServiceLifecycle
 import SessionKit
 import SessionKitPostgres
@@ -17,6 +18,22 @@ public struct DemoSessions: Sendable {
     public let services: [any Service]
     /// Work to do once the services run and before the server accepts requests (migrations).
     public let prepare: @Sendable () async throws -> Void
+    /// The engine's metrics with `--metrics`, for `GET /metrics`; `nil` without.
+    public let metrics: PrometheusCollectorRegistry?
+
+    /// What `GET /metrics` answers (Prometheus' text exposition format), or `nil` without
+    /// `--metrics` (then there is no such route).
+    public var metricsEndpoint: (@Sendable () -> String)? {
+        guard let metrics else { return nil }
+        return { metrics.emitToString() }
+    }
+
+    init(engine: SessionEngine, services: [any Service], prepare: @escaping @Sendable () async throws -> Void, metrics: PrometheusCollectorRegistry?) {
+        self.engine = engine
+        self.services = services
+        self.prepare = prepare
+        self.metrics = metrics
+    }
 
     /// The session settings the demos use with every store.
     public static func configuration(_ options: DemoOptions) -> SessionConfiguration {
@@ -33,15 +50,17 @@ public struct DemoSessions: Sendable {
         _ options: DemoOptions,
         clock: any SessionClock = SystemSessionClock(),
         logger: Logger,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        metrics: PrometheusCollectorRegistry? = nil
     ) throws -> SessionEngine {
         let configuration = configuration(options)
+        let factory = metrics.map { PrometheusMetricsFactory(registry: $0) }
         switch options.store {
         case .sqlite, .postgres, .redis:
             throw SessionConfigurationError("\(options.store) needs DemoSessions.make (it opens connections)")
         case .memory:
             let store = MemorySessionStore(maxSessions: options.memoryCapacity, clock: clock)
-            return try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
+            return try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
         case .cookie:
             let keyRing: KeyRing
             if let text = environment["SESSIONKIT_KEYS"], !text.isEmpty {
@@ -53,7 +72,7 @@ public struct DemoSessions: Sendable {
                 )
             }
             let backend = SealedCookieBackend(keyRing: keyRing, revocationStore: MemorySessionStore(clock: clock))
-            return try SessionEngine(sealedCookies: backend, configuration: configuration, clock: clock, logger: logger)
+            return try SessionEngine(sealedCookies: backend, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
         }
     }
 
@@ -65,29 +84,32 @@ public struct DemoSessions: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> DemoSessions {
         let configuration = Self.configuration(options)
+        let metrics = options.metrics ? PrometheusCollectorRegistry() : nil
+        let factory = metrics.map { PrometheusMetricsFactory(registry: $0) }
         switch options.store {
         case .memory, .cookie:
-            let engine = try makeEngine(options, clock: clock, logger: logger, environment: environment)
-            return DemoSessions(engine: engine, services: [], prepare: {})
+            let engine = try makeEngine(options, clock: clock, logger: logger, environment: environment, metrics: metrics)
+            return DemoSessions(engine: engine, services: [], prepare: {}, metrics: metrics)
         case .sqlite(let path):
             let store = try await SQLiteSessionStore.open(path: path, clock: clock, logger: logger)
             try await store.migrate()
-            let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
-            return DemoSessions(engine: engine, services: [SessionSweeper(store: store, logger: logger)], prepare: {})
+            let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
+            return DemoSessions(engine: engine, services: [SessionSweeper(store: store, logger: logger)], prepare: {}, metrics: metrics)
         case .postgres(let url):
             let client = PostgresClient(configuration: try PostgresConnectionURL.configuration(from: url), backgroundLogger: logger)
             let store = PostgresSessionStore(client: client, clock: clock, logger: logger)
-            let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
+            let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
             return DemoSessions(
                 engine: engine,
                 services: [client, SessionSweeper(store: store, logger: logger)],
-                prepare: { try await store.migrate() }
+                prepare: { try await store.migrate() },
+                metrics: metrics
             )
         case .redis(let url):
             let pool = RESPConnectionPool(configuration: try RESPClientConfiguration(url: url))
             let store = RedisSessionStore(pool: pool, clock: clock)
-            let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger)
-            return DemoSessions(engine: engine, services: [], prepare: {})
+            let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
+            return DemoSessions(engine: engine, services: [], prepare: {}, metrics: metrics)
         }
     }
 }

@@ -12,8 +12,15 @@ import Vapor
 public enum VaporDemoApplication {
     /// Adds the JSON API routes to an application whose middleware already includes
     /// ``SessionKitVapor/SessionKitMiddleware``.
-    public static func routes(_ app: Application, engine: SessionEngine) {
+    /// With `metrics`, `GET /metrics` answers its text (Prometheus' exposition format).
+    public static func routes(_ app: Application, engine: SessionEngine, metrics: (@Sendable () -> String)? = nil) {
         app.get("healthz") { _ in "ok" }
+        if let metrics {
+            app.get("metrics") { _ -> Response in
+                let headers = HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store")])
+                return Response(status: .ok, headers: headers, body: .init(string: metrics()))
+            }
+        }
         app.get("readyz") { _ async -> Response in
             let readiness = await DemoAPI.readiness(engine)
             var headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")])
@@ -100,7 +107,7 @@ public enum VaporDemoApplication {
         app.middleware = Middlewares()
         app.middleware.use(ErrorMiddleware.default(environment: app.environment))
         app.middleware.use(SessionKitMiddleware(engine: sessions.engine))
-        routes(app, engine: sessions.engine)
+        routes(app, engine: sessions.engine, metrics: sessions.metricsEndpoint)
         try await app.server.start(address: .hostname(options.host, port: options.port))
         let port = app.http.server.shared.localAddress?.port ?? options.port
         logger.info("Server started and listening on \(options.host):\(port)")

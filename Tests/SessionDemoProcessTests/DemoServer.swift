@@ -32,13 +32,18 @@ final class DemoServer: Sendable {
 
     /// Starts the demo binary `binaryName` (default `session-demo`; `session-demo-vapor` for
     /// the Vapor twin) with `--store store` and waits until it listens.
-    static func start(store: String, environment: [String: String] = [:], binaryName: String = "session-demo") async throws -> DemoServer {
+    static func start(
+        store: String,
+        environment: [String: String] = [:],
+        binaryName: String = "session-demo",
+        arguments extra: [String] = []
+    ) async throws -> DemoServer {
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(binaryName)-\(UUID().uuidString).log").path
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
         let process = try ChildProcess(
             executable: binary(named: binaryName),
-            arguments: ["--port", "0", "--store", store],
+            arguments: ["--port", "0", "--store", store] + extra,
             environment: env,
             logPath: logPath
         )

@@ -150,7 +150,7 @@ public final class SessionEngine: Sendable {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        self.metrics = SessionMetrics(factory: metricsFactory)
+        self.metrics = SessionMetrics(factory: metricsFactory, databaseSystem: databaseSystem)
         self.parser = CookieHeaderParser(name: configuration.cookie.name, maxValueLength: SealedCookieCodec.maxCookieBytes)
         self.setCookie = SetCookieBuilder(options: configuration.cookie)
         self.signer = configuration.tokenSigning.map(TokenSigner.init(keyRing:))
@@ -367,6 +367,23 @@ public final class SessionEngine: Sendable {
     /// Runs a store call with the configured timeout, translating failures into
     /// ``SessionError/storeUnavailable(_:)``, in a span named after `operation` when tracing.
     func storeCall<Result: Sendable>(_ operation: StaticString, _ call: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        let started = ContinuousClock.now
+        do {
+            let result = try await tracedStoreCall(operation, call)
+            metrics.recordStoreCall(operation.description, nanoseconds: nanoseconds(since: started), failed: false)
+            return result
+        } catch {
+            metrics.recordStoreCall(operation.description, nanoseconds: nanoseconds(since: started), failed: true)
+            throw error
+        }
+    }
+
+    private func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let elapsed = ContinuousClock.now - start
+        return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+    }
+
+    private func tracedStoreCall<Result: Sendable>(_ operation: StaticString, _ call: @escaping @Sendable () async throws -> Result) async throws -> Result {
         guard let tracer else { return try await untracedStoreCall(call) }
         let name = operation.description
         let span = tracer.startAnySpan("session.store.\(name)", context: ServiceContext.current ?? .topLevel, ofKind: .client)

@@ -133,7 +133,9 @@ extension SessionHandle {
         func attempts() async throws -> Result {
             var attempt = 0
             while true {
-                if let result = try await attemptAtomicChange(key, engine, incomingID, compute: compute, decode: decode, viaStore: viaStore) {
+                if let result = try await attemptAtomicChange(
+                    key, engine, incomingID, isIncrement: isIncrement, compute: compute, decode: decode, viaStore: viaStore
+                ) {
                     return result
                 }
                 attempt += 1
@@ -141,6 +143,7 @@ extension SessionHandle {
                     engine.metrics.conflicts.increment()
                     throw SessionError.conflict
                 }
+                engine.metrics.modifyRetries.increment()
                 // A short random pause spreads contenders of other instances, so fewer collide again.
                 try await Task.sleep(for: .microseconds(Int.random(in: 0...(25 << min(attempt, 6)))))
             }
@@ -161,6 +164,7 @@ extension SessionHandle {
         _ key: SessionKey<Key>,
         _ engine: SessionEngine,
         _ incomingID: SessionStorageID?,
+        isIncrement: Bool,
         compute: (Data?) throws -> (Data?, Result),
         decode: (Data?) throws -> Result,
         viaStore: @escaping @Sendable (any AtomicKeySessionStore, SessionStorageID, Data?, Data?, Date, Date) async throws -> AttemptOutcome
@@ -177,7 +181,8 @@ extension SessionHandle {
             try state.prepareAtomicWrite(newValue, for: key.name, now: now, policy: engine.lifecyclePolicy)
         }
         let expected = target.current
-        let outcome = try await engine.storeCall("modify") { try await viaStore(store, id, expected, newValue, idleExpiresAt, now) }
+        let call: @Sendable () async throws -> AttemptOutcome = { try await viaStore(store, id, expected, newValue, idleExpiresAt, now) }
+        let outcome = try await isIncrement ? engine.storeCall("increment", call) : engine.storeCall("compareAndSet", call)
         switch outcome {
         case .written(let stored, let version):
             state.withLock { state in state.adoptAtomicWrite(stored, for: key.name, version: version, idleExpiresAt: idleExpiresAt, now: now) }

@@ -1,0 +1,49 @@
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// Issue 16 (metrics): both demos serve the engine's swift-metrics at `GET /metrics` in
+/// Prometheus' text format with `--metrics`, and have no such route without it.
+@Suite(
+    "Demo metrics endpoint",
+    .serialized,
+    .enabled(
+        if: DemoServer.isBuilt && DemoServer.isBuilt(named: "session-demo-vapor"),
+        "session-demo and session-demo-vapor are not built next to the tests"
+    )
+)
+struct MetricsProcessTests {
+    @Test(arguments: ["session-demo", "session-demo-vapor"])
+    func metricsAreScraped(binary: String) async throws {
+        let demo = try await DemoServer.start(store: "memory", binaryName: binary, arguments: ["--metrics"])
+        let plain = try await DemoServer.start(store: "memory", binaryName: binary)
+        let client = DemoClient()
+        do {
+            _ = try await client.send(.POST, demo, "/api/counter")
+            _ = try await client.send(.POST, demo, "/api/counter")
+            _ = try await client.send(.POST, demo, "/api/counter/modify")
+            let token = try #require(client.cookie)
+            let scrape = try await client.send(.GET, demo, "/metrics")
+            #expect(scrape.status == 200)
+            let text = scrape.body
+            #expect(text.contains("sessionkit_sessions_created_total 1"), "\(text)")
+            for operation in ["increment", "compareAndSet", "load"] {
+                #expect(
+                    text.contains(#"sessionkit_store_operation_duration_seconds_count{operation="\#(operation)",outcome="ok",db_system="memory"}"#),
+                    "no timer for \(operation) in:\n\(text)"
+                )
+            }
+            #expect(!text.contains(token), "a session token reached the metrics")
+            let none = try await client.send(.GET, plain, "/metrics")
+            #expect(none.status == 404, "without --metrics: \(none.status)")
+        } catch {
+            try? await client.shutdown()
+            await demo.stop()
+            await plain.stop()
+            throw error
+        }
+        try await client.shutdown()
+        await demo.stop()
+        await plain.stop()
+    }
+}
