@@ -28,7 +28,8 @@ public struct DemoSessions: Sendable {
         return { metrics.emitToString() }
     }
 
-    init(engine: SessionEngine, services: [any Service], prepare: @escaping @Sendable () async throws -> Void, metrics: PrometheusCollectorRegistry?) {
+    init(engine: SessionEngine, services: [any Service], prepare: @escaping @Sendable () async throws -> Void, metrics: PrometheusCollectorRegistry?)
+    {
         self.engine = engine
         self.services = services
         self.prepare = prepare

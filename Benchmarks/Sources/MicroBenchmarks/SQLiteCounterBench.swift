@@ -14,7 +14,10 @@ enum SQLiteCounterBench {
         try await store.migrate()
         let id = SessionToken.generate().storageID
         let now = Date()
-        try await store.create(id, SessionRecord(data: ["n": Data("0".utf8)], createdAt: now, idleExpiresAt: now + 3600, absoluteExpiresAt: now + 7200))
+        try await store.create(
+            id,
+            SessionRecord(data: ["n": Data("0".utf8)], createdAt: now, idleExpiresAt: now + 3600, absoluteExpiresAt: now + 7200)
+        )
         var value = 0
         await Bench.measureAsync("sqlite store: update (set)", iterations: 2_000) {
             value += 1
@@ -23,7 +26,11 @@ enum SQLiteCounterBench {
         }
         await Bench.measureAsync("sqlite store: compareAndSet (modify)", iterations: 2_000) {
             let write = SessionKeyWrite(
-                key: "n", expected: Data(String(value).utf8), newValue: Data(String(value + 1).utf8), idleExpiresAt: now + 3600, lastSeenAt: now
+                key: "n",
+                expected: Data(String(value).utf8),
+                newValue: Data(String(value + 1).utf8),
+                idleExpiresAt: now + 3600,
+                lastSeenAt: now
             )
             if case .applied = try? await store.compareAndSet(id, write) { value += 1 }
         }

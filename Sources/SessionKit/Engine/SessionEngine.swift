@@ -383,7 +383,9 @@ public final class SessionEngine: Sendable {
         return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
     }
 
-    private func tracedStoreCall<Result: Sendable>(_ operation: StaticString, _ call: @escaping @Sendable () async throws -> Result) async throws -> Result {
+    private func tracedStoreCall<Result: Sendable>(_ operation: StaticString, _ call: @escaping @Sendable () async throws -> Result) async throws
+        -> Result
+    {
         guard let tracer else { return try await untracedStoreCall(call) }
         let name = operation.description
         let span = tracer.startAnySpan("session.store.\(name)", context: ServiceContext.current ?? .topLevel, ofKind: .client)

@@ -134,7 +134,13 @@ extension SessionHandle {
             var attempt = 0
             while true {
                 if let result = try await attemptAtomicChange(
-                    key, engine, incomingID, isIncrement: isIncrement, compute: compute, decode: decode, viaStore: viaStore
+                    key,
+                    engine,
+                    incomingID,
+                    isIncrement: isIncrement,
+                    compute: compute,
+                    decode: decode,
+                    viaStore: viaStore
                 ) {
                     return result
                 }
