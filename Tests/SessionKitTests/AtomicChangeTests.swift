@@ -84,7 +84,11 @@ struct AtomicChangeTests {
     func conflictAfterBoundedRetries() async throws {
         let clock = TestClock()
         let store = AlwaysChangedStore(clock: clock)
-        let engine = try SessionEngine(store: store, clock: clock)
+        // A store timeout far above the retries' duration, so the count alone bounds them,
+        // however loaded the machine is.
+        var configuration = SessionConfiguration()
+        configuration.storeTimeout = .seconds(600)
+        let engine = try SessionEngine(store: store, configuration: configuration, clock: clock)
         let client = EngineTestClient(engine: engine)
         try await client.send { try await $0.set(Keys.cart, ["first"]) }
         let runs = Mutex(0)
