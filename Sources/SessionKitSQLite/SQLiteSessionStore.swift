@@ -225,7 +225,6 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
     /// a `BEGIN IMMEDIATE` transaction that compares the bytes instead.
     public func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
         let (guarded, guardedArguments) = try updateStatement(write.update, id, expectedVersion: nil, keyHolds: (write.key, write.expected))
-        let (plain, plainArguments) = try updateStatement(write.update, id, expectedVersion: nil)
         return try await self.write { connection in
             if let version = try await connection.query(guarded, guardedArguments).first?.column("version")?.integer {
                 return .applied(version: UInt64(version))
@@ -233,6 +232,7 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
             return try await self.inTransaction(connection) {
                 guard let data = try await self.liveData(id, on: connection) else { return .notFound }
                 guard data[write.key] == write.expected else { return .conflict(current: data[write.key]) }
+                let (plain, plainArguments) = try self.updateStatement(write.update, id, expectedVersion: nil)
                 return .applied(version: try await self.version(connection.query(plain, plainArguments)))
             }
         }

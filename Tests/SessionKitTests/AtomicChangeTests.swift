@@ -299,21 +299,29 @@ extension EngineTestClient {
     }
 }
 
-actor CompareAndSetDictionaryStore: AtomicKeySessionStore {
-    private let base: DictionarySessionStore
-    private let ignoresExpected: Bool
+/// A test store whose five core calls go to a ``DictionarySessionStore``; only its
+/// compare-and-set is its own.
+protocol DictionaryBackedStore: AtomicKeySessionStore {
+    var base: DictionarySessionStore { get }
+}
 
-    init(clock: any SessionClock, ignoresExpected: Bool = false) {
-        self.base = DictionarySessionStore(clock: clock)
-        self.ignoresExpected = ignoresExpected
-    }
-
+extension DictionaryBackedStore {
     func load(_ id: SessionStorageID) async throws -> SessionRecord? { try await base.load(id) }
     func create(_ id: SessionStorageID, _ record: SessionRecord) async throws { try await base.create(id, record) }
     func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool { try await base.update(id, update) }
     func delete(_ id: SessionStorageID) async throws { try await base.delete(id) }
     func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         try await base.rotate(oldID, to: newID, record: record)
+    }
+}
+
+actor CompareAndSetDictionaryStore: DictionaryBackedStore {
+    nonisolated let base: DictionarySessionStore
+    private let ignoresExpected: Bool
+
+    init(clock: any SessionClock, ignoresExpected: Bool = false) {
+        self.base = DictionarySessionStore(clock: clock)
+        self.ignoresExpected = ignoresExpected
     }
 
     func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
@@ -334,19 +342,11 @@ extension DictionarySessionStore {
 }
 
 /// A store where every compare-and-set finds that another request changed the key first.
-actor AlwaysChangedStore: AtomicKeySessionStore {
-    private let base: DictionarySessionStore
+actor AlwaysChangedStore: DictionaryBackedStore {
+    nonisolated let base: DictionarySessionStore
     private var rivalWrites = 0
 
     init(clock: any SessionClock) { base = DictionarySessionStore(clock: clock) }
-
-    func load(_ id: SessionStorageID) async throws -> SessionRecord? { try await base.load(id) }
-    func create(_ id: SessionStorageID, _ record: SessionRecord) async throws { try await base.create(id, record) }
-    func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool { try await base.update(id, update) }
-    func delete(_ id: SessionStorageID) async throws { try await base.delete(id) }
-    func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
-        try await base.rotate(oldID, to: newID, record: record)
-    }
 
     func compareAndSet(_ id: SessionStorageID, _ write: SessionKeyWrite) async throws -> SessionKeyWriteResult {
         rivalWrites += 1

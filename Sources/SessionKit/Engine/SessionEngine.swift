@@ -42,6 +42,8 @@ public final class SessionEngine: Sendable {
     let userIndex: (any SessionUserIndexing)?
     /// The store's versioned writes, when it has them and the configuration asks for them.
     let versionedStore: (any VersionedSessionStore)?
+    /// The store's atomic key writes (`modify`, `increment`), when it has them (checked once, here).
+    let atomicStore: (any AtomicKeySessionStore)?
     let logger: Logger
     let metrics: SessionMetrics
     let parser: CookieHeaderParser
@@ -130,6 +132,7 @@ public final class SessionEngine: Sendable {
             if configuration.versionedWrites, versionedStore == nil {
                 throw SessionConfigurationError("versionedWrites needs a store with versioned writes (VersionedSessionStore); \(storeName) has none")
             }
+            atomicStore = store as? any AtomicKeySessionStore
             wrapsStoreCalls = configuration.storeTimeout != nil && !(store is any InProcessSessionStore)
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: false)
         case .sealed:
@@ -138,6 +141,7 @@ public final class SessionEngine: Sendable {
             // configuration serves both backends.
             userIndex = nil
             versionedStore = nil
+            atomicStore = nil
             wrapsStoreCalls = configuration.storeTimeout != nil
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: true)
         }

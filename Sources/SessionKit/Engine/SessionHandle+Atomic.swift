@@ -155,9 +155,9 @@ extension SessionHandle {
                 try await Task.sleep(for: .microseconds(Int.random(in: 0...(25 << min(attempt, 6)))))
             }
         }
-        guard let incomingID, case .store(let store) = engine.backend,
-            !isIncrement || (store as? any AtomicKeySessionStore)?.incrementsNatively != true
-        else { return try await attempts() }
+        guard let incomingID, case .store = engine.backend, !isIncrement || engine.atomicStore?.incrementsNatively != true else {
+            return try await attempts()
+        }
         // Requests of this instance that modify the same key of the same session take turns,
         // so they do not keep invalidating each other's compare-and-set (each then needs at
         // most one retry); requests of other instances are kept apart by the compare-and-set.
@@ -247,7 +247,7 @@ extension HandleState {
         guard case .store(let store) = engine.backend, record != nil, let incomingID, intent == .keep,
             setValues[name] == nil, !removedKeys.contains(name)
         else { return .local(current: current) }
-        guard let atomic = store as? any AtomicKeySessionStore else {
+        guard let atomic = engine.atomicStore else {
             throw SessionError.unsupported(
                 "modify and increment need a store with AtomicKeySessionStore; \(String(describing: type(of: store))) has none"
             )
