@@ -9,8 +9,8 @@ Redis stores, one server each (pinned to core 0), it measures three counter rout
   modify     GET /counter-modify     modify(default: 0) { $0 += 1 } (compare-and-set)
   increment  GET /counter-increment  increment() (one native store operation)
 
-in two settings, each in interleaved rounds (every store and route once per round, wrk pinned
-to core 1), reporting medians:
+in two settings, each in interleaved rounds (every store and route once per round, the stores'
+and the routes' order rotated each round, wrk pinned to core 1), reporting medians:
 
   uncontended  wrk -c32 over 256 sessions (each request takes the next session's cookie, so two
                requests rarely share a session): the cost of a request with nobody competing
@@ -93,7 +93,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--stores", default=",".join(STORES), help="comma-separated subset of " + ",".join(STORES))
@@ -114,7 +114,11 @@ def main():
             order = servers[round_index % len(servers):] + servers[:round_index % len(servers)]
             for server in order:
                 for setting in ["uncontended", "contended"]:
-                    for route in ROUTES:
+                    # Each round starts with another route: the SQLite file and the Redis heap grow
+                    # with every run, so a fixed order would bias the routes measured later.
+                    routes = list(ROUTES)
+                    routes = routes[round_index % len(routes):] + routes[:round_index % len(routes)]
+                    for route in routes:
                         result = measure(server, route, args.seconds, setting, os.path.join(args.out, "logs"))
                         samples.setdefault((server.label, setting, route), []).append(result)
                         print(f"round {round_index + 1}/{args.rounds} {server.label:9} {setting:11} {route:9} "
@@ -132,7 +136,8 @@ def main():
                      "rps_runs": [round(r["rps"]) for r in runs]})
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine_description(), "mode": "quick" if args.quick else "full",
-            "settings": f"{args.rounds} interleaved round(s) of {args.seconds} s per store, setting and route; "
+            "settings": f"{args.rounds} interleaved round(s) of {args.seconds} s per store, setting and route, "
+                        "the order of stores and of routes rotated each round; "
                         "wrk -t1 -c32 over 256 sessions (uncontended) and on one session (contended), fresh sessions for every run; "
                         "medians of requests/s, sums of errors and lost updates"}
     with open(os.path.join(args.out, "counter.json"), "w") as out:
