@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "SessionKit", targets: ["SessionKit"]),
         .library(name: "SessionKitHummingbird", targets: ["SessionKitHummingbird"]),
+        .library(name: "SessionKitHummingbirdAuth", targets: ["SessionKitHummingbirdAuth"]),
         .library(name: "SessionKitTesting", targets: ["SessionKitTesting"]),
         .library(name: "SessionKitSQLite", targets: ["SessionKitSQLite"]),
         .library(name: "SessionKitPostgres", targets: ["SessionKitPostgres"]),
@@ -27,12 +28,17 @@ let package = Package(
     ],
     traits: [
         .trait(name: "Hummingbird", description: "The Hummingbird 2 adapter (SessionKitHummingbird)."),
+        .trait(
+            name: "HummingbirdAuth",
+            description: "hummingbird-auth's identity on SessionKit sessions (SessionKitHummingbirdAuth).",
+            enabledTraits: ["Hummingbird"]
+        ),
         .trait(name: "Vapor", description: "The Vapor 4 adapter (SessionKitVapor)."),
         .trait(name: "PostgreSQL", description: "The PostgreSQL store (SessionKitPostgres)."),
         .trait(name: "SQLite", description: "The SQLite store (SessionKitSQLite)."),
         .trait(name: "Redis", description: "The Redis/Valkey store (SessionKitRedis)."),
         .trait(name: "Development", description: "The demos and the package's own HTTP test tools."),
-        .default(enabledTraits: ["Hummingbird", "Vapor", "PostgreSQL", "SQLite", "Redis", "Development"]),
+        .default(enabledTraits: ["Hummingbird", "HummingbirdAuth", "Vapor", "PostgreSQL", "SQLite", "Redis", "Development"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -41,6 +47,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
@@ -111,6 +118,16 @@ let package = Package(
             dependencies: [
                 "SessionKit",
                 .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SessionKitHummingbirdAuth",
+            dependencies: [
+                "SessionKit",
+                "SessionKitHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth", condition: .when(traits: ["HummingbirdAuth"])),
             ],
             swiftSettings: swiftSettings
         ),
@@ -233,8 +250,10 @@ let package = Package(
                 "SessionKitTesting",
                 "HTTPTestSupport",
                 "SessionKitHummingbird",
+                "SessionKitHummingbirdAuth",
                 "SessionDemoApp",
                 .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth", condition: .when(traits: ["HummingbirdAuth"])),
                 .product(name: "HummingbirdTesting", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -275,3 +294,11 @@ let package = Package(
         ),
     ]
 )
+
+// The DocC catalogs (Sources/*/*.docc) are built by swift-docc-plugin, which `.ci/run` adds by
+// setting SESSIONKIT_DOCC=1 (`SESSIONKIT_DOCC=1 swift package generate-documentation --target
+// SessionKit`). Only on request, so that an app that depends on SessionKit resolves no
+// documentation tooling.
+if Context.environment["SESSIONKIT_DOCC"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"))
+}

@@ -16,7 +16,7 @@ reports the median requests/s and p99 latency over the rounds, the server's RSS,
 configuration's throughput as a ratio to its bare framework on the same route.
 
 Writes results.csv, results.md and chart.svg into --out; with --readme, also replaces the
-README's benchmark section (between the bench markers) with the new table and chart.
+page's benchmark table (between the bench markers; Docs/Benchmarks.md) with the new table and chart.
 """
 import argparse
 import csv

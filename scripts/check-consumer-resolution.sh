@@ -57,7 +57,7 @@ MANIFEST
 }
 
 check hummingbird-redis '"Hummingbird", "Redis"' "SessionKitHummingbird SessionKitRedis" \
-    "vapor fluent fluent-kit postgres-nio sqlite-nio"
+    "vapor fluent fluent-kit postgres-nio sqlite-nio hummingbird-auth"
 check vapor-postgres '"Vapor", "PostgreSQL"' "SessionKitVapor SessionKitPostgres" \
     "hummingbird sqlite-nio"
 # An app that uses hummingbird-auth's sessions and SessionKit's adapter side by side must compile

@@ -4,11 +4,11 @@ import Testing
 
 @testable import SessionKit
 
-/// The README's lifecycle table, row by row, against the pure decision
+/// The lifecycle table (the Lifecycle article of SessionKit.docc), row by row, against the pure decision
 /// (`SessionLifecycle.plan`): no store, no clock, no I/O. Rows whose outcome depends on the
 /// store's answer (a write that finds the session gone) are executor rows, proved by the
-/// engine tests named in ``LifecyclePlanTests/readmeRows``.
-@Suite("Lifecycle plan: the README's table as a pure function")
+/// engine tests named in ``LifecyclePlanTests/lifecycleTableRows``.
+@Suite("Lifecycle plan: the lifecycle table as a pure function")
 struct LifecyclePlanTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
     static let policy = LifecyclePolicy(SessionConfiguration(), clientSide: false)
@@ -226,10 +226,10 @@ struct LifecyclePlanTests {
         }
     }
 
-    // MARK: The README's table and these tests list the same rows
+    // MARK: The lifecycle article's table and these tests list the same rows
 
-    /// Each row of the README's lifecycle table, by its first cell, and the test that proves it.
-    static let readmeRows: [String: String] = [
+    /// Each row of the lifecycle article's table, by its first cell, and the test that proves it.
+    static let lifecycleTableRows: [String: String] = [
         "Nothing with the session": "nothingWithTheSession",
         "Read only, session last written/touched less than `touchInterval` (60 s) ago": "readOnlyWithinTheTouchInterval",
         "Read only, last write/touch 60 s or more ago": "readOnlyAfterTheTouchIntervalTouches",
@@ -249,15 +249,18 @@ struct LifecyclePlanTests {
         "`sessionsOfUser()` / `signOutOtherSessions()` / `signOutSession(_:)`": "SessionLimitTests.signOutOtherSessionsKeepsOnlyTheCurrentOne",
     ]
 
-    @Test("the README's lifecycle table has exactly these rows, and each names a test that exists")
-    func readmeTableMatchesTheTests() throws {
+    @Test("the lifecycle article's table has exactly these rows, and each names a test that exists")
+    func lifecycleTableMatchesTheTests() throws {
         let here = URL(fileURLWithPath: #filePath)
         let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-        let section = try #require(readme.range(of: "## What a request costs: the lifecycle table"))
+        let article = try String(
+            contentsOf: root.appendingPathComponent("Sources/SessionKit/SessionKit.docc/Lifecycle.md"),
+            encoding: .utf8
+        )
+        let section = try #require(article.range(of: "# What a request costs: the lifecycle"))
         var rows: [String] = []
         var inTable = false
-        for line in readme[section.upperBound...].split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in article[section.upperBound...].split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("|") {
                 inTable = true
                 let cell = line.dropFirst().prefix { $0 != "|" }.trimmingCharacters(in: .whitespaces)
@@ -266,9 +269,9 @@ struct LifecyclePlanTests {
                 break
             }
         }
-        #expect(Set(rows) == Set(Self.readmeRows.keys), "README rows: \(rows)")
+        #expect(Set(rows) == Set(Self.lifecycleTableRows.keys), "article rows: \(rows)")
         let source = try String(contentsOf: here, encoding: .utf8)
-        for (_, test) in Self.readmeRows {
+        for (_, test) in Self.lifecycleTableRows {
             let parts = test.split(separator: ".")
             let (file, name) = parts.count == 2 ? (String(parts[0]), String(parts[1])) : ("LifecyclePlanTests", test)
             let text =

@@ -123,7 +123,7 @@ struct SessionLimitTests {
         // Many sign-ins of the same user race on one instance. The engine serialises one
         // user's sign-ins within a process, so the cap ("the most sessions one user may have
         // at once") is exact here; across instances it is re-checked after each sign-in
-        // (Docs/Architecture.md). Before the fix, two sign-ins both listed the user's sessions
+        // (the Architecture article). Before the fix, two sign-ins both listed the user's sessions
         // before either created one and the user ended up with two sessions under a cap of 1.
         for policy in [SessionConfiguration.ConcurrentSessionLimit.Policy.refuse, .evictOldest] {
             var configuration = SessionConfiguration()

@@ -3,7 +3,7 @@ import SessionKit
 import SessionKitTesting
 import Testing
 
-// The complete third-party store that `Docs/WritingAStore.md` shows: the five core calls over
+// The complete third-party store that the Writing a store article (Sources/SessionKit/SessionKit.docc/WritingAStore.md) shows: the five core calls over
 // a plain actor dictionary, nothing else. The tests below run the core conformance cases on
 // it, and prove that the engine checks capabilities once, when it is created.
 

@@ -3,7 +3,7 @@
 ///
 /// The engine serialises the sign-ins of one user within a process with it, so the per-user
 /// session cap is exact for concurrent sign-ins on one instance (across instances the cap is
-/// re-checked after each sign-in and converges; see `Docs/Architecture.md`). The SQLite store
+/// re-checked after each sign-in and converges; see the Architecture article (SessionKit.docc)). The SQLite store
 /// serialises its writer connection with it under one key.
 package final class KeyedAsyncLock: Sendable {
     private struct Entry: Sendable {

@@ -5,7 +5,7 @@ import Synchronization
 /// The 503 must come on time even when a store call ignores cancellation (postgres-nio does
 /// not promise to return promptly when a query waiting for a connection is cancelled), and a
 /// task group always awaits its children. So the operation and the timer run as tasks of
-/// their own, and whichever finishes first resumes the caller (see `Docs/Architecture.md`,
+/// their own, and whichever finishes first resumes the caller (see the Architecture article (SessionKit.docc),
 /// Timeouts, for the topology run that showed it).
 /// Cancellation still flows both ways:
 /// - at the deadline the operation is cancelled and left to finish on its own;

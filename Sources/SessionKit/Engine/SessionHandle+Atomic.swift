@@ -26,7 +26,7 @@ extension SessionHandle {
     ///   changes instead: a session created by this request, one that is being regenerated,
     ///   signed in or destroyed, a key this request already set or removed, and sealed cookies
     ///   (the browser's cookie is the only copy, so concurrent requests of one browser can
-    ///   still overwrite each other's cookie; see `Docs/SealedCookies.md`).
+    ///   still overwrite each other's cookie; see the Sealed cookies article (SessionKit.docc)).
     /// - Needs a store with ``AtomicKeySessionStore`` (every shipped store has it); otherwise
     ///   throws ``SessionError/unsupported(_:)``.
     /// - Returns: the value the transform produced (written, or kept with the request's changes).

@@ -9,7 +9,7 @@ import Synchronization
 /// engine commits the handle after the handler returns, except the atomic changes
 /// (``modify(_:_:)``, ``increment(_:by:)``), which are written when they are called. The handle records *what* happened —
 /// keys set and removed, regenerate, destroy, sign-in — and the engine turns that into the
-/// fewest store calls (see the lifecycle table in the README).
+/// fewest store calls (see the lifecycle article, <doc:Lifecycle>).
 ///
 /// A handle belongs to one request; it is `Sendable` so it can sit in a request context, and
 /// its state is guarded by a lock.
