@@ -40,7 +40,7 @@ public enum DemoApplication {
     static func application(
         _ options: DemoOptions,
         engine: SessionEngine?,
-        metrics: (@Sendable () -> String)? = nil
+        metrics: (@Sendable () async -> String)? = nil
     ) throws -> Application<RouterResponder<DemoContext>> {
         var logger = Logger(label: "session-demo")
         logger.logLevel = .info
@@ -63,7 +63,7 @@ public enum DemoApplication {
                 Response(
                     status: .ok,
                     headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                    body: .init(byteBuffer: ByteBuffer(string: metrics()))
+                    body: .init(byteBuffer: ByteBuffer(string: await metrics()))
                 )
             }
         }

@@ -1,7 +1,7 @@
 import Foundation
 import SessionKit
 
-/// The demo's JSON API as framework-free functions over a ``SessionKit/SessionHandle``. The
+/// The demo's JSON API as framework-free functions over a `SessionHandle`. The
 /// Hummingbird and Vapor demos route to these, so the two serve byte-identical answers.
 public enum DemoAPI {
     /// The password every demo user signs in with.
@@ -149,7 +149,7 @@ public enum DemoAPI {
         public let body: String
     }
 
-    /// `GET /readyz`: asks the store through ``SessionKit/SessionEngine/checkReadiness()``.
+    /// `GET /readyz`: asks the store through `SessionEngine.checkReadiness()`.
     /// (`GET /healthz` is liveness only and never touches the store.)
     public static func readiness(_ engine: SessionEngine) async -> Readiness {
         do {

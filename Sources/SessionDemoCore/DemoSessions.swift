@@ -22,10 +22,15 @@ public struct DemoSessions: Sendable {
     public let metrics: PrometheusCollectorRegistry?
 
     /// What `GET /metrics` answers (Prometheus' text exposition format), or `nil` without
-    /// `--metrics` (then there is no such route).
-    public var metricsEndpoint: (@Sendable () -> String)? {
+    /// `--metrics` (then there is no such route). Each scrape first sets the active-sessions
+    /// gauge, for a store that counts cheaply.
+    public var metricsEndpoint: (@Sendable () async -> String)? {
         guard let metrics else { return nil }
-        return { metrics.emitToString() }
+        let engine = engine
+        return {
+            await engine.recordActiveSessions()
+            return metrics.emitToString()
+        }
     }
 
     init(engine: SessionEngine, services: [any Service], prepare: @escaping @Sendable () async throws -> Void, metrics: PrometheusCollectorRegistry?)

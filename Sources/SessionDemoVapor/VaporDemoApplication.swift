@@ -11,14 +11,14 @@ import Vapor
 /// serve one user's session in turns.
 public enum VaporDemoApplication {
     /// Adds the JSON API routes to an application whose middleware already includes
-    /// ``SessionKitVapor/SessionKitMiddleware``.
+    /// `SessionKitMiddleware`.
     /// With `metrics`, `GET /metrics` answers its text (Prometheus' exposition format).
-    public static func routes(_ app: Application, engine: SessionEngine, metrics: (@Sendable () -> String)? = nil) {
+    public static func routes(_ app: Application, engine: SessionEngine, metrics: (@Sendable () async -> String)? = nil) {
         app.get("healthz") { _ in "ok" }
         if let metrics {
             app.get("metrics") { _ -> Response in
                 let headers = HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store")])
-                return Response(status: .ok, headers: headers, body: .init(string: metrics()))
+                return Response(status: .ok, headers: headers, body: .init(string: await metrics()))
             }
         }
         app.get("readyz") { _ async -> Response in

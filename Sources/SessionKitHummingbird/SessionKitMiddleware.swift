@@ -4,13 +4,13 @@ public import SessionKit
 /// Hummingbird middleware that gives every request a lazily loaded session and writes back
 /// only what the handler changed.
 ///
-/// It does header plumbing only; every decision is the ``SessionKit/SessionEngine``'s:
+/// It does header plumbing only; every decision is the `SessionEngine`'s:
 /// - before the handler: reads the token from the request fields (no store call);
 /// - after the handler: commits the session and adds `Set-Cookie`, `Vary` and
 ///   `Cache-Control` when needed;
-/// - errors: a ``SessionKit/SessionError`` (store down, conflict, session cap) becomes its
+/// - errors: a `SessionError` (store down, conflict, session cap) becomes its
 ///   HTTP status with `Retry-After` for 503. What a handler's own error commits is the
-///   engine's ``SessionKit/HandlerOutcome`` policy: after an `HTTPResponseError` (a 4xx, say)
+///   engine's `HandlerOutcome` policy: after an `HTTPResponseError` (a 4xx, say)
 ///   value changes such as a flash message are kept but a sign-in or regenerate is not; any
 ///   other error discards the request's session changes, like a rolled-back transaction.
 public struct SessionKitMiddleware<Context: SessionKitRequestContext>: RouterMiddleware {

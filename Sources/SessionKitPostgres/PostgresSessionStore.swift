@@ -19,7 +19,7 @@ import SessionKit
 /// // run `client` in your ServiceGroup (or `Task { await client.run() }`), then:
 /// try await store.migrate()
 /// ```
-/// Every failure (server down, restarting, timeout) surfaces as a ``SessionKit/SessionStoreError``,
+/// Every failure (server down, restarting, timeout) surfaces as a `SessionStoreError`,
 /// which the engine answers with 503; the pool reconnects by itself when the server returns.
 public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore,
     PingableSessionStore

@@ -432,7 +432,7 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
     /// both sides, so a key with `"`, `\`, control characters or a `\u005f` that would
     /// otherwise alias `_` addresses exactly the member of that name. NUL is the exception
     /// (SQLite's label comparison stops at a decoded NUL, so `a\u0000b` would address `a`):
-    /// such keys are refused, as the engine refuses them (``SessionKit/SessionError/invalidKey(_:)``).
+    /// such keys are refused, as the engine refuses them (`SessionError.invalidKey(_:)`).
     static func path(for key: String) throws -> String {
         guard !key.utf8.contains(0) else {
             throw SessionStoreError.corrupt(reason: "the SQLite store cannot address session keys containing NUL")

@@ -13,11 +13,11 @@ import Vapor
 ///     return visits
 /// }
 /// ```
-/// It is header plumbing only; the ``SessionKit/SessionEngine`` decides everything, exactly
+/// It is header plumbing only; the `SessionEngine` decides everything, exactly
 /// as with the Hummingbird adapter:
-/// - a ``SessionKit/SessionError`` (store down, conflict, session cap) becomes an `Abort` with
+/// - a `SessionError` (store down, conflict, session cap) becomes an `Abort` with
 ///   the same status and headers (`Retry-After` on 503);
-/// - what a handler's own error commits is the engine's ``SessionKit/HandlerOutcome`` policy:
+/// - what a handler's own error commits is the engine's `HandlerOutcome` policy:
 ///   after an `AbortError` value changes (a flash message set before a 4xx) are kept, but a
 ///   sign-in or regenerate is not committed; the error comes back as a ``SessionKitAbortError``
 ///   that keeps the original (status, reason, identifier, source) and adds the session's headers;
@@ -94,7 +94,7 @@ struct SessionHandleStorageKey: StorageKey {
 }
 
 extension Request {
-    /// This request's SessionKit session; ``SessionKit/SessionHandle/inactive`` (every call
+    /// This request's SessionKit session; `SessionHandle.inactive` (every call
     /// throws) when ``SessionKitMiddleware`` is not installed.
     ///
     /// Named `sessionHandle` because Vapor already owns `req.session` (its own
@@ -105,7 +105,7 @@ extension Request {
 }
 
 extension HTTPHeaders {
-    /// Adds the engine's session fields by the same ``SessionKit/SessionFieldMerge`` the
+    /// Adds the engine's session fields by the same `SessionFieldMerge` the
     /// Hummingbird adapter applies to `HTTPFields`, so both answer with identical headers.
     mutating func mergeSessionFields(_ sessionFields: HTTPFields) {
         guard !sessionFields.isEmpty else { return }

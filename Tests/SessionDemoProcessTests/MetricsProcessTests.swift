@@ -3,7 +3,8 @@ import NIOHTTP1
 import Testing
 
 /// Issue 16 (metrics): both demos serve the engine's swift-metrics at `GET /metrics` in
-/// Prometheus' text format with `--metrics`, and have no such route without it.
+/// Prometheus' text format with `--metrics` (store timers, rejected tokens by reason, the
+/// active-sessions gauge), and have no such route without it.
 @Suite(
     "Demo metrics endpoint",
     .serialized,
@@ -23,6 +24,10 @@ struct MetricsProcessTests {
             _ = try await client.send(.POST, demo, "/api/counter")
             _ = try await client.send(.POST, demo, "/api/counter/modify")
             let token = try #require(client.cookie)
+            let forger = DemoClient()
+            forger.cookie = "not-a-session-token"
+            _ = try? await forger.send(.GET, demo, "/api/me")
+            try? await forger.shutdown()
             let scrape = try await client.send(.GET, demo, "/metrics")
             #expect(scrape.status == 200)
             let text = scrape.body
@@ -33,6 +38,9 @@ struct MetricsProcessTests {
                     "no timer for \(operation) in:\n\(text)"
                 )
             }
+            #expect(text.contains(#"sessionkit_rejected_tokens_total{reason="malformed"} 1"#), "\(text)")
+            // The memory store counts cheaply: the gauge is set at each scrape.
+            #expect(text.contains(#"sessionkit_active_sessions{db_system="memory"} 1"#), "\(text)")
             #expect(!text.contains(token), "a session token reached the metrics")
             let none = try await client.send(.GET, plain, "/metrics")
             #expect(none.status == 404, "without --metrics: \(none.status)")

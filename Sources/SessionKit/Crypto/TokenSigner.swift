@@ -21,24 +21,26 @@ struct TokenSigner: Sendable {
     }
 
     /// Returns the token and whether it was signed with a key other than the current one.
-    func verify(_ value: Substring) -> (token: SessionToken, signedWithPreviousKey: Bool)? {
+    func verify(_ value: Substring) -> Result<(token: SessionToken, signedWithPreviousKey: Bool), TokenRejection> {
         // Work on bytes: a value of the right byte length may hold multi-byte characters, and
         // character offsets would then run past its end.
         let bytes = Array(value.utf8)
-        guard bytes.count == Self.signedLength, bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
-        guard bytes[SessionToken.encodedLength] == UInt8(ascii: ".") else { return nil }
+        guard bytes.count == Self.signedLength, bytes.allSatisfy({ $0 < 0x80 }) else { return .failure(.malformed) }
+        guard bytes[SessionToken.encodedLength] == UInt8(ascii: ".") else { return .failure(.malformed) }
         let tokenText = String(decoding: bytes[..<SessionToken.encodedLength], as: UTF8.self)
-        guard let token = SessionToken(validating: tokenText) else { return nil }
-        guard let signature = Base64URL.decode(bytes[(SessionToken.encodedLength + 1)...]), signature.count == 36 else { return nil }
+        guard let token = SessionToken(validating: tokenText) else { return .failure(.malformed) }
+        guard let signature = Base64URL.decode(bytes[(SessionToken.encodedLength + 1)...]), signature.count == 36 else {
+            return .failure(.malformed)
+        }
         let id = signature[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard let key = keyRing.key(withID: id) else { return nil }
+        guard let key = keyRing.key(withID: id) else { return .failure(.unknownKey) }
         let valid = HMAC<SHA256>.isValidAuthenticationCode(
             Array(signature[4...]),
             authenticating: Array(signature[0..<4]) + Array(token.text.utf8),
             using: key.subkey(for: .tokenSigning)
         )
-        guard valid else { return nil }
-        return (token, key.id != keyRing.current.id)
+        guard valid else { return .failure(.forged) }
+        return .success((token, key.id != keyRing.current.id))
     }
 
     static func bytes(of id: UInt32) -> [UInt8] {

@@ -61,7 +61,7 @@ extension SessionEngine {
     private func liveSignedInUser(of handle: SessionHandle, _ codec: SealedCookieCodec, _ epochs: RevocationEpochs, now: Date) async throws
         -> String?
     {
-        guard case .sealed(let value) = handle.incoming, let opened = codec.open(Substring(value), now: now),
+        guard case .sealed(let value) = handle.incoming, case .success(let opened) = codec.open(Substring(value), now: now),
             let user = opened.payload.record.userID
         else { return nil }
         let current = try await storeCall("epoch.load") { try await epochs.current(forUser: user) }

@@ -21,7 +21,7 @@ extension SessionEngine {
             return HTTPFields()
         case .end(let id, let revokes):
             if let id {
-                try await storeCall("delete") { try await store.delete(id) }
+                try await storeCall("delete", session: id) { try await store.delete(id) }
                 if revokes {
                     metrics.destroyed.increment()
                     logger.debug("destroyed session", metadata: ["session": .stringConvertible(id)])
@@ -86,14 +86,14 @@ extension SessionEngine {
         now: Date
     ) async throws -> HTTPFields {
         if update.isTouch {
-            guard try await storeCall("update", { try await store.update(id, update) }) else { return HTTPFields() }
+            guard try await storeCall("update", session: id, { try await store.update(id, update) }) else { return HTTPFields() }
             metrics.touched.increment()
         } else {
             let result: SessionUpdateResult
             if let versionedStore {
-                result = try await storeCall("update") { try await versionedStore.update(id, update, expectedVersion: expectedVersion) }
+                result = try await storeCall("update", session: id) { try await versionedStore.update(id, update, expectedVersion: expectedVersion) }
             } else {
-                result = try await storeCall("update") { try await store.update(id, update) } ? .applied : .notFound
+                result = try await storeCall("update", session: id) { try await store.update(id, update) } ? .applied : .notFound
             }
             switch result {
             case .applied:
@@ -128,7 +128,7 @@ extension SessionEngine {
             let newID = token.storageID
             do {
                 if let oldID {
-                    guard try await storeCall("rotate", { try await store.rotate(oldID, to: newID, record: record) }) else {
+                    guard try await storeCall("rotate", session: oldID, { try await store.rotate(oldID, to: newID, record: record) }) else {
                         // Ended while this request ran: never re-create it, and send no cookie
                         // (a deleting one would also delete a newer login cookie).
                         metrics.droppedWrites.increment()
@@ -136,7 +136,7 @@ extension SessionEngine {
                         return (HTTPFields(), nil)
                     }
                 } else {
-                    try await storeCall("create") { try await store.create(newID, record) }
+                    try await storeCall("create", session: newID) { try await store.create(newID, record) }
                 }
                 metrics.created.increment()
                 logger.debug("created session", metadata: ["session": .stringConvertible(newID)])
@@ -171,8 +171,15 @@ extension SessionEngine {
             let others = sessions.filter { $0.id != newID }
             for victim in others.prefix(sessions.count - limit.maxSessions) {
                 do {
-                    try await storeCall("delete") { try await store.delete(victim.id) }
+                    try await storeCall("delete", session: victim.id) { try await store.delete(victim.id) }
                     metrics.evicted.increment()
+                    logger.notice(
+                        "ended a session over the user's session cap",
+                        metadata: [
+                            "event": "session.cap_evicted", "session": .string(victim.id.logPrefix),
+                            "signed_in_session": .string(newID.logPrefix), "limit": .stringConvertible(limit.maxSessions),
+                        ]
+                    )
                 } catch {
                     logger.warning("could not evict a session over the cap; the sign-in stands", metadata: ["error": .string("\(error)")])
                     return fields
@@ -181,7 +188,8 @@ extension SessionEngine {
             return fields
         case .refuse:
             guard !sessions.prefix(limit.maxSessions).contains(where: { $0.id == newID }) else { return fields }
-            try await storeCall("delete") { try await store.delete(newID) }
+            try await storeCall("delete", session: newID) { try await store.delete(newID) }
+            logCapRefusal(limit.maxSessions)
             throw SessionError.tooManySessions(limit: limit.maxSessions)
         }
     }
@@ -192,7 +200,16 @@ extension SessionEngine {
         guard let limit = configuration.concurrentSessionLimit, limit.policy == .refuse, let store = userIndex else { return }
         let existing = try await storeCall("sessions") { try await store.sessions(forUser: user) }.filter { $0.id != oldID }
         if existing.count >= limit.maxSessions {
+            logCapRefusal(limit.maxSessions)
             throw SessionError.tooManySessions(limit: limit.maxSessions)
         }
+    }
+
+    /// The security-event line for a sign-in refused by the session cap (403).
+    private func logCapRefusal(_ limit: Int) {
+        logger.notice(
+            "refused a sign-in over the user's session cap",
+            metadata: ["event": "session.cap_refused", "limit": .stringConvertible(limit)]
+        )
     }
 }

@@ -168,10 +168,7 @@ public final class SessionEngine: Sendable {
     /// Starts a request: finds and validates the token (no store call), returns the handle.
     public func begin(_ requestFields: HTTPFields) -> SessionHandle {
         let incoming = readToken(requestFields)
-        if case .rejected(let reason) = incoming {
-            metrics.rejectedTokens.increment()
-            logger.debug("ignored a malformed session token", metadata: ["reason": .string(reason)])
-        }
+        if case .rejected(let reason, let reference) = incoming { recordRejectedToken(reason, reference: reference) }
         return SessionHandle(engine: self, incoming: incoming, requestFields: configuration.recordsUserAgent ? requestFields : nil)
     }
 
@@ -181,15 +178,15 @@ public final class SessionEngine: Sendable {
         case .cookie:
             switch parser.lookup(in: fields) {
             case .absent: return .none
-            case .ambiguous: return .rejected(reason: "session cookie sent more than once")
-            case .oversized: return .rejected(reason: "oversized session cookie")
+            case .ambiguous: return .rejected(.duplicate, reference: "-")
+            case .oversized: return .rejected(.oversized, reference: "-")
             case .found(let value): raw = value
             }
         case .header(let name):
             let values = fields[values: name]
             guard let first = values.first else { return .none }
-            guard values.count == 1 else { return .rejected(reason: "session header sent more than once") }
-            guard first.utf8.count <= SealedCookieCodec.maxCookieBytes else { return .rejected(reason: "oversized session header") }
+            guard values.count == 1 else { return .rejected(.duplicate, reference: "-") }
+            guard first.utf8.count <= SealedCookieCodec.maxCookieBytes else { return .rejected(.oversized, reference: "-") }
             raw = Substring(first)
         }
         switch backend {
@@ -197,15 +194,28 @@ public final class SessionEngine: Sendable {
             return .sealed(String(raw))
         case .store:
             if let signer {
-                guard let verified = signer.verify(raw) else {
-                    return .rejected(reason: "unsigned or forged token of \(raw.utf8.count) bytes")
+                switch signer.verify(raw) {
+                case .success(let verified): return .valid(verified.token, reissue: verified.signedWithPreviousKey)
+                case .failure(let reason): return .rejected(reason, reference: TokenRejection.reference(for: raw))
                 }
-                return .valid(verified.token, reissue: verified.signedWithPreviousKey)
             }
             guard let token = SessionToken(validating: raw) else {
-                return .rejected(reason: "malformed token of \(raw.utf8.count) bytes")
+                return .rejected(.malformed, reference: TokenRejection.reference(for: raw))
             }
             return .valid(token, reissue: false)
+        }
+    }
+
+    /// Counts a token the engine ignores and, unless it merely expired, logs it as a security
+    /// event: one `notice` line with the reason and a reference (a digest prefix of what was
+    /// sent, `-` when it was sent twice or oversized), never the value itself.
+    func recordRejectedToken(_ reason: TokenRejection, reference: String) {
+        metrics.rejectedToken(reason)
+        let metadata: Logger.Metadata = ["event": "session.token_rejected", "reason": .string(reason.rawValue), "token_ref": .string(reference)]
+        if reason.isSecurityEvent {
+            logger.notice("rejected a session token", metadata: metadata)
+        } else {
+            logger.debug("ignored an expired session token", metadata: metadata)
         }
     }
 
@@ -221,15 +231,18 @@ public final class SessionEngine: Sendable {
         case (.store(let store), .valid(let token, let reissue)):
             let id = token.storageID
             do {
-                let record = try await storeCall("load") { try await store.load(id) }
+                let record = try await storeCall("load", session: id) { try await store.load(id) }
                 if record != nil { metrics.loaded.increment() }
                 return .loaded(record, epoch: 0, reissue: reissue && record != nil)
             } catch {
                 return .failed(Self.storeError(from: error))
             }
         case (.sealed(let codec, let epochs), .sealed(let value)):
-            guard let opened = codec.open(Substring(value), now: clock.now()) else {
-                metrics.rejectedTokens.increment()
+            let opened: SealedCookieCodec.Opened
+            switch codec.open(Substring(value), now: clock.now()) {
+            case .success(let open): opened = open
+            case .failure(let reason):
+                recordRejectedToken(reason, reference: TokenRejection.reference(for: Substring(value)))
                 return .loaded(nil, epoch: 0, reissue: false)
             }
             let record = opened.payload.record
@@ -237,7 +250,7 @@ public final class SessionEngine: Sendable {
                 do {
                     let current = try await storeCall("epoch.load") { try await epochs.current(forUser: user) }
                     guard opened.payload.epoch >= current else {
-                        logger.debug("rejected a sealed session revoked by its user's epoch")
+                        recordRejectedToken(.revoked, reference: TokenRejection.reference(for: Substring(value)))
                         return .loaded(nil, epoch: 0, reissue: false)
                     }
                 } catch {
@@ -370,7 +383,14 @@ public final class SessionEngine: Sendable {
 
     /// Runs a store call with the configured timeout, translating failures into
     /// ``SessionError/storeUnavailable(_:)``, in a span named after `operation` when tracing.
-    func storeCall<Result: Sendable>(_ operation: StaticString, _ call: @escaping @Sendable () async throws -> Result) async throws -> Result {
+    /// A failure is counted (`sessionkit_store_errors_total`) and logged once, as one `warning`
+    /// line with the operation, the error type, the database and, when the call concerns one
+    /// session, its log prefix (`session`).
+    func storeCall<Result: Sendable>(
+        _ operation: StaticString,
+        session: SessionStorageID? = nil,
+        _ call: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
         let started = ContinuousClock.now
         do {
             let result = try await tracedStoreCall(operation, call)
@@ -378,6 +398,19 @@ public final class SessionEngine: Sendable {
             return result
         } catch {
             metrics.recordStoreCall(operation.description, nanoseconds: nanoseconds(since: started), failed: true)
+            // A collision is the create's answer, not a failure: the commit retries with a new token.
+            if let failure = (error as? SessionError)?.storeError, failure != .collision {
+                metrics.storeFailed(operation.description, failure.code)
+                var metadata: Logger.Metadata = [
+                    "event": "session.store_failed",
+                    "db.operation.name": .string(operation.description),
+                    "error.type": .string(failure.code.description),
+                    "db.system.name": .string(databaseSystem ?? "other"),
+                    "error": .string("\(failure)"),
+                ]
+                if let session { metadata["session"] = .string(session.logPrefix) }
+                logger.warning("session store failed", metadata: metadata)
+            }
             throw error
         }
     }
@@ -412,16 +445,10 @@ public final class SessionEngine: Sendable {
             }
             return try await operation()
         } catch let error as SessionStoreError {
-            if error != .collision {
-                metrics.storeErrors.increment()
-                logger.warning("session store failed", metadata: ["error": .string("\(error)")])
-            }
             throw SessionError.storeUnavailable(error)
         } catch let error as SessionError {
             throw error
         } catch {
-            metrics.storeErrors.increment()
-            logger.warning("session store failed", metadata: ["error": .string(String(describing: type(of: error)))])
             throw SessionError.storeUnavailable(.unavailable(reason: String(describing: type(of: error))))
         }
     }

@@ -189,7 +189,7 @@ extension SessionHandle {
         }
         let expected = target.current
         let call: @Sendable () async throws -> AttemptOutcome = { try await viaStore(store, id, expected, newValue, idleExpiresAt, now) }
-        let outcome = try await isIncrement ? engine.storeCall("increment", call) : engine.storeCall("compareAndSet", call)
+        let outcome = try await isIncrement ? engine.storeCall("increment", session: id, call) : engine.storeCall("compareAndSet", session: id, call)
         switch outcome {
         case .written(let stored, let version):
             state.withLock { state in state.adoptAtomicWrite(stored, for: key.name, version: version, idleExpiresAt: idleExpiresAt, now: now) }

@@ -202,7 +202,7 @@ public final class SessionHandle: Sendable {
         guard let user = try await userID else { return false }
         let owned = try await engine.storeCall("sessions") { try await store.sessions(forUser: user) }
         guard owned.contains(where: { $0.id == id }) else { return false }
-        try await engine.storeCall("delete") { try await store.delete(id) }
+        try await engine.storeCall("delete", session: id) { try await store.delete(id) }
         return true
     }
 
@@ -246,8 +246,8 @@ enum IncomingToken: Sendable {
     /// A sealed-cookie value, opened (and authenticated) lazily on first use.
     case sealed(String)
     /// Something was sent under the session's name that is not a token (or the name appeared
-    /// twice); it is ignored and costs no store call.
-    case rejected(reason: String)
+    /// twice); it is ignored and costs no store call. `reference` correlates log lines.
+    case rejected(TokenRejection, reference: String)
 
     var token: SessionToken? {
         if case .valid(let token, _) = self { return token }

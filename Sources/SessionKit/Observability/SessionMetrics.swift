@@ -10,19 +10,23 @@ struct SessionMetrics: Sendable {
     let regenerated: Counter
     let destroyed: Counter
     let evicted: Counter
-    let storeErrors: Counter
-    let rejectedTokens: Counter
+    /// `sessionkit_rejected_tokens_total` per ``TokenRejection`` reason.
+    private let rejectedTokens: [TokenRejection: Counter]
+    /// `sessionkit_active_sessions`: the records a counting store holds, when it is asked.
+    let activeSessions: Gauge
     let droppedWrites: Counter
     let conflicts: Counter
     /// `modify` runs that lost their compare-and-set to another request and ran again.
     let modifyRetries: Counter
     /// `sessionkit_store_operation_duration_seconds` per operation and outcome.
     private let storeDurations: [String: (ok: Timer, error: Timer)]
+    private let factory: (any MetricsFactory)?
+    private let databaseSystem: String
 
     /// The store operations the engine times (the names its store-call spans carry too).
     static let storeOperations = [
         "load", "create", "update", "delete", "rotate", "compareAndSet", "increment", "sessions", "deleteSessions", "ping",
-        "epoch.bump", "epoch.load",
+        "epoch.bump", "epoch.load", "activeSessions",
     ]
 
     /// Creates the metrics in `factory`, or in the bootstrapped `MetricsSystem` when `nil`;
@@ -32,6 +36,8 @@ struct SessionMetrics: Sendable {
             if let factory { return Counter(label: label, factory: factory) }
             return Counter(label: label)
         }
+        self.factory = factory
+        self.databaseSystem = databaseSystem ?? "other"
         func timer(_ operation: String, _ outcome: String) -> Timer {
             let dimensions = [("operation", operation), ("outcome", outcome), ("db_system", databaseSystem ?? "other")]
             let label = "sessionkit_store_operation_duration_seconds"
@@ -47,10 +53,40 @@ struct SessionMetrics: Sendable {
         regenerated = counter("sessionkit_sessions_regenerated_total")
         destroyed = counter("sessionkit_sessions_destroyed_total")
         evicted = counter("sessionkit_sessions_evicted_total")
-        storeErrors = counter("sessionkit_store_errors_total")
-        rejectedTokens = counter("sessionkit_rejected_tokens_total")
+        rejectedTokens = Dictionary(
+            uniqueKeysWithValues: TokenRejection.allCases.map { reason in
+                let dimensions = [("reason", reason.rawValue)]
+                let label = "sessionkit_rejected_tokens_total"
+                if let factory { return (reason, Counter(label: label, dimensions: dimensions, factory: factory)) }
+                return (reason, Counter(label: label, dimensions: dimensions))
+            }
+        )
+        if let factory {
+            activeSessions = Gauge(label: "sessionkit_active_sessions", dimensions: [("db_system", databaseSystem ?? "other")], factory: factory)
+        } else {
+            activeSessions = Gauge(label: "sessionkit_active_sessions", dimensions: [("db_system", databaseSystem ?? "other")])
+        }
         droppedWrites = counter("sessionkit_dropped_writes_total")
         conflicts = counter("sessionkit_write_conflicts_total")
+    }
+
+    /// Counts a token the engine ignored.
+    func rejectedToken(_ reason: TokenRejection) {
+        rejectedTokens[reason]?.increment()
+    }
+
+    /// Counts a failed store call in `sessionkit_store_errors_total`, the outage counter: per
+    /// operation and `error_type` (`unavailable`, `timedOut`, `corrupt`), both from fixed sets.
+    func storeFailed(_ operation: String, _ code: SessionStoreError.Code) {
+        let dimensions = [("operation", operation), ("error_type", code.description), ("db_system", databaseSystem)]
+        let label = "sessionkit_store_errors_total"
+        // Created on demand (failures are rare); metrics factories hand out one counter per
+        // label and dimensions, so repeated failures count in the same one.
+        if let factory {
+            Counter(label: label, dimensions: dimensions, factory: factory).increment()
+        } else {
+            Counter(label: label, dimensions: dimensions).increment()
+        }
     }
 
     /// Records how long one store call took, and whether it failed.

@@ -48,26 +48,30 @@ struct SealedCookieCodec: Sendable {
         return value
     }
 
-    func open(_ value: Substring, now: Date) -> Opened? {
+    func open(_ value: Substring, now: Date) -> Result<Opened, TokenRejection> {
         let length = value.utf8.count
-        guard length <= Self.maxCookieBytes, length >= (Self.overhead * 4 + 2) / 3 else { return nil }
-        guard let bytes = Base64URL.decode(value.utf8), bytes.count >= Self.overhead, bytes[0] == Self.version else { return nil }
+        guard length <= Self.maxCookieBytes else { return .failure(.oversized) }
+        guard length >= (Self.overhead * 4 + 2) / 3 else { return .failure(.malformed) }
+        guard let bytes = Base64URL.decode(value.utf8), bytes.count >= Self.overhead, bytes[0] == Self.version else { return .failure(.malformed) }
         let id = bytes[1..<5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard let key = keyRing.key(withID: id) else { return nil }
+        guard let key = keyRing.key(withID: id) else { return .failure(.unknownKey) }
         let salt = Array(bytes[5..<21])
         let header = Array(bytes[0..<5])
+        let plaintext: Data
         do {
             let box = try AES.GCM.SealedBox(
                 nonce: AES.GCM.Nonce(data: bytes[21..<33]),
                 ciphertext: bytes[33..<(bytes.count - 16)],
                 tag: bytes[(bytes.count - 16)...]
             )
-            let plaintext = try AES.GCM.open(box, using: Self.messageKey(key, salt: salt), authenticating: header + Array(cookieName.utf8))
-            guard let payload = SealedPayload(decoding: Array(plaintext)), !payload.record.isExpired(at: now) else { return nil }
-            return Opened(payload: payload, sealedWithPreviousKey: key.id != keyRing.current.id)
+            plaintext = try AES.GCM.open(box, using: Self.messageKey(key, salt: salt), authenticating: header + Array(cookieName.utf8))
         } catch {
-            return nil
+            return .failure(.forged)
         }
+        // Authentic but unreadable means a payload this version cannot decode: treat it as malformed.
+        guard let payload = SealedPayload(decoding: Array(plaintext)) else { return .failure(.malformed) }
+        guard !payload.record.isExpired(at: now) else { return .failure(.expired) }
+        return .success(Opened(payload: payload, sealedWithPreviousKey: key.id != keyRing.current.id))
     }
 
     private static let messageKeyInfo = Array("sessionkit sealed cookie v1".utf8)

@@ -48,3 +48,12 @@ public protocol DatabaseNamingSessionStore: SessionStore {
 /// lock), so ``SessionConfiguration/storeTimeout`` cannot apply: the engine calls it directly,
 /// without the deadline's two tasks. Conform only when every call returns promptly on its own.
 public protocol InProcessSessionStore: SessionStore {}
+
+/// A store that knows how many sessions it holds without scanning them, for the
+/// `sessionkit_active_sessions` gauge (``SessionEngine/recordActiveSessions()``). Adopt it
+/// only when the count is cheap: the memory store keeps a running total; a SQL `count(*)` or
+/// a Redis key scan is not cheap, so those stores leave the gauge out.
+public protocol SessionCountingStore: SessionStore {
+    /// The number of sessions held now (expired ones count until they are removed).
+    func sessionCount() async throws -> Int
+}

@@ -2,7 +2,7 @@ import Foundation
 import SessionKit
 
 extension SessionStoreConformance {
-    /// ``SessionKit/AtomicKeySessionStore``: per-key compare-and-set and increments, alone and
+    /// `AtomicKeySessionStore`: per-key compare-and-set and increments, alone and
     /// under real concurrency (many tasks on one key must lose no update).
     public static let atomicKeys: [Case] = [
         Case(name: "compareAndSet writes while the key holds the loaded value, keeps other keys, bumps the version") { store, clock in

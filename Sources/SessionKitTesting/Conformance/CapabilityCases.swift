@@ -2,7 +2,7 @@ import Foundation
 import SessionKit
 
 extension SessionStoreConformance {
-    /// ``SessionKit/SessionUserIndexing``: listings, sign-out everywhere, and the index kept
+    /// `SessionUserIndexing`: listings, sign-out everywhere, and the index kept
     /// in step with create, rotate, delete and expiry.
     public static let userIndex: [Case] = [
         Case(name: "sessions(forUser:) lists a user's sessions oldest first, metadata only") { store, clock in
@@ -82,7 +82,7 @@ extension SessionStoreConformance {
         },
     ]
 
-    /// ``SessionKit/VersionedSessionStore``: compare-and-set on the record's version.
+    /// `VersionedSessionStore`: compare-and-set on the record's version.
     public static let versioned: [Case] = [
         Case(name: "a versioned update applies on the current version and rejects a stale one") { store, clock in
             let versioned = try capability(store, as: (any VersionedSessionStore).self)
@@ -109,14 +109,14 @@ extension SessionStoreConformance {
         },
     ]
 
-    /// ``SessionKit/PingableSessionStore``: the readiness probe answers while the store is up.
+    /// `PingableSessionStore`: the readiness probe answers while the store is up.
     public static let readiness: [Case] = [
         Case(name: "ping succeeds against a reachable store") { store, _ in
             try await capability(store, as: (any PingableSessionStore).self).ping()
         }
     ]
 
-    /// ``SessionKit/SweepableSessionStore``: batch removal of expired records.
+    /// `SweepableSessionStore`: batch removal of expired records.
     public static let sweeping: [Case] = [
         Case(name: "sweepExpired removes expired records in batches and keeps live ones") { store, clock in
             let sweepable = try capability(store, as: (any SweepableSessionStore).self)

@@ -2,7 +2,7 @@ import Foundation
 import SessionKit
 
 extension SessionStoreConformance {
-    /// The five-call contract of ``SessionKit/SessionStore``: every store must pass these.
+    /// The five-call contract of `SessionStore`: every store must pass these.
     public static let core: [Case] = recordCases + updateCases + rotateCases + expiryCases + concurrencyCases + hostileKeyCases
 
     static let recordCases: [Case] = [

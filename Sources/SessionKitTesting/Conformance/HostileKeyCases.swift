@@ -56,7 +56,7 @@ extension SessionStoreConformance {
     /// Names with a meaning somewhere: JSON-path and SQL quoting, escapes that alias a reserved
     /// name, Lua patterns, percent signs, the Redis store's field prefixes, control
     /// characters, emoji, a decomposed accent and a 1 KB name. (The engine refuses names with
-    /// NUL, see ``SessionKit/SessionKey``; values with NUL must round-trip.)
+    /// NUL, see `SessionKey`; values with NUL must round-trip.)
     static let hostileKeys: [String] = [
         "back\\slash", "ends with a backslash\\", "\\", "\\\\", "\\u005fsk.csrf", "_sk.csrf", "\\\"", "\"quoted\"", "\"",
         "'single'", "it's", "dot.ted", ".", "..", "$", "$.a", "$[0]", "[0]", "a[1]", "a.b[2].c", "%s%n", "%00", "%", "*", "?",

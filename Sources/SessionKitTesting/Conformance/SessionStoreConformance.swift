@@ -1,7 +1,7 @@
 import Foundation
 import SessionKit
 
-/// The contract every ``SessionKit/SessionStore`` must keep, as runnable cases, grouped by
+/// The contract every `SessionStore` must keep, as runnable cases, grouped by
 /// capability: ``core`` for every store, then ``userIndex``, ``versioned``, ``atomicKeys``,
 /// ``readiness`` and ``sweeping`` for the capability protocols a store adopts.
 ///

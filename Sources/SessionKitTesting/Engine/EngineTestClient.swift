@@ -1,7 +1,7 @@
 import HTTPTypes
 import SessionKit
 
-/// Drives a ``SessionKit/SessionEngine`` the way an adapter does, with a one-cookie jar, so
+/// Drives a `SessionEngine` the way an adapter does, with a one-cookie jar, so
 /// engine behaviour can be tested without an HTTP server.
 ///
 /// ```swift

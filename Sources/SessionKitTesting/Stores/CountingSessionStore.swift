@@ -10,27 +10,27 @@ public typealias FullyCapableSessionStore = SessionUserIndexing & VersionedSessi
 public final class CountingSessionStore: FullyCapableSessionStore {
     /// The store calls that are counted.
     public enum Method: String, Sendable, CaseIterable {
-        /// ``SessionKit/SessionStore/load(_:)``
+        /// `SessionStore.load(_:)`
         case load
-        /// ``SessionKit/SessionStore/create(_:_:)``
+        /// `SessionStore.create(_:_:)`
         case create
         /// An update that changes keys (plain or versioned).
         case update
         /// An update that changes no key: it only moves the idle expiry.
         case touch
-        /// ``SessionKit/SessionStore/delete(_:)``
+        /// `SessionStore.delete(_:)`
         case delete
-        /// ``SessionKit/SessionStore/rotate(_:to:record:)``
+        /// `SessionStore.rotate(_:to:record:)`
         case rotate
-        /// ``SessionKit/SessionUserIndexing/sessions(forUser:)``
+        /// `SessionUserIndexing.sessions(forUser:)`
         case sessionsForUser
-        /// ``SessionKit/SessionUserIndexing/deleteSessions(forUser:except:)``
+        /// `SessionUserIndexing.deleteSessions(forUser:except:)`
         case deleteSessionsForUser
-        /// ``SessionKit/PingableSessionStore/ping()``
+        /// `PingableSessionStore.ping()`
         case ping
-        /// ``SessionKit/AtomicKeySessionStore/compareAndSet(_:_:)``
+        /// `AtomicKeySessionStore.compareAndSet(_:_:)`
         case compareAndSet
-        /// ``SessionKit/AtomicKeySessionStore/increment(_:_:)``
+        /// `AtomicKeySessionStore.increment(_:_:)`
         case increment
     }
 

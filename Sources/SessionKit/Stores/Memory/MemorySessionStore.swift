@@ -401,3 +401,8 @@ extension MemorySessionStore: DatabaseNamingSessionStore {
     /// `memory`, the `db.system.name` of the engine's store-call spans.
     public var databaseSystem: String { "memory" }
 }
+
+extension MemorySessionStore: SessionCountingStore {
+    /// ``count``: a running total, no scan.
+    public func sessionCount() async throws -> Int { count }
+}
