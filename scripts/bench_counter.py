@@ -14,7 +14,8 @@ and the routes' order rotated each round, wrk pinned to core 1), reporting media
 
   uncontended  wrk -c32 over 256 sessions (each request takes the next session's cookie, so two
                requests rarely share a session): the cost of a request with nobody competing
-               for its key; the ratio modify / get-set is what the issue's 10% target is about.
+               for its key; the ratio of CPU time per request, modify / get-set, is what the
+               issue's 10% target is about (requests/s is reported too).
   contended    wrk -c32 on one session: all 32 connections change one key at once; besides
                requests/s it counts the non-2xx answers and the updates lost, from the final
                counter read back against the acknowledged requests.
@@ -80,10 +81,45 @@ def wrk(server, path, cookies, seconds, connections, script_dir):
             "non2xx": non2xx, "socket_errors": socket}
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+STORE_PROCESSES = {"redis-server", "postgres"}
+
+
+def cpu_seconds(pid):
+    """utime + stime of one process, in seconds (from /proc; 0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def store_cpu_seconds():
+    """utime + stime of every Redis and PostgreSQL process (PostgreSQL has one per connection)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    name = comm.read().strip()
+            except OSError:
+                continue
+            if name in STORE_PROCESSES:
+                total += cpu_seconds(entry)
+    return total
+
+
 def measure(server, route, seconds, setting, script_dir):
-    """One wrk run on fresh sessions; the lost updates from the counters read back."""
+    """One wrk run on fresh sessions; the lost updates from the counters read back, and the CPU
+    time per request of the server and of the store's processes (the cost, which unlike
+    requests/s does not move with what else the machine does)."""
     cookies = [fresh_cookie(server) for _ in range(256 if setting == "uncontended" else 1)]  # each counter starts at 1
+    server_before, store_before = cpu_seconds(server.process.pid), store_cpu_seconds()
     result = wrk(server, ROUTES[route], cookies if len(cookies) > 1 else cookies[0], seconds, 32, script_dir)
+    served = max(1, result["requests"])
+    result["server_cpu_us"] = (cpu_seconds(server.process.pid) - server_before) * 1e6 / served
+    result["store_cpu_us"] = (store_cpu_seconds() - store_before) * 1e6 / served
     acknowledged = len(cookies) + result["requests"] - result["non2xx"] - result["socket_errors"]
     result["lost"] = acknowledged - sum(read_counter(server, cookie) for cookie in cookies)
     return result
@@ -122,7 +158,8 @@ def main():
                         result = measure(server, route, args.seconds, setting, os.path.join(args.out, "logs"))
                         samples.setdefault((server.label, setting, route), []).append(result)
                         print(f"round {round_index + 1}/{args.rounds} {server.label:9} {setting:11} {route:9} "
-                              f"{result['rps']:9.0f} req/s  non-2xx {result['non2xx']:5}  lost {result['lost']}", flush=True)
+                              f"{result['rps']:9.0f} req/s  cpu {result['server_cpu_us']:6.1f}+{result['store_cpu_us']:5.1f} us/req  "
+                              f"non-2xx {result['non2xx']:5}  lost {result['lost']}", flush=True)
     finally:
         for server in servers:
             server.stop()
@@ -133,13 +170,18 @@ def main():
                      "rps": statistics.median(r["rps"] for r in runs),
                      "non2xx": sum(r["non2xx"] for r in runs), "socket_errors": sum(r["socket_errors"] for r in runs),
                      "requests": sum(r["requests"] for r in runs), "lost": sum(r["lost"] for r in runs),
-                     "rps_runs": [round(r["rps"]) for r in runs]})
+                     "rps_runs": [round(r["rps"]) for r in runs],
+                     "server_cpu_us": statistics.median(r["server_cpu_us"] for r in runs),
+                     "store_cpu_us": statistics.median(r["store_cpu_us"] for r in runs),
+                     "cpu_us": statistics.median(r["server_cpu_us"] + r["store_cpu_us"] for r in runs),
+                     "cpu_us_runs": [round(r["server_cpu_us"] + r["store_cpu_us"], 1) for r in runs]})
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine_description(), "mode": "quick" if args.quick else "full",
             "settings": f"{args.rounds} interleaved round(s) of {args.seconds} s per store, setting and route, "
                         "the order of stores and of routes rotated each round; "
                         "wrk -t1 -c32 over 256 sessions (uncontended) and on one session (contended), fresh sessions for every run; "
-                        "medians of requests/s, sums of errors and lost updates"}
+                        "medians of requests/s and of CPU time per request (server process + Redis/PostgreSQL processes, "
+                        "from /proc utime+stime around each run), sums of errors and lost updates"}
     with open(os.path.join(args.out, "counter.json"), "w") as out:
         json.dump({"meta": meta, "rows": rows}, out, indent=2)
     with open(os.path.join(args.out, "counter.md"), "w") as out:
@@ -151,23 +193,30 @@ def main():
 def render(rows, meta):
     by = {(r["store"], r["setting"], r["route"]): r for r in rows}
     lines = [f"Measured {meta['date']} on {meta['machine']} ({meta['mode']} run): {meta['settings']}.", "",
-             "| Store | uncontended (256 sessions) req/s: get-set / modify / increment | modify ÷ get-set | increment ÷ get-set "
+             "| Store | uncontended CPU µs per request (server + store): get-set / modify / increment "
+             "| modify cost ÷ get-set (CPU) | increment cost ÷ get-set (CPU) "
+             "| uncontended (256 sessions) req/s: get-set / modify / increment | modify ÷ get-set | increment ÷ get-set "
              "| contended (32 on one session) req/s: get-set / modify / increment | non-2xx: get-set / modify / increment "
              "| contended updates lost: get-set / modify / increment |",
-             "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for store in STORES:
         if (store, "uncontended", "get-set") not in by:
             continue
         u = {route: by[(store, "uncontended", route)] for route in ROUTES}
         c = {route: by[(store, "contended", route)] for route in ROUTES}
         lines.append(
-            f"| {store} | {u['get-set']['rps']:.0f} / {u['modify']['rps']:.0f} / {u['increment']['rps']:.0f} "
+            f"| {store} | {u['get-set']['cpu_us']:.1f} / {u['modify']['cpu_us']:.1f} / {u['increment']['cpu_us']:.1f} "
+            f"| {u['modify']['cpu_us'] / u['get-set']['cpu_us']:.3f} | {u['increment']['cpu_us'] / u['get-set']['cpu_us']:.3f} "
+            f"| {u['get-set']['rps']:.0f} / {u['modify']['rps']:.0f} / {u['increment']['rps']:.0f} "
             f"| {u['modify']['rps'] / u['get-set']['rps']:.3f} | {u['increment']['rps'] / u['get-set']['rps']:.3f} "
             f"| {c['get-set']['rps']:.0f} / {c['modify']['rps']:.0f} / {c['increment']['rps']:.0f} "
             f"| {c['get-set']['non2xx']} / {c['modify']['non2xx']} / {c['increment']['non2xx']} "
             f"| {c['get-set']['lost']} of {c['get-set']['requests']} / {c['modify']['lost']} of {c['modify']['requests']} "
             f"/ {c['increment']['lost']} of {c['increment']['requests']} |")
-    lines += ["", "Updates lost = acknowledged requests (2xx) − the counters read back afterwards. A small "
+    lines += ["", "The cost columns are CPU time per request: the server's and the store's processes' utime + "
+              "stime (10 ms ticks) over each run, divided by the requests served. They are what the issue's 10 % "
+              "bound is checked on; requests/s on this shared 2-core machine varies by up to 2x between runs.",
+              "", "Updates lost = acknowledged requests (2xx) − the counters read back afterwards. A small "
               "negative number is requests that were still in flight when wrk stopped: applied, but never "
               "acknowledged to wrk. A 409 from `modify` is not acknowledged and applied nothing."]
     return "\n".join(lines) + "\n"

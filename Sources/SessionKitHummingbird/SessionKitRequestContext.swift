@@ -13,7 +13,7 @@ public import SessionKit
 /// ```
 /// Handlers then use `try await context.session.get(.cart)`.
 public protocol SessionKitRequestContext: RequestContext {
-    /// This request's session; ``SessionHandle/inactive`` until ``SessionKitMiddleware`` runs.
+    /// This request's session; `SessionHandle.inactive` until ``SessionKitMiddleware`` runs.
     var session: SessionHandle { get set }
 }
 

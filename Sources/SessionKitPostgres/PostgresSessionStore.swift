@@ -9,7 +9,7 @@ import SessionKit
 ///   the changed keys (`(data - removed) || set`) and touches nothing once the row has expired.
 /// - Regenerate inserts the new row and deletes the old one in one transaction.
 /// - "Sign out everywhere" and "list my sessions" are one statement each on an index.
-/// - Expired rows are invisible at once and removed by ``SessionSweeper`` in batches; only one
+/// - Expired rows are invisible at once and removed by `SessionSweeper` in batches; only one
 ///   instance sweeps at a time (a transaction-scoped advisory lock), however many run.
 ///
 /// The store uses a `PostgresClient` you run as a service (it is the connection pool):

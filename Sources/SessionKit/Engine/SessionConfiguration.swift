@@ -108,7 +108,7 @@ public struct SessionConfiguration: Sendable {
     /// accepted and re-signed with the current one.
     public var tokenSigning: KeyRing?
     /// The most keys one session may hold (default 1,000); a write over it fails with
-    /// ``SessionError/sessionTooLarge(keys:bytes:)`` (413) and writes nothing.
+    /// ``SessionError/sessionTooLarge(keys:bytes:maxKeys:maxBytes:)`` (413) and writes nothing.
     public var maxKeysPerSession: Int = 1_000
     /// The most bytes one session's keys and encoded values may take together, counted in
     /// UTF-8 bytes (default 512 KiB); a write over it fails with 413 and writes nothing.

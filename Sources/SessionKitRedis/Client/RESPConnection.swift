@@ -95,9 +95,9 @@ public final class RESPConnection: Sendable {
     }
 
     /// Sends commands in one write and returns one reply per command, in order. Error replies
-    /// are returned as ``RESPReply/error(_:)``, not thrown; connection failures and timeouts
-    /// throw ``RESPClientError``. Cancelling the calling task fails the call at once with
-    /// ``RESPClientError/cancelled``; the connection stays usable (the late replies are dropped).
+    /// are returned as `RESPReply.error(_:)`, not thrown; connection failures and timeouts
+    /// throw `RESPClientError`. Cancelling the calling task fails the call at once with
+    /// `RESPClientError.cancelled`; the connection stays usable (the late replies are dropped).
     public func send(_ commands: [RESPCommand]) async throws -> [RESPReply] {
         let id = requestIDs.wrappingAdd(1, ordering: .relaxed).newValue
         let promise = channel.eventLoop.makePromise(of: [RESPReply].self)
@@ -120,7 +120,7 @@ public final class RESPConnection: Sendable {
         }
     }
 
-    /// Sends one command and returns its reply, throwing server errors as ``RESPClientError/server(kind:message:)``.
+    /// Sends one command and returns its reply, throwing server errors as `RESPClientError.server(kind:message:)`.
     public func send(_ command: RESPCommand) async throws -> RESPReply {
         let reply = try await send([command]).first ?? .null
         if let error = reply.serverError { throw error }

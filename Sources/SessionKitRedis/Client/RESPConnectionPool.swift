@@ -18,7 +18,7 @@ import NIOPosix
 /// ```
 /// After a failed connect the slot waits ``RESPClientConfiguration/initialBackoff`` (50 ms), doubling
 /// up to ``RESPClientConfiguration/maxBackoff``,
-/// before trying again; in between, requests fail at once with ``RESPClientError/backingOff(retryInMilliseconds:)``
+/// before trying again; in between, requests fail at once with `RESPClientError.backingOff(retryInMilliseconds:)`
 /// instead of piling up. When the server returns, the next request after the backoff
 /// reconnects: the pool heals without a restart.
 public final class RESPConnectionPool: Sendable {

@@ -2,14 +2,14 @@ import Foundation
 import SessionKit
 
 /// Wraps a real store and makes it fail on demand, to test the failure policy: an outage
-/// (every call throws ``SessionStoreError/unavailable(reason:)``) or a hang (every call waits
+/// (every call throws `SessionStoreError.unavailable(reason:)`) or a hang (every call waits
 /// until the fault is cleared or its task is cancelled, like a socket that never answers).
 public final class FaultInjectingSessionStore: FullyCapableSessionStore {
     /// The fault currently injected.
     public enum Fault: Sendable, Equatable {
         /// Calls go through to the wrapped store.
         case none
-        /// Calls throw ``SessionStoreError/unavailable(reason:)``.
+        /// Calls throw `SessionStoreError.unavailable(reason:)`.
         case unavailable
         /// Calls block until the fault is set back to `.none`.
         case hang
