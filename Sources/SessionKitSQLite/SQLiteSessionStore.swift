@@ -24,7 +24,7 @@ public final class SQLiteSessionStore: SweepableSessionStore, SessionUserIndexin
     let writer: SQLiteConnection
     let reader: SQLiteConnection
     /// Serialises the writer connection (SQLite has one writer; some writes are transactions).
-    let writeLock = KeyedAsyncLock()
+    let writeLock = KeyedAsyncLock<String>()
     let clock: any SessionClock
     let closed = LockedValue(false)
     private static let writerKey = "writer"

@@ -53,10 +53,13 @@ public final class SessionEngine: Sendable {
     /// carry exactly these, and copying a prebuilt `HTTPFields` costs no allocation.
     let userSpecificFields: HTTPFields
     /// Serialises sign-ins of one user within this process (exact session cap on one instance).
-    let signInLocks = KeyedAsyncLock()
+    let signInLocks = KeyedAsyncLock<String>()
     /// Serialises atomic changes of one key of one session within this process, so they do
-    /// not keep failing each other's compare-and-set.
-    let atomicKeyLocks = KeyedAsyncLock()
+    /// not keep failing each other's compare-and-set (not used for an in-process store, whose
+    /// compare-and-set never waits: a retry there runs at once and wins).
+    let atomicKeyLocks = KeyedAsyncLock<AtomicKeyLockKey>()
+    /// Whether the store is an ``InProcessSessionStore`` (its calls never wait on I/O).
+    let storeIsInProcess: Bool
     /// The timeouts the lifecycle decision uses, read once from the configuration.
     let lifecyclePolicy: LifecyclePolicy
     private let wrapsStoreCalls: Bool
@@ -133,7 +136,8 @@ public final class SessionEngine: Sendable {
                 throw SessionConfigurationError("versionedWrites needs a store with versioned writes (VersionedSessionStore); \(storeName) has none")
             }
             atomicStore = store as? any AtomicKeySessionStore
-            wrapsStoreCalls = configuration.storeTimeout != nil && !(store is any InProcessSessionStore)
+            storeIsInProcess = store is any InProcessSessionStore
+            wrapsStoreCalls = configuration.storeTimeout != nil && !storeIsInProcess
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: false)
         case .sealed:
             // Sealed cookies keep no server-side list of sessions, so a cap cannot apply; it is
@@ -142,6 +146,7 @@ public final class SessionEngine: Sendable {
             userIndex = nil
             versionedStore = nil
             atomicStore = nil
+            storeIsInProcess = false
             wrapsStoreCalls = configuration.storeTimeout != nil
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: true)
         }

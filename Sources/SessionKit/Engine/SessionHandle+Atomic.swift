@@ -151,18 +151,26 @@ extension SessionHandle {
                     throw SessionError.conflict
                 }
                 engine.metrics.modifyRetries.increment()
-                // A short random pause spreads contenders of other instances, so fewer collide again.
-                try await Task.sleep(for: .microseconds(Int.random(in: 0...(25 << min(attempt, 6)))))
+                // A short random pause spreads contenders of other instances, so fewer collide
+                // again. An in-process store's retry runs at once: nothing waits between its
+                // read of the current value and its compare-and-set, so the retry wins unless
+                // another thread's write lands in that instant.
+                if !engine.storeIsInProcess {
+                    try await Task.sleep(for: .microseconds(Int.random(in: 0...(25 << min(attempt, 6)))))
+                }
             }
         }
-        guard let incomingID, case .store = engine.backend, !isIncrement || engine.atomicStore?.incrementsNatively != true else {
+        guard let incomingID, case .store = engine.backend, !engine.storeIsInProcess,
+            !isIncrement || engine.atomicStore?.incrementsNatively != true
+        else {
             return try await attempts()
         }
         // Requests of this instance that modify the same key of the same session take turns,
         // so they do not keep invalidating each other's compare-and-set (each then needs at
         // most one retry); requests of other instances are kept apart by the compare-and-set.
-        // Native increments never conflict, so they skip this and run at once.
-        return try await engine.atomicKeyLocks.withLock(incomingID.hex + "\u{0}" + key.name) { try await attempts() }
+        // Native increments never conflict, and an in-process store's retry never waits, so
+        // they skip this and run at once.
+        return try await engine.atomicKeyLocks.withLock(AtomicKeyLockKey(session: incomingID, key: key.name)) { try await attempts() }
     }
 
     /// One attempt: keeps the change locally, or writes it through the store. Returns `nil`
@@ -222,6 +230,12 @@ private func encode<Value: Encodable>(_ value: Value, key: String) throws -> Dat
     }
 }
 
+/// What the per-key turns of atomic changes are keyed by: one session's one key.
+struct AtomicKeyLockKey: Hashable, Sendable {
+    let session: SessionStorageID
+    let key: String
+}
+
 /// Where an atomic change goes.
 enum AtomicTarget {
     /// Nothing else can see the key yet: keep the change with the request's others.
@@ -266,9 +280,7 @@ extension HandleState {
     func prepareAtomicWrite(_ value: Data?, for name: String, now: Date, policy: LifecyclePolicy) throws -> Date {
         try checkWritable()
         if let value {
-            var after = values
-            after[name] = value
-            try SessionLifecycle.checkSize(after: after, before: record?.data ?? [:], policy)
+            try SessionLifecycle.checkSize(after: values, replacing: name, with: value, before: record?.data ?? [:], policy)
         }
         let absolute = record?.absoluteExpiresAt ?? now
         return min(now.addingTimeInterval(policy.idle(persistent: isPersistent)), absolute)

@@ -186,13 +186,37 @@ enum SessionLifecycle {
 
     /// The same check for `after`, the values a write leaves, against `before`, the stored ones.
     static func checkSize(after values: [String: Data], before stored: [String: Data], _ policy: LifecyclePolicy) throws(SessionError) {
-        let after = size(of: values)
+        try checkSize(size(of: values), before: stored, policy)
+    }
+
+    private static func checkSize(_ after: (keys: Int, bytes: Int), before stored: [String: Data], _ policy: LifecyclePolicy) throws(SessionError) {
         guard after.keys > policy.maxKeys || after.bytes > policy.maxBytes else { return }
         let before = size(of: stored)
         let growsKeys = after.keys > policy.maxKeys && after.keys > before.keys
         let growsBytes = after.bytes > policy.maxBytes && after.bytes > before.bytes
         guard growsKeys || growsBytes else { return }
         throw SessionError.sessionTooLarge(keys: after.keys, bytes: after.bytes, maxKeys: policy.maxKeys, maxBytes: policy.maxBytes)
+    }
+
+    /// The same check for `values` with `name` set to `value`, without copying `values` (an
+    /// atomic write checks one key's change against everything the request holds).
+    static func checkSize(
+        after values: [String: Data],
+        replacing name: String,
+        with value: Data,
+        before stored: [String: Data],
+        _ policy: LifecyclePolicy
+    )
+        throws(SessionError)
+    {
+        var after = size(of: values)
+        if let old = values[name] {
+            after.bytes += value.count - old.count
+        } else {
+            after.keys += 1
+            after.bytes += name.utf8.count + value.count
+        }
+        try checkSize(after, before: stored, policy)
     }
 
     private static func size(of values: [String: Data]) -> (keys: Int, bytes: Int) {

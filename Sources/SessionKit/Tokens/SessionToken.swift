@@ -16,8 +16,13 @@ public struct SessionToken: Sendable, Hashable {
     /// The token's text as sent in the cookie or header.
     public let text: String
 
+    /// The key stores use for this token: SHA-256 of its text, computed once (a request asks
+    /// for it at the load, at each atomic write and at the commit).
+    public let storageID: SessionStorageID
+
     private init(validatedText: String) {
         self.text = validatedText
+        self.storageID = Self.digest(of: validatedText)
     }
 
     /// Makes a new token from the system's cryptographically secure random generator.
@@ -36,6 +41,7 @@ public struct SessionToken: Sendable, Hashable {
         let valid = text.withUTF8 { Self.isCanonical($0) }
         guard valid else { return nil }
         self.text = text
+        self.storageID = Self.digest(of: text)
     }
 
     /// Whether `utf8` is a token's canonical spelling: 43 base64url characters whose last
@@ -51,8 +57,7 @@ public struct SessionToken: Sendable, Hashable {
         return last & 0b11 == 0
     }
 
-    /// The key stores use for this token: SHA-256 of its text.
-    public var storageID: SessionStorageID {
+    private static func digest(of text: String) -> SessionStorageID {
         var text = text
         return text.withUTF8 { SessionStorageID(digest: SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
