@@ -23,7 +23,8 @@ done
 
 if ! command -v wrk >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+        # A fresh machine has no package lists yet: update them first.
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
     else
         echo "wrk is missing: sudo apt-get install wrk" >&2
         exit 1
