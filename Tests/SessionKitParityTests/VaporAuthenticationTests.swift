@@ -107,14 +107,7 @@ import Vapor
         lookup: Lookup = .closure,
         _ body: (Server) async throws -> Void
     ) async throws {
-        let server = try await Server(store: store, lookup: lookup)
-        do {
-            try await body(server)
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await withStarted({ try await Server(store: store, lookup: lookup) }, stop: { await $0.stop() }, body)
     }
 
     @Test(arguments: Lookup.allCases)

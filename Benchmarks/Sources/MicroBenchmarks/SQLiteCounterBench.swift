@@ -7,7 +7,7 @@ import SessionKitSQLite
 /// `increment`.
 enum SQLiteCounterBench {
     static func run() async throws {
-        guard Bench.selected("sqlite store") else { return }
+        guard Bench.selected("sqlite store") || Bench.selected("sqlite engine round trip") else { return }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let store = try await SQLiteSessionStore.open(path: path)
@@ -38,6 +38,7 @@ enum SQLiteCounterBench {
             _ = try? await store.increment(id, SessionKeyIncrement(key: "n", delta: 1, idleExpiresAt: now + 3600, lastSeenAt: now))
         }
         await Bench.measureAsync("sqlite store: load", iterations: 2_000) { _ = try? await store.load(id) }
+        try await CounterRoundTrips.run(try SessionEngine(store: store), label: "sqlite")
         try await store.close()
     }
 }

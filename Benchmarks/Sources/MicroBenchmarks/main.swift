@@ -135,6 +135,7 @@ enum HotPaths {
             _ = try? await handle.increment(SessionKey<Int>("n"))
             _ = try? await roundTripEngine.commit(handle)
         }
+        try await CounterRoundTrips.run(try SessionEngine(store: MemorySessionStore()), label: "memory")
         try await SQLiteCounterBench.run()
 
         // The same read over 100,000 sessions, visited in a scattered order: each request's

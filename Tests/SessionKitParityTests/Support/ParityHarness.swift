@@ -156,14 +156,11 @@ final class ParityHarness: Sendable {
         configuration: SessionConfiguration = SessionConfiguration(),
         _ body: (ParityHarness) async throws -> Void
     ) async throws {
-        let harness = try await ParityHarness(framework: framework, configuration: configuration)
-        do {
-            try await body(harness)
-        } catch {
-            await harness.server.stop()
-            throw error
-        }
-        await harness.server.stop()
+        try await withStarted(
+            { try await ParityHarness(framework: framework, configuration: configuration) },
+            stop: { await $0.server.stop() },
+            body
+        )
     }
 
     /// The session cookie value the client holds.
