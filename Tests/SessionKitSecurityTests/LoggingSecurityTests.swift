@@ -51,7 +51,7 @@ struct LoggingSecurityTests {
                 // Correlation uses the digest's 12-character prefix, never the token.
                 let prefixes = tokens.compactMap { SessionToken(validating: $0)?.storageID.logPrefix }
                 #expect(lines.contains { line in prefixes.contains { line.contains($0) } }, "no log line names a session by its digest prefix")
-                #expect(lines.contains { $0.contains("ignored a malformed session token") })
+                #expect(lines.contains { $0.contains("rejected a session token") && $0.contains("reason=malformed") })
                 let engineLines = lines.filter { $0.hasPrefix("SessionKit ") }
                 #expect(engineLines.allSatisfy { !$0.contains(sha256Hex(live)) }, "the engine logs a full digest (a prefix is enough)")
             }
