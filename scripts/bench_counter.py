@@ -96,8 +96,9 @@ def cpu_seconds(pid):
 
 
 def store_cpu_seconds():
-    """utime + stime of every Redis and PostgreSQL process (PostgreSQL has one per connection)."""
-    total = 0.0
+    """utime + stime of every Redis and PostgreSQL process (PostgreSQL has one per connection),
+    by PID, so a process that ends during a run cannot make the difference negative."""
+    snapshot = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -106,8 +107,13 @@ def store_cpu_seconds():
             except OSError:
                 continue
             if name in STORE_PROCESSES:
-                total += cpu_seconds(entry)
-    return total
+                snapshot[entry] = cpu_seconds(entry)
+    return snapshot
+
+
+def store_cpu_delta(before, after):
+    """The store processes' CPU time between two snapshots (a new process counts from zero)."""
+    return sum(max(0.0, value - before.get(pid, 0.0)) for pid, value in after.items())
 
 
 def measure(server, route, seconds, setting, script_dir):
@@ -119,7 +125,7 @@ def measure(server, route, seconds, setting, script_dir):
     result = wrk(server, ROUTES[route], cookies if len(cookies) > 1 else cookies[0], seconds, 32, script_dir)
     served = max(1, result["requests"])
     result["server_cpu_us"] = (cpu_seconds(server.process.pid) - server_before) * 1e6 / served
-    result["store_cpu_us"] = (store_cpu_seconds() - store_before) * 1e6 / served
+    result["store_cpu_us"] = store_cpu_delta(store_before, store_cpu_seconds()) * 1e6 / served
     acknowledged = len(cookies) + result["requests"] - result["non2xx"] - result["socket_errors"]
     result["lost"] = acknowledged - sum(read_counter(server, cookie) for cookie in cookies)
     return result
@@ -190,11 +196,17 @@ def main():
     return 0
 
 
+def paired(runs, route):
+    """The median over rounds of `route`'s CPU per request ÷ get-set's in the same round: the
+    two ran minutes apart at most, so a drift of the machine between rounds cancels out."""
+    return statistics.median(b / a for a, b in zip(runs["get-set"]["cpu_us_runs"], runs[route]["cpu_us_runs"]) if a > 0)
+
+
 def render(rows, meta):
     by = {(r["store"], r["setting"], r["route"]): r for r in rows}
     lines = [f"Measured {meta['date']} on {meta['machine']} ({meta['mode']} run): {meta['settings']}.", "",
              "| Store | uncontended CPU µs per request (server + store): get-set / modify / increment "
-             "| modify cost ÷ get-set (CPU) | increment cost ÷ get-set (CPU) "
+             "| modify cost ÷ get-set (CPU; paired per round) | increment cost ÷ get-set (CPU; paired per round) "
              "| uncontended (256 sessions) req/s: get-set / modify / increment | modify ÷ get-set | increment ÷ get-set "
              "| contended (32 on one session) req/s: get-set / modify / increment | non-2xx: get-set / modify / increment "
              "| contended updates lost: get-set / modify / increment |",
@@ -206,7 +218,8 @@ def render(rows, meta):
         c = {route: by[(store, "contended", route)] for route in ROUTES}
         lines.append(
             f"| {store} | {u['get-set']['cpu_us']:.1f} / {u['modify']['cpu_us']:.1f} / {u['increment']['cpu_us']:.1f} "
-            f"| {u['modify']['cpu_us'] / u['get-set']['cpu_us']:.3f} | {u['increment']['cpu_us'] / u['get-set']['cpu_us']:.3f} "
+            f"| {u['modify']['cpu_us'] / u['get-set']['cpu_us']:.3f} ({paired(u, 'modify'):.3f}) "
+            f"| {u['increment']['cpu_us'] / u['get-set']['cpu_us']:.3f} ({paired(u, 'increment'):.3f}) "
             f"| {u['get-set']['rps']:.0f} / {u['modify']['rps']:.0f} / {u['increment']['rps']:.0f} "
             f"| {u['modify']['rps'] / u['get-set']['rps']:.3f} | {u['increment']['rps'] / u['get-set']['rps']:.3f} "
             f"| {c['get-set']['rps']:.0f} / {c['modify']['rps']:.0f} / {c['increment']['rps']:.0f} "
@@ -214,8 +227,9 @@ def render(rows, meta):
             f"| {c['get-set']['lost']} of {c['get-set']['requests']} / {c['modify']['lost']} of {c['modify']['requests']} "
             f"/ {c['increment']['lost']} of {c['increment']['requests']} |")
     lines += ["", "The cost columns are CPU time per request: the server's and the store's processes' utime + "
-              "stime (10 ms ticks) over each run, divided by the requests served. They are what the issue's 10 % "
-              "bound is checked on; requests/s on this shared 2-core machine varies by up to 2x between runs.",
+              "stime (10 ms ticks) over each run, divided by the requests served: the median over the rounds, "
+              "and in brackets the median of the ratios paired within each round. They are what the issue's "
+              "10 % bound is checked on; requests/s on this shared 2-core machine varies by up to 2x between runs.",
               "", "Updates lost = acknowledged requests (2xx) − the counters read back afterwards. A small "
               "negative number is requests that were still in flight when wrk stopped: applied, but never "
               "acknowledged to wrk. A 409 from `modify` is not acknowledged and applied nothing."]

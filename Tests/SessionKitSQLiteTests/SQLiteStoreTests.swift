@@ -26,6 +26,39 @@ struct SQLiteStoreTests {
         }
     }
 
+    /// Issue 18's cost: without contention `modify` costs what `get` + `set` costs, one load
+    /// and one write, and never a retry (a compare-and-set that failed on a value spelled
+    /// differently by the store would double the write's cost).
+    @Test("an uncontended modify is one load and one compare-and-set, as get + set is one load and one update")
+    func uncontendedModifyCostsOneWrite() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(path) }
+        let sqlite = try await SQLiteSessionStore.open(path: path)
+        try await sqlite.migrate()
+        let store = CountingSessionStore(sqlite)
+        let engine = try SessionEngine(store: store)
+        let client = EngineTestClient(engine: engine)
+        let counter = SessionKey<Int>("n")
+        let list = SessionKey<[String]>("list")
+        try await client.send { try await $0.set(counter, 1) }
+        store.reset()
+        for _ in 0..<5 {
+            try await client.send { try await $0.set(counter, (try await $0.get(counter) ?? 0) + 1) }
+        }
+        #expect(store.calls == [.load: 5, .update: 5])
+        store.reset()
+        for item in ["a", "b", "c", "d", "e"] {
+            try await client.send {
+                try await $0.modify(counter, default: 0) { $0 += 1 }
+                try await $0.modify(list, default: []) { $0.append(item) }
+            }
+        }
+        #expect(store.calls == [.load: 5, .compareAndSet: 10])
+        let (values, _) = try await client.request { (try await $0.get(counter), try await $0.get(list)) }
+        #expect(values.0 == 11 && values.1 == ["a", "b", "c", "d", "e"])
+        try await sqlite.close()
+    }
+
     @Test("the migration is idempotent and uses WAL")
     func migrationIsIdempotent() async throws {
         let path = temporaryDatabasePath()
