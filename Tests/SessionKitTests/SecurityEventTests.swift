@@ -17,6 +17,11 @@ struct SecurityEventTests {
         let logs = LogCapture()
         let clock = TestClock(start: testEpoch)
 
+        /// An engine over `store` that logs into ``logs`` and reports into ``metrics``.
+        func engine(_ store: any SessionStore, _ configuration: SessionConfiguration = SessionConfiguration()) throws -> SessionEngine {
+            try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logs.logger(), metricsFactory: metrics)
+        }
+
         func rejected(_ reason: String) -> Int64 {
             metrics.counterTotal(label: "sessionkit_rejected_tokens_total", dimensions: [("reason", reason)])
         }
@@ -42,13 +47,7 @@ struct SecurityEventTests {
     @Test("signed tokens: malformed, forged, unknown key, duplicate and oversized each count under their reason and log one line")
     func signedTokenRejections() async throws {
         let observed = Observed()
-        let engine = try SessionEngine(
-            store: MemorySessionStore(clock: observed.clock),
-            configuration: SessionConfiguration(tokenSigning: TestKeys.ringA),
-            clock: observed.clock,
-            logger: observed.logs.logger(),
-            metricsFactory: observed.metrics
-        )
+        let engine = try observed.engine(MemorySessionStore(clock: observed.clock), SessionConfiguration(tokenSigning: TestKeys.ringA))
         let client = EngineTestClient(engine: engine)
         try await client.send { try await $0.set(SessionKey<Int>("n"), 1) }
         let live = try #require(client.cookie)
@@ -134,13 +133,7 @@ struct SecurityEventTests {
             let observed = Observed()
             var configuration = SessionConfiguration()
             configuration.concurrentSessionLimit = .init(maxSessions: 1, policy: policy)
-            let engine = try SessionEngine(
-                store: MemorySessionStore(clock: observed.clock),
-                configuration: configuration,
-                clock: observed.clock,
-                logger: observed.logs.logger(),
-                metricsFactory: observed.metrics
-            )
+            let engine = try observed.engine(MemorySessionStore(clock: observed.clock), configuration)
             let first = EngineTestClient(engine: engine)
             try await first.send { try await $0.signIn(userID: "alice") }
             let firstCookie = try #require(first.cookie)
@@ -167,13 +160,7 @@ struct SecurityEventTests {
         let faulty = FaultInjectingSessionStore(MemorySessionStore(clock: observed.clock))
         var configuration = SessionConfiguration()
         configuration.storeTimeout = nil
-        let engine = try SessionEngine(
-            store: faulty,
-            configuration: configuration,
-            clock: observed.clock,
-            logger: observed.logs.logger(),
-            metricsFactory: observed.metrics
-        )
+        let engine = try observed.engine(faulty, configuration)
         let client = EngineTestClient(engine: engine)
         try await client.send { try await $0.set(SessionKey<Int>("n"), 1) }
         let token = try #require(client.cookie)
