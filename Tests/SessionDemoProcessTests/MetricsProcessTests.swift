@@ -38,9 +38,16 @@ struct MetricsProcessTests {
                     "no timer for \(operation) in:\n\(text)"
                 )
             }
-            #expect(text.contains(#"sessionkit_rejected_tokens_total{reason="malformed"} 1"#), "\(text)")
+            // Whole lines: a value of 10 must not pass for 1.
+            let lines = Set(text.split(separator: "\n").map(String.init))
+            func hasSample(_ series: String, _ value: String) -> Bool {
+                lines.contains("\(series) \(value)") || lines.contains("\(series) \(value).0")
+            }
+            #expect(hasSample(#"sessionkit_rejected_tokens_total{reason="malformed"}"#, "1"), "\(text)")
             // The memory store counts cheaply: the gauge is set at each scrape.
-            #expect(text.contains(#"sessionkit_active_sessions{db_system="memory"} 1"#), "\(text)")
+            #expect(hasSample(#"sessionkit_active_sessions{db_system="memory"}"#, "1"), "\(text)")
+            // Every outage series exists from the start, at 0.
+            #expect(hasSample(#"sessionkit_store_errors_total{operation="load",error_type="unavailable",db_system="memory"}"#, "0"), "\(text)")
             #expect(!text.contains(token), "a session token reached the metrics")
             let none = try await client.send(.GET, plain, "/metrics")
             #expect(none.status == 404, "without --metrics: \(none.status)")

@@ -80,6 +80,29 @@ struct AtomicChangeTests {
         #expect(Set(cart ?? []) == Set((0..<32).map { "item \($0)" }))
     }
 
+    /// The memory store is an `InProcessSessionStore`: a first attempt runs without the
+    /// per-key turn, and only a request that lost it queues, so every request wins in the end.
+    @Test("on the plain memory store, 64 concurrent requests × 10 modifies of one key lose nothing and never answer 409")
+    func concurrentModifiesOnTheMemoryStore() async throws {
+        let engine = try SessionEngine(store: MemorySessionStore())
+        let client = EngineTestClient(engine: engine)
+        try await client.send { try await $0.set(Keys.count, 0) }
+        let token = try #require(client.cookie)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<64 {
+                group.addTask {
+                    for _ in 0..<10 {
+                        try await EngineTestClient(engine: engine).send(headers: [.cookie: "__Host-id=\(token)"]) { session in
+                            try await session.modify(Keys.count, default: 0) { $0 += 1 }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await client.request { try await $0.get(Keys.count) }.value == 640)
+    }
+
     @Test("a key that keeps changing answers 409 after the bounded retries, with nothing written")
     func conflictAfterBoundedRetries() async throws {
         let clock = TestClock()

@@ -191,7 +191,11 @@ struct SecurityEventTests {
         let gauge = try observed.metrics.expectGauge("sessionkit_active_sessions", [("db_system", "memory")])
         #expect(gauge.lastValue == 3)
 
-        let notCounting = try SessionEngine(store: CountingSessionStore(memory), clock: observed.clock)
+        let others = TestMetrics()
+        let notCounting = try SessionEngine(store: CountingSessionStore(memory), clock: observed.clock, metricsFactory: others)
         #expect(await notCounting.recordActiveSessions() == nil)
+        #expect(others.recorders(label: "sessionkit_active_sessions").isEmpty, "a store that cannot count exports a false 0")
+        // The outage counter's series exist before the first failure, at 0.
+        #expect(others.counters(label: "sessionkit_store_errors_total").count == 13 * 3)
     }
 }

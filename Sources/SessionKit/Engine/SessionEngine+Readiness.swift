@@ -35,7 +35,7 @@ extension SessionEngine {
     public func recordActiveSessions() async -> Int? {
         guard case .store(let store) = backend, let counting = store as? any SessionCountingStore else { return nil }
         guard let count = try? await storeCall("activeSessions", { try await counting.sessionCount() }) else { return nil }
-        metrics.activeSessions.record(count)
+        metrics.activeSessions?.record(count)
         return count
     }
 }

@@ -159,7 +159,9 @@ public final class SessionEngine: Sendable {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        self.metrics = SessionMetrics(factory: metricsFactory, databaseSystem: databaseSystem)
+        let countsSessions: Bool
+        if case .store(let store) = backend { countsSessions = store is any SessionCountingStore } else { countsSessions = false }
+        self.metrics = SessionMetrics(factory: metricsFactory, databaseSystem: databaseSystem, countsSessions: countsSessions)
         self.parser = CookieHeaderParser(name: configuration.cookie.name, maxValueLength: SealedCookieCodec.maxCookieBytes)
         self.setCookie = SetCookieBuilder(options: configuration.cookie)
         self.signer = configuration.tokenSigning.map(TokenSigner.init(keyRing:))

@@ -128,49 +128,50 @@ extension SessionHandle {
         try await ensureLoaded()
         guard let engine else { throw SessionError.notActive }
         let incomingID = incoming.token?.storageID
-        func attempts() async throws -> Result {
+        func attempt() async throws -> Result? {
+            try await attemptAtomicChange(key, engine, incomingID, isIncrement: isIncrement, compute: compute, decode: decode, viaStore: viaStore)
+        }
+        /// Retries until one attempt wins, within ``maxModifyAttempts`` (`tried` of them are
+        /// spent) and the store timeout.
+        func attempts(tried: Int) async throws -> Result {
             // The bound starts with this request's turn: waiting behind other requests of this
             // instance is not contention (counting it answered 409 under load in CI).
             let limit = ContinuousClock.now + (engine.configuration.storeTimeout ?? .seconds(5))
-            var attempt = 0
+            var tried = tried
             while true {
-                if let result = try await attemptAtomicChange(
-                    key,
-                    engine,
-                    incomingID,
-                    isIncrement: isIncrement,
-                    compute: compute,
-                    decode: decode,
-                    viaStore: viaStore
-                ) {
-                    return result
+                if tried > 0 {
+                    guard tried < Self.maxModifyAttempts, ContinuousClock.now < limit else {
+                        engine.metrics.conflicts.increment()
+                        throw SessionError.conflict
+                    }
+                    engine.metrics.modifyRetries.increment()
+                    // A short random pause spreads contenders of other instances, so fewer
+                    // collide again. An in-process store's retry runs at once: nothing waits
+                    // between its read of the current value and its compare-and-set.
+                    if !engine.storeIsInProcess {
+                        try await Task.sleep(for: .microseconds(Int.random(in: 0...(25 << min(tried, 6)))))
+                    }
                 }
-                attempt += 1
-                guard attempt < Self.maxModifyAttempts, ContinuousClock.now < limit else {
-                    engine.metrics.conflicts.increment()
-                    throw SessionError.conflict
-                }
-                engine.metrics.modifyRetries.increment()
-                // A short random pause spreads contenders of other instances, so fewer collide
-                // again. An in-process store's retry runs at once: nothing waits between its
-                // read of the current value and its compare-and-set, so the retry wins unless
-                // another thread's write lands in that instant.
-                if !engine.storeIsInProcess {
-                    try await Task.sleep(for: .microseconds(Int.random(in: 0...(25 << min(attempt, 6)))))
-                }
+                if let result = try await attempt() { return result }
+                tried += 1
             }
         }
-        guard let incomingID, case .store = engine.backend, !engine.storeIsInProcess,
-            !isIncrement || engine.atomicStore?.incrementsNatively != true
-        else {
-            return try await attempts()
+        guard let incomingID, case .store = engine.backend, !isIncrement || engine.atomicStore?.incrementsNatively != true else {
+            return try await attempts(tried: 0)
         }
         // Requests of this instance that modify the same key of the same session take turns,
         // so they do not keep invalidating each other's compare-and-set (each then needs at
         // most one retry); requests of other instances are kept apart by the compare-and-set.
-        // Native increments never conflict, and an in-process store's retry never waits, so
-        // they skip this and run at once.
-        return try await engine.atomicKeyLocks.withLock(AtomicKeyLockKey(session: incomingID, key: key.name)) { try await attempts() }
+        // Native increments never conflict, so they skip this and run at once.
+        let turn = AtomicKeyLockKey(session: incomingID, key: key.name)
+        guard engine.storeIsInProcess else {
+            return try await engine.atomicKeyLocks.withLock(turn) { try await attempts(tried: 0) }
+        }
+        // An in-process store's compare-and-set never waits, so its first attempt runs without
+        // the turn (almost always it wins); only a request that lost it queues for the turn,
+        // so racing threads cannot keep beating one request until it gives up.
+        if let result = try await attempt() { return result }
+        return try await engine.atomicKeyLocks.withLock(turn) { try await attempts(tried: 1) }
     }
 
     /// One attempt: keeps the change locally, or writes it through the store. Returns `nil`

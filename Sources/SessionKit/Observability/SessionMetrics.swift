@@ -12,16 +12,18 @@ struct SessionMetrics: Sendable {
     let evicted: Counter
     /// `sessionkit_rejected_tokens_total` per ``TokenRejection`` reason.
     private let rejectedTokens: [TokenRejection: Counter]
-    /// `sessionkit_active_sessions`: the records a counting store holds, when it is asked.
-    let activeSessions: Gauge
+    /// `sessionkit_active_sessions`: the records a counting store holds, when it is asked;
+    /// `nil` for a store that cannot count cheaply, so no series reads a false 0.
+    let activeSessions: Gauge?
+    /// `sessionkit_store_errors_total` per operation and error type, all created at start so
+    /// every series exists at 0 (a series that first appears at 1 shows no `increase()`).
+    private let storeErrors: [String: [SessionStoreError.Code: Counter]]
     let droppedWrites: Counter
     let conflicts: Counter
     /// `modify` runs that lost their compare-and-set to another request and ran again.
     let modifyRetries: Counter
     /// `sessionkit_store_operation_duration_seconds` per operation and outcome.
     private let storeDurations: [String: (ok: Timer, error: Timer)]
-    private let factory: (any MetricsFactory)?
-    private let databaseSystem: String
 
     /// The store operations the engine times (the names its store-call spans carry too).
     static let storeOperations = [
@@ -29,15 +31,17 @@ struct SessionMetrics: Sendable {
         "epoch.bump", "epoch.load", "activeSessions",
     ]
 
+    /// The error types `sessionkit_store_errors_total` counts (a collision is not a failure).
+    static let storeErrorCodes: [SessionStoreError.Code] = [.unavailable, .timedOut, .corrupt]
+
     /// Creates the metrics in `factory`, or in the bootstrapped `MetricsSystem` when `nil`;
-    /// `databaseSystem` (`redis`, `postgresql`, …) becomes the timers' `db_system` dimension.
-    init(factory: (any MetricsFactory)? = nil, databaseSystem: String? = nil) {
+    /// `databaseSystem` (`redis`, `postgresql`, …) becomes the `db_system` dimension, and
+    /// `countsSessions` (the store adopts `SessionCountingStore`) creates the gauge.
+    init(factory: (any MetricsFactory)? = nil, databaseSystem: String? = nil, countsSessions: Bool = false) {
         func counter(_ label: String) -> Counter {
             if let factory { return Counter(label: label, factory: factory) }
             return Counter(label: label)
         }
-        self.factory = factory
-        self.databaseSystem = databaseSystem ?? "other"
         func timer(_ operation: String, _ outcome: String) -> Timer {
             let dimensions = [("operation", operation), ("outcome", outcome), ("db_system", databaseSystem ?? "other")]
             let label = "sessionkit_store_operation_duration_seconds"
@@ -61,10 +65,22 @@ struct SessionMetrics: Sendable {
                 return (reason, Counter(label: label, dimensions: dimensions))
             }
         )
-        if let factory {
-            activeSessions = Gauge(label: "sessionkit_active_sessions", dimensions: [("db_system", databaseSystem ?? "other")], factory: factory)
-        } else {
-            activeSessions = Gauge(label: "sessionkit_active_sessions", dimensions: [("db_system", databaseSystem ?? "other")])
+        let system = databaseSystem ?? "other"
+        storeErrors = Dictionary(
+            uniqueKeysWithValues: Self.storeOperations.map { operation in
+                let counters = Self.storeErrorCodes.map { code in
+                    let dimensions = [("operation", operation), ("error_type", code.description), ("db_system", system)]
+                    let label = "sessionkit_store_errors_total"
+                    if let factory { return (code, Counter(label: label, dimensions: dimensions, factory: factory)) }
+                    return (code, Counter(label: label, dimensions: dimensions))
+                }
+                return (operation, Dictionary(uniqueKeysWithValues: counters))
+            }
+        )
+        switch (countsSessions, factory) {
+        case (false, _): activeSessions = nil
+        case (true, let factory?): activeSessions = Gauge(label: "sessionkit_active_sessions", dimensions: [("db_system", system)], factory: factory)
+        case (true, nil): activeSessions = Gauge(label: "sessionkit_active_sessions", dimensions: [("db_system", system)])
         }
         droppedWrites = counter("sessionkit_dropped_writes_total")
         conflicts = counter("sessionkit_write_conflicts_total")
@@ -78,15 +94,7 @@ struct SessionMetrics: Sendable {
     /// Counts a failed store call in `sessionkit_store_errors_total`, the outage counter: per
     /// operation and `error_type` (`unavailable`, `timedOut`, `corrupt`), both from fixed sets.
     func storeFailed(_ operation: String, _ code: SessionStoreError.Code) {
-        let dimensions = [("operation", operation), ("error_type", code.description), ("db_system", databaseSystem)]
-        let label = "sessionkit_store_errors_total"
-        // Created on demand (failures are rare); metrics factories hand out one counter per
-        // label and dimensions, so repeated failures count in the same one.
-        if let factory {
-            Counter(label: label, dimensions: dimensions, factory: factory).increment()
-        } else {
-            Counter(label: label, dimensions: dimensions).increment()
-        }
+        storeErrors[operation]?[code]?.increment()
     }
 
     /// Records how long one store call took, and whether it failed.
