@@ -20,7 +20,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let decoded = Base64URL.decode(bytes) {
         precondition(Base64URL.encode(decoded) == text, "base64url decoding accepted a non-canonical spelling")
     }
-    precondition(signer.verify(Substring(text)) == nil, "random input verified as a signed token")
+    if case .success = signer.verify(Substring(text)) { preconditionFailure("random input verified as a signed token") }
     return 0
 }
 
