@@ -150,17 +150,20 @@ public final class SessionEngine: Sendable {
             wrapsStoreCalls = configuration.storeTimeout != nil
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: true)
         }
+        let countsSessions: Bool
         switch backend {
-        case .store(let store): databaseSystem = (store as? any DatabaseNamingSessionStore)?.databaseSystem
-        case .sealed(_, let epochs): databaseSystem = (epochs?.store as? any DatabaseNamingSessionStore)?.databaseSystem
+        case .store(let store):
+            databaseSystem = (store as? any DatabaseNamingSessionStore)?.databaseSystem
+            countsSessions = store is any SessionCountingStore
+        case .sealed(_, let epochs):
+            databaseSystem = (epochs?.store as? any DatabaseNamingSessionStore)?.databaseSystem
+            countsSessions = false
         }
         let bootstrapped = InstrumentationSystem.tracer
         tracer = configuration.tracer ?? (bootstrapped is NoOpTracer ? nil : bootstrapped)
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        let countsSessions: Bool
-        if case .store(let store) = backend { countsSessions = store is any SessionCountingStore } else { countsSessions = false }
         self.metrics = SessionMetrics(factory: metricsFactory, databaseSystem: databaseSystem, countsSessions: countsSessions)
         self.parser = CookieHeaderParser(name: configuration.cookie.name, maxValueLength: SealedCookieCodec.maxCookieBytes)
         self.setCookie = SetCookieBuilder(options: configuration.cookie)

@@ -28,10 +28,6 @@ enum TokenRejection: String, Error, CaseIterable {
     /// same length as ``SessionStorageID/logPrefix``. Repeated attempts with one value share it;
     /// it reveals nothing about the value.
     static func reference(for raw: Substring) -> String {
-        let digest = SHA256.hash(data: Array(raw.utf8))
-        return digest.prefix(6).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        SessionStorageID(digest: SHA256.hash(data: Array(raw.utf8))).logPrefix
     }
 }
