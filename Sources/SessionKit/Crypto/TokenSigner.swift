@@ -5,11 +5,13 @@ import Crypto
 ///
 /// A signed cookie value is `TOKEN.SIG`, where `SIG` is base64url of the 4-byte key ID
 /// followed by HMAC-SHA256(key ID ‖ token) under the ring's token-signing subkey: 43 + 1 + 48
-/// characters. Stores still see only the SHA-256 of `TOKEN`. A value signed with a previous
-/// key is accepted and re-signed with the current key on the same response.
+/// characters (48 + 1 + 48 for a token that carries a placement). Stores still see only the
+/// SHA-256 of `TOKEN`. A value signed with a previous key is accepted and re-signed with the
+/// current key on the same response.
 struct TokenSigner: Sendable {
     static let signatureLength = 48
     static let signedLength = SessionToken.encodedLength + 1 + signatureLength
+    static let placedSignedLength = SessionToken.placedLength + 1 + signatureLength
 
     let keyRing: KeyRing
 
@@ -25,11 +27,14 @@ struct TokenSigner: Sendable {
         // Work on bytes: a value of the right byte length may hold multi-byte characters, and
         // character offsets would then run past its end.
         let bytes = Array(value.utf8)
-        guard bytes.count == Self.signedLength, bytes.allSatisfy({ $0 < 0x80 }) else { return .failure(.malformed) }
-        guard bytes[SessionToken.encodedLength] == UInt8(ascii: ".") else { return .failure(.malformed) }
-        let tokenText = String(decoding: bytes[..<SessionToken.encodedLength], as: UTF8.self)
+        guard bytes.count == Self.signedLength || bytes.count == Self.placedSignedLength, bytes.allSatisfy({ $0 < 0x80 }) else {
+            return .failure(.malformed)
+        }
+        let tokenLength = bytes.count - 1 - Self.signatureLength
+        guard bytes[tokenLength] == UInt8(ascii: ".") else { return .failure(.malformed) }
+        let tokenText = String(decoding: bytes[..<tokenLength], as: UTF8.self)
         guard let token = SessionToken(validating: tokenText) else { return .failure(.malformed) }
-        guard let signature = Base64URL.decode(bytes[(SessionToken.encodedLength + 1)...]), signature.count == 36 else {
+        guard let signature = Base64URL.decode(bytes[(tokenLength + 1)...]), signature.count == 36 else {
             return .failure(.malformed)
         }
         let id = signature[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }

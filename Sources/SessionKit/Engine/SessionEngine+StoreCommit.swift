@@ -122,9 +122,14 @@ extension SessionEngine {
         cookieExpiresAt: Date?,
         now: Date
     ) async throws -> (fields: HTTPFields, id: SessionStorageID?) {
+        // A signed-in session goes where its store places the user; an anonymous rotation
+        // stays where it was (one slot on a cluster); a new anonymous session has no placement.
+        let placement = (store as? any SessionPlacingStore).flatMap { placing in
+            record.userID.map { placing.placement(forUser: $0) } ?? oldID?.placement
+        }
         // Two equal 256-bit random tokens mean a broken random generator: retry once, then fail.
         for attempt in 0..<2 {
-            let token = SessionToken.generate()
+            let token = SessionToken.generate(placement: placement)
             let newID = token.storageID
             do {
                 if let oldID {

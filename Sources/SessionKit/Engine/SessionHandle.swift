@@ -201,8 +201,10 @@ public final class SessionHandle: Sendable {
         let store = try engine.requireUserIndex()
         guard let user = try await userID else { return false }
         let owned = try await engine.storeCall("sessions") { try await store.sessions(forUser: user) }
-        guard owned.contains(where: { $0.id == id }) else { return false }
-        try await engine.storeCall("delete", session: id) { try await store.delete(id) }
+        // The listed ID, not the caller's: it carries the session's placement, which an ID
+        // rebuilt from a form field's hex has lost.
+        guard let target = owned.first(where: { $0.id == id })?.id else { return false }
+        try await engine.storeCall("delete", session: target) { try await store.delete(target) }
         return true
     }
 

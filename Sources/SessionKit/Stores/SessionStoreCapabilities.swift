@@ -57,3 +57,15 @@ public protocol SessionCountingStore: SessionStore {
     /// The number of sessions held now (expired ones count until they are removed).
     func sessionCount() async throws -> Int
 }
+
+/// A store that decides where a signed-in user's sessions live, so they sit together with the
+/// user's index (one Redis Cluster slot) and every lifecycle step of that user is one atomic
+/// operation. The engine asks it for a ``SessionPlacement`` whenever it issues a token for a
+/// signed-in session and puts the placement in the token (``SessionToken/generate(placement:)``);
+/// a rotation that keeps the session anonymous keeps the placement it had. Anonymous
+/// sessions get none, and stores without this capability never see one.
+public protocol SessionPlacingStore: SessionStore {
+    /// The placement of every session `userID` signs in to; the same on every instance, so
+    /// it must be a pure function of the user ID (and the store's configuration).
+    func placement(forUser userID: String) -> SessionPlacement
+}
