@@ -49,13 +49,19 @@ public struct RESPClientError: Error, Sendable, Hashable, CustomStringConvertibl
     public let message: String
     /// For ``Code/backingOff``: how long until the pool tries to connect again.
     public let retryInMilliseconds: Int?
+    private let unsent: Bool
 
-    private init(_ code: Code, serverKind: String? = nil, message: String = "", retryInMilliseconds: Int? = nil) {
+    private init(_ code: Code, serverKind: String? = nil, message: String = "", retryInMilliseconds: Int? = nil, unsent: Bool = false) {
         self.code = code
         self.serverKind = serverKind
         self.message = message
         self.retryInMilliseconds = retryInMilliseconds
+        self.unsent = unsent
     }
+
+    /// Whether the command certainly never reached a server (the pool was backing off, or the
+    /// connection could not be opened), so sending it again elsewhere cannot run it twice.
+    public var commandWasNotSent: Bool { unsent || code == .backingOff }
 
     /// The server answered a command with an error reply of `kind` (its first word).
     public static func server(kind: String, message: String) -> RESPClientError {
@@ -63,6 +69,10 @@ public struct RESPClientError: Error, Sendable, Hashable, CustomStringConvertibl
     }
     /// The connection closed (or could not be opened) before the reply arrived.
     public static func connectionClosed(reason: String) -> RESPClientError { RESPClientError(.connectionClosed, message: reason) }
+    /// A connection could not be opened, so nothing was sent (code ``Code/connectionClosed``).
+    public static func connectFailed(reason: String) -> RESPClientError {
+        RESPClientError(.connectionClosed, message: reason, unsent: true)
+    }
     /// No reply within the command timeout.
     public static let timedOut = RESPClientError(.timedOut)
     /// The server sent bytes that are not valid RESP, or a reply over the configured limits.

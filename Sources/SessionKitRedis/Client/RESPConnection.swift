@@ -31,7 +31,7 @@ public final class RESPConnection: Sendable {
             do {
                 sslContext = try NIOSSLContext(configuration: .makeClientConfiguration())
             } catch {
-                throw RESPClientError.connectionClosed(reason: "TLS setup failed")
+                throw RESPClientError.connectFailed(reason: "TLS setup failed")
             }
         } else {
             sslContext = nil
@@ -62,7 +62,7 @@ public final class RESPConnection: Sendable {
         do {
             channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
         } catch {
-            throw RESPClientError.connectionClosed(reason: "cannot connect to \(configuration.host):\(configuration.port)")
+            throw RESPClientError.connectFailed(reason: "cannot connect to \(configuration.host):\(configuration.port)")
         }
         let connection = RESPConnection(channel: channel, commandTimeout: configuration.commandTimeout)
         do {

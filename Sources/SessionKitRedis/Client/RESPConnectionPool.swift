@@ -110,7 +110,7 @@ final class ConnectionSlot: Sendable {
                     case .connected(let connection):
                         return .success(connection)
                     case .disconnected:
-                        return .failure(RESPClientError.connectionClosed(reason: "connection attempt failed"))
+                        return .failure(RESPClientError.connectFailed(reason: "connection attempt failed"))
                     }
                 }
                 if let immediate { continuation.resume(with: immediate) }

@@ -1,0 +1,34 @@
+import SessionKitRESP
+
+/// Where the Redis store's commands go: one server's ``RESPConnectionPool``, or a
+/// ``RESPClusterClient`` that routes each pipeline to the node serving its keys' slot.
+public protocol RESPCommandSending: Sendable {
+    /// Sends `commands` as one pipeline and returns one reply per command, in order. Every
+    /// command touches keys of one hash slot only, and `key` is one of those keys (`nil`: the
+    /// commands touch no key, any node will do). Error replies are returned, not thrown.
+    func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply]
+
+    /// Whether one command or script may touch keys of different hash slots (a single server:
+    /// yes; a cluster: no, that is `CROSSSLOT`).
+    var allowsCrossSlotKeys: Bool { get }
+
+    /// The pool of every primary (one server: its own pool), for commands about a whole node
+    /// such as `SCAN` or `SCRIPT FLUSH`.
+    func primaryPools() async throws -> [RESPConnectionPool]
+
+    /// Closes every connection.
+    func close() async
+}
+
+extension RESPConnectionPool: RESPCommandSending {
+    /// Sends on this pool's server, whatever the keys.
+    public func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply] {
+        try await send(commands)
+    }
+
+    /// `true`: one server holds every key.
+    public var allowsCrossSlotKeys: Bool { true }
+
+    /// This pool.
+    public func primaryPools() async throws -> [RESPConnectionPool] { [self] }
+}
