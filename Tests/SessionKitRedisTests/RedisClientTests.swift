@@ -329,7 +329,12 @@ struct RedisTLSTests {
 /// restarts the server, and `CLIENT PAUSE` here would stall the store tests' 500 ms commands;
 /// neither may run while the other does.
 extension RedisStoreTests {
-    @Suite("Redis client", .serialized, .enabled(if: RedisTestServer.isConfigured, RedisTestServer.skipReason))
+    @Suite(
+        "Redis client",
+        .serialized,
+        .enabled(if: RedisTestServer.isConfigured, RedisTestServer.skipReason),
+        .disabled(if: RedisTestServer.isCluster, "single-server client tests; the cluster client has its own suite")
+    )
     struct ClientTests {
         // MARK: RESP3
 

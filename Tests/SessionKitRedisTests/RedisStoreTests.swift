@@ -1,5 +1,6 @@
 import Foundation
 import SessionKit
+import SessionKitRESP
 import SessionKitRedis
 import SessionKitTesting
 import Testing
@@ -12,37 +13,51 @@ struct RedisStoreTests {
         try await check.run { clock in try RedisTestServer.isolatedStore(clock: clock) }
     }
 
-    @Test("keys hold only the token digest, in one hash slot per session, with a TTL")
+    @Test("keys hold only the token digest; a signed-in session shares its user's slot; both have a TTL")
     func keyLayout() async throws {
-        let pool = RESPConnectionPool(configuration: try RedisTestServer.configuration())
-        let store = try RedisTestServer.isolatedStore(pool: pool)
+        let store = try RedisTestServer.isolatedStore()
         let engine = try SessionEngine(store: store)
         let client = EngineTestClient(engine: engine)
         try await client.send { try await $0.signIn(userID: "ada") }
         let token = try #require(client.cookie)
         let id = try #require(SessionToken(validating: token)).storageID
-        let keys = try await pool.send(RESPCommand("KEYS", [store.keyPrefix + "*"])).array?.compactMap(\.string) ?? []
+        let placement = try #require(id.placement, "a signed-in token carries its user's placement")
+        #expect(placement == store.placement(forUser: "ada"))
+        let keys = try await store.keys()
         #expect(Set(keys) == [store.sessionKey(id), store.userKey("ada")])
-        #expect(store.sessionKey(id).contains("{\(id.hex)}"))
+        #expect(store.sessionKey(id) == "\(store.keyPrefix)s:{\(placement.tag)}\(id.hex)")
+        #expect(RESPHashSlot.of(store.sessionKey(id)) == RESPHashSlot.of(store.userKey("ada")))
         #expect(!keys.contains { $0.contains(token) })
-        let ttl = try await pool.send(RESPCommand("PTTL", [store.sessionKey(id)])).int ?? -1
-        #expect(ttl > 0 && ttl <= 30 * 60 * 1000)
-        let userTTL = try await pool.send(RESPCommand("PTTL", [store.userKey("ada")])).int ?? -1
-        #expect(userTTL > 0)
+        func ttl(_ key: String) async throws -> Int64 {
+            try await store.client.send([RESPCommand("PTTL", [key])], touching: key)[0].int ?? -1
+        }
+        let sessionTTL = try await ttl(store.sessionKey(id))
+        #expect(sessionTTL > 0 && sessionTTL <= 30 * 60 * 1000)
+        #expect(try await ttl(store.userKey("ada")) > 0)
+
+        // An anonymous session has no placement: its own digest is its hash tag.
+        let anonymous = EngineTestClient(engine: engine)
+        try await anonymous.send { try await $0.set(SessionKey<Int>("n"), 1) }
+        let anonymousCookie = try #require(anonymous.cookie)
+        let anonymousID = try #require(SessionToken(validating: anonymousCookie)).storageID
+        #expect(anonymousID.placement == nil)
+        #expect(store.sessionKey(anonymousID) == "\(store.keyPrefix)s:{\(anonymousID.hex)}")
     }
 
     @Test("scripts are reloaded after SCRIPT FLUSH")
     func scriptFlush() async throws {
-        let pool = RESPConnectionPool(configuration: try RedisTestServer.configuration())
-        let store = try RedisTestServer.isolatedStore(pool: pool)
+        let store = try RedisTestServer.isolatedStore()
         let id = SessionToken.generate().storageID
         let now = Date()
-        _ = try await pool.send(RESPCommand("SCRIPT", ["FLUSH"]))
+        func flush() async throws {
+            for pool in try await store.client.primaryPools() { _ = try await pool.send(RESPCommand("SCRIPT", ["FLUSH"])) }
+        }
+        try await flush()
         try await store.create(
             id,
             SessionRecord(data: ["a": Data("1".utf8)], createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600)
         )
-        _ = try await pool.send(RESPCommand("SCRIPT", ["FLUSH"]))
+        try await flush()
         #expect(try await store.update(id, SessionUpdate(setValues: ["b": Data("2".utf8)], idleExpiresAt: now + 600, lastSeenAt: now)))
         #expect(try await store.load(id)?.version == 2)
     }

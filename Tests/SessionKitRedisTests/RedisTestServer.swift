@@ -13,14 +13,25 @@ enum RedisTestServer {
     static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
     static let skipReason: Comment = "Redis tests skipped: set SESSIONKIT_REDIS_URL (eval \"$(scripts/services.sh start)\")"
 
+    /// Whether the URL names a cluster (`redis-cluster://`): the single-server client tests
+    /// then stay out, and the store tests run through ``RESPClusterClient``.
+    static let isCluster = url?.hasPrefix("redis-cluster://") ?? false
+
     static func configuration() throws -> RESPClientConfiguration {
-        try RESPClientConfiguration(url: try #require(url))
+        try RESPClientConfiguration(url: try configuredURL())
+    }
+
+    /// The configured URL, or a failure naming the variable to set.
+    static func configuredURL() throws -> String {
+        guard let url else { throw RedisTestServerNotConfigured() }
+        return url
     }
 
     /// A store whose keys live under a prefix of their own, so tests never see each other's keys.
     static func isolatedStore(clock: any SessionClock = SystemSessionClock(), pool: RESPConnectionPool? = nil) throws -> RedisSessionStore {
-        let pool = try pool ?? RESPConnectionPool(configuration: configuration())
-        return RedisSessionStore(pool: pool, keyPrefix: "test:\(UUID().uuidString.prefix(8)):", clock: clock)
+        let prefix = "test:\(UUID().uuidString.prefix(8)):"
+        if let pool { return RedisSessionStore(pool: pool, keyPrefix: prefix, clock: clock) }
+        return try RedisSessionStore(url: try configuredURL(), keyPrefix: prefix, clock: clock)
     }
 
     static func runCommand(_ variable: String) throws {
@@ -28,6 +39,11 @@ enum RedisTestServer {
         let status = try ChildProcess.runShell(command)
         #expect(status == 0, "\(command) failed with status \(status)")
     }
+}
+
+/// Thrown when a test needs the server but `SESSIONKIT_REDIS_URL` is unset.
+struct RedisTestServerNotConfigured: Error, CustomStringConvertible {
+    var description: String { "SESSIONKIT_REDIS_URL is not set" }
 }
 
 @Suite("Redis server availability")

@@ -31,7 +31,7 @@ struct RedisScript: Sendable {
 
         """
 
-    /// KEYS: session[, user set]. ARGV: now, expires, absolute, id, field, value, …
+    /// KEYS: session[, user set]. ARGV: now, expires, absolute, index member, field, value, …
     /// Returns 1, or 0 when a live record has the ID.
     static let create = RedisScript(
         chunkedCall + """
@@ -49,8 +49,19 @@ struct RedisScript: Sendable {
             """
     )
 
-    /// KEYS: new session, old session[, user set]. ARGV: now, expires, absolute, new id,
-    /// old id, field, value, … Returns 1; 0 when the new ID is taken; -1 when the old
+    /// KEYS: user set. ARGV: member, absolute expiry. Adds a session to a user's index, for a
+    /// cluster where the session's key is in another slot.
+    static let index = RedisScript(
+        """
+        redis.call('SADD', KEYS[1], ARGV[1])
+        redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'NX')
+        redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
+        return 1
+        """
+    )
+
+    /// KEYS: new session, old session[, user set]. ARGV: now, expires, absolute, new index
+    /// member, old index member, field, value, … Returns 1; 0 when the new ID is taken; -1 when the old
     /// session is gone (nothing written).
     static let rotate = RedisScript(
         chunkedCall + """

@@ -3,58 +3,123 @@ import Crypto
 import Foundation
 import SessionKit
 
-/// A session store in Redis or Valkey, shared by any number of server instances.
+/// A session store in Redis or Valkey — one server or a Redis Cluster — shared by any number
+/// of server instances.
 ///
-/// Layout (prefix `sk:` by default): one hash per session at `sk:s:{<digest>}` — session
-/// values as `d:<key>` fields plus metadata — with `PEXPIREAT` at the session's expiry, so
-/// Redis removes it by itself; one set per user at `sk:u:{<hash of user>}` listing the user's
-/// session digests, trimmed as sessions die. The `{…}` hash tag keeps each session's key in
-/// one cluster slot.
+/// Layout (prefix `sk:` by default; the full story with the reasons is in Stores.md):
+/// - a signed-in session: one hash at `sk:s:{<placement>}<digest>`, where the placement is
+///   four hex digits derived from the user ID (``placement(forUser:)``) and carried in the
+///   session's token;
+/// - the user's index: a set at `sk:u:{<placement>}<hash of user>` listing the user's
+///   sessions, trimmed as they die. The shared `{…}` hash tag puts a user's sessions and index
+///   in one cluster slot, so each lifecycle step of that user is one atomic script;
+/// - an anonymous session (and any session whose token predates placements): `sk:s:{<digest>}`,
+///   a slot of its own.
 ///
-/// Each lifecycle step is one round trip: a load is `HGETALL`; create, update (and touch) and
-/// rotate are one `EVALSHA` of a small Lua script that checks expiry and applies only the
-/// changed fields atomically (a gone session is never re-created); destroy is one `DEL`.
-public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore, PingableSessionStore {
-    /// The connection pool.
-    public let pool: RESPConnectionPool
+/// Each hash holds the values as `d:<key>` fields plus metadata, with `PEXPIREAT` at the
+/// session's expiry, so Redis removes it by itself. Each lifecycle step is one round trip: a
+/// load is `HGETALL`; create, update (and touch) and rotate are one `EVALSHA` of a small Lua
+/// script that checks expiry and applies only the changed fields atomically (a gone session
+/// is never re-created); destroy is one `DEL`. On a cluster, the one step that moves a session
+/// between slots — signing in from an anonymous session — is two scripts (the new session and
+/// its index entry first, then the anonymous one's deletion); see ``rotate(_:to:record:)``.
+public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore, PingableSessionStore,
+    SessionPlacingStore
+{
+    /// Where commands go: one server's pool or a cluster client.
+    public let client: any RESPCommandSending
     /// The prefix of every key.
     public let keyPrefix: String
     let clock: any SessionClock
 
-    /// Creates a store over a pool.
-    public init(pool: RESPConnectionPool, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) {
-        self.pool = pool
+    /// Creates a store over a single server's pool or a cluster client.
+    public init(client: any RESPCommandSending, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) {
+        self.client = client
         self.keyPrefix = keyPrefix
         self.clock = clock
     }
 
-    /// The key of a session's hash.
-    public func sessionKey(_ id: SessionStorageID) -> String { "\(keyPrefix)s:{\(id.hex)}" }
+    /// Creates a store over one server's pool.
+    public convenience init(pool: RESPConnectionPool, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) {
+        self.init(client: pool as any RESPCommandSending, keyPrefix: keyPrefix, clock: clock)
+    }
 
-    /// The key of a user's set of sessions (the user ID is hashed, so any ID makes a safe key).
+    /// Creates a store from a URL: `redis://…` or `rediss://…` for one server
+    /// (``RESPClientConfiguration/init(url:)``), `redis-cluster://…` or `rediss-cluster://…`
+    /// for a cluster (``RESPClusterConfiguration/init(url:)``).
+    public convenience init(url: String, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) throws(RESPClientError) {
+        if url.hasPrefix("redis-cluster://") || url.hasPrefix("rediss-cluster://") {
+            let cluster = try RESPClusterClient(configuration: try RESPClusterConfiguration(url: url))
+            self.init(client: cluster, keyPrefix: keyPrefix, clock: clock)
+        } else {
+            self.init(pool: RESPConnectionPool(configuration: try RESPClientConfiguration(url: url)), keyPrefix: keyPrefix, clock: clock)
+        }
+    }
+
+    /// The key of a session's hash: tagged with its placement when its token carries one.
+    public func sessionKey(_ id: SessionStorageID) -> String {
+        guard let placement = id.placement else { return "\(keyPrefix)s:{\(id.hex)}" }
+        return "\(keyPrefix)s:{\(placement.tag)}\(id.hex)"
+    }
+
+    /// The key of a user's set of sessions, in the slot of the user's placement (the user ID
+    /// is hashed, so any ID makes a safe key).
     public func userKey(_ user: String) -> String {
-        let digest = SHA256.hash(data: Array(user.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
-        return "\(keyPrefix)u:{\(digest)}"
+        "\(keyPrefix)u:{\(placement(forUser: user).tag)}\(Self.userDigest(user))"
+    }
+
+    /// The key the user's set had before placements (`sk:u:{<hash of user>}`): still read, so
+    /// sessions signed in before the upgrade are listed and signed out everywhere until they
+    /// expire; never written.
+    func legacyUserKey(_ user: String) -> String {
+        "\(keyPrefix)u:{\(Self.userDigest(user))}"
+    }
+
+    private static func userDigest(_ user: String) -> String {
+        SHA256.hash(data: Array(user.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The first 16 bits of SHA-256 of the user ID's bytes. Unkeyed on purpose: it must be the
+    /// same on every instance without shared configuration, and 16 bits say next to nothing
+    /// about the user (each value is shared by one user in 65,536) — far less than the
+    /// 128-bit digest the index key already holds.
+    public func placement(forUser userID: String) -> SessionPlacement {
+        let digest = Array(SHA256.hash(data: Array(userID.utf8)))
+        return SessionPlacement(UInt16(digest[0]) << 8 | UInt16(digest[1]))
+    }
+
+    /// Whether keys may be used together in one script (always on one server; on a cluster,
+    /// only when they share a hash slot).
+    private func sameSlot(_ keys: [String]) -> Bool {
+        client.allowsCrossSlotKeys || Set(keys.map { RESPHashSlot.of($0) }).count <= 1
     }
 
     // MARK: SessionStore
 
     /// Returns the live record (one `HGETALL`).
     public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
-        let reply = try await command(RESPCommand("HGETALL", [sessionKey(id)]))
+        let key = sessionKey(id)
+        let reply = try await command(RESPCommand("HGETALL", [key]), touching: key)
         let fields = try Self.pairs(reply)
         guard !fields.isEmpty else { return nil }
         let record = try Self.record(from: fields)
         return record.isExpired(at: clock.now()) ? nil : record
     }
 
-    /// Creates a record (one `EVALSHA`).
+    /// Creates a record (one `EVALSHA`). On a cluster, a signed-in record whose ID carries no
+    /// placement (a caller other than the engine) is indexed by a second command.
     public func create(_ id: SessionStorageID, _ record: SessionRecord) async throws {
         var keys = [sessionKey(id)]
         if let user = record.userID { keys.append(userKey(user)) }
-        let arguments = [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), id.hex] + Self.fields(of: record)
+        let indexSeparately = !sameSlot(keys)
+        if indexSeparately { keys.removeLast() }
+        let arguments =
+            [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), id.encoded] + Self.fields(of: record)
         let reply = try await evaluate(.create, keys: keys, arguments: arguments)
         guard reply.int == 1 else { throw SessionStoreError.collision }
+        if indexSeparately, let user = record.userID {
+            _ = try await evaluate(.index, keys: [userKey(user)], arguments: [id.encoded, millis(record.absoluteExpiresAt)])
+        }
     }
 
     /// Applies an update (one `EVALSHA`; without keys it is a touch).
@@ -133,15 +198,27 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
 
     /// Deletes a record (one `DEL`; the user's set drops the stale entry on its next listing).
     public func delete(_ id: SessionStorageID) async throws {
-        _ = try await command(RESPCommand("DEL", [sessionKey(id)]))
+        let key = sessionKey(id)
+        _ = try await command(RESPCommand("DEL", [key]), touching: key)
     }
 
-    /// Moves a live session to a new ID (one `EVALSHA`).
+    /// Moves a live session to a new ID: one `EVALSHA` when the old session, the new one and
+    /// the user's index share a slot (always on one server; on a cluster for every rotation
+    /// but a sign-in from an anonymous session or a switch of user).
+    ///
+    /// On a cluster, a rotation across slots is three steps: check the old session is live;
+    /// create the new one with its index entry (one script in the user's slot); delete the
+    /// old one. If the old one ended between the first and the last step, the new one is
+    /// deleted again and the rotation reports the old one gone. Until the last step the old
+    /// token still reads the session as it was before the sign-in: anonymous, so it grants
+    /// nothing a session-fixation attacker did not have.
     public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         var keys = [sessionKey(newID), sessionKey(oldID)]
         if let user = record.userID { keys.append(userKey(user)) }
+        guard sameSlot(keys) else { return try await rotateAcrossSlots(oldID, to: newID, record: record) }
         let arguments =
-            [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), newID.hex, oldID.hex] + Self.fields(of: record)
+            [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), newID.encoded, oldID.encoded]
+            + Self.fields(of: record)
         let reply = try await evaluate(.rotate, keys: keys, arguments: arguments)
         switch reply.int {
         case 1: return true
@@ -150,20 +227,41 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         }
     }
 
+    private func rotateAcrossSlots(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
+        let oldKey = sessionKey(oldID)
+        let now = millis(clock.now())
+        let expiry = try await command(RESPCommand("HGET", [oldKey, "m:e"]), touching: oldKey).int
+        guard let expiry, expiry > Int64(now) ?? 0 else { return false }
+        try await create(newID, record)
+        let ended = try await evaluate(.deleteReportingLive, keys: [oldKey], arguments: [now])
+        guard ended.int == 1 else {
+            // Destroyed (or expired) while this ran: the rotation must not resurrect it.
+            try await delete(newID)
+            return false
+        }
+        return true
+    }
+
     /// Lists a user's live sessions, oldest first (two round trips: the set, then the
     /// sessions' metadata pipelined); entries of sessions that died are removed from the set.
     public func sessions(forUser userID: String) async throws -> [SessionSummary] {
         let members = try await members(of: userID)
         guard !members.isEmpty else { return [] }
-        let replies = try await send(members.map { RESPCommand("HMGET", [sessionKey($0), "m:e", "m:c", "m:l", "m:u", "m:g"]) })
+        let replies = try await sendGrouped(
+            members.map { member in
+                let key = sessionKey(member.id)
+                return (RESPCommand("HMGET", [key, "m:e", "m:c", "m:l", "m:u", "m:g"]), key)
+            }
+        )
         let now = clock.now()
         var result: [SessionSummary] = []
-        var stale: [String] = []
-        for (id, reply) in zip(members, replies) {
+        var stale: [IndexMember] = []
+        for (member, reply) in zip(members, replies) {
+            let id = member.id
             guard let values = reply.array, values.count == 5, let expires = values[0].int, Double(expires) / 1000 > now.timeIntervalSince1970,
                 values[3].string == userID
             else {
-                stale.append(id.hex)
+                stale.append(member)
                 continue
             }
             result.append(
@@ -177,59 +275,120 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
                 )
             )
         }
-        if !stale.isEmpty { _ = try? await send([RESPCommand("SREM", [userKey(userID)] + stale)]) }
+        if !stale.isEmpty { _ = try? await sendGrouped(removals(stale)) }
         return result.sorted { ($0.createdAt, $0.id.hex) < ($1.createdAt, $1.id.hex) }
+    }
+
+    /// One `SREM` per index set that lists some of `members`.
+    private func removals(_ members: [IndexMember]) -> [(RESPCommand, String)] {
+        Dictionary(grouping: members, by: \.setKey).map { setKey, members in
+            (RESPCommand("SREM", [setKey] + members.map(\.text)), setKey)
+        }
     }
 
     /// Deletes a user's sessions except one (two round trips: the set, then one pipelined
     /// batch of deletes). Returns how many live sessions ended.
     public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
-        let doomed = try await members(of: userID).filter { $0 != keptID }
+        let doomed = try await members(of: userID).filter { $0.id != keptID }
         guard !doomed.isEmpty else { return 0 }
         let now = millis(clock.now())
-        var commands = doomed.map { RESPCommand("EVALSHA", [RedisScript.deleteReportingLive.sha1, "1", sessionKey($0), now]) }
-        commands.append(RESPCommand("SREM", [userKey(userID)] + doomed.map(\.hex)))
-        var replies = try await send(commands)
+        let keys = doomed.map { sessionKey($0.id) }
+        var commands = keys.map { (RESPCommand("EVALSHA", [RedisScript.deleteReportingLive.sha1, "1", $0, now]), $0) }
+        var replies = try await sendGrouped(commands)
         if replies.contains(where: { $0.serverError.map(Self.isNoScript) ?? false }) {
-            commands = doomed.map { RESPCommand("EVAL", [RedisScript.deleteReportingLive.source, "1", sessionKey($0), now]) }
-            replies = try await send(commands)
+            commands = keys.map { (RESPCommand("EVAL", [RedisScript.deleteReportingLive.source, "1", $0, now]), $0) }
+            replies = try await sendGrouped(commands)
         }
         try Self.check(replies)
-        return replies.prefix(doomed.count).filter { $0.int == 1 }.count
+        try Self.check(try await sendGrouped(removals(doomed)))
+        return replies.filter { $0.int == 1 }.count
+    }
+
+    /// Every key under ``keyPrefix``, from every primary, by `SCAN` (which never blocks the
+    /// server the way `KEYS` does); for operators and tests, not for request paths.
+    public func keys() async throws -> [String] {
+        var keys: [String] = []
+        do {
+            for pool in try await client.primaryPools() {
+                var cursor = "0"
+                repeat {
+                    let reply = try await pool.send(RESPCommand("SCAN", [cursor, "MATCH", Self.globEscaped(keyPrefix) + "*", "COUNT", "1000"]))
+                    guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                        throw RESPClientError.unexpectedReply("SCAN: \(reply)")
+                    }
+                    keys += (parts[1].array ?? []).compactMap(\.string)
+                    cursor = next
+                } while cursor != "0"
+            }
+        } catch let error as RESPClientError {
+            throw Self.storeError(error)
+        }
+        return keys
+    }
+
+    /// `text` with the glob characters `SCAN … MATCH` interprets escaped.
+    private static func globEscaped(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "*?[]\\".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
     }
 
     /// Sends `PING` on a pooled connection.
+    /// On a cluster, every primary is asked: each serves its own slots.
     public func ping() async throws {
-        _ = try await command(RESPCommand("PING", []))
+        do {
+            for pool in try await client.primaryPools() { _ = try await pool.send(RESPCommand("PING")) }
+        } catch let error as RESPClientError {
+            throw Self.storeError(error)
+        }
     }
 
     // MARK: Helpers
 
-    private func members(of userID: String) async throws -> [SessionStorageID] {
-        let reply = try await command(RESPCommand("SMEMBERS", [userKey(userID)]))
-        return (reply.array ?? []).compactMap { $0.string.flatMap(SessionStorageID.init(hex:)) }
+    /// An entry of a user's index: the session it names and the set it was read from.
+    private struct IndexMember {
+        let id: SessionStorageID
+        let text: String
+        let setKey: String
+    }
+
+    /// The sessions the user's index lists, and those of the index from before placements.
+    private func members(of userID: String) async throws -> [IndexMember] {
+        let sets = [userKey(userID), legacyUserKey(userID)]
+        let replies = try await sendGrouped(sets.map { (RESPCommand("SMEMBERS", [$0]), $0) })
+        try Self.check(replies)
+        var seen = Set<SessionStorageID>()
+        return zip(sets, replies).flatMap { setKey, reply in
+            (reply.array ?? []).compactMap { entry -> IndexMember? in
+                guard let text = entry.string, let id = SessionStorageID(encoded: text), seen.insert(id).inserted else { return nil }
+                return IndexMember(id: id, text: text, setKey: setKey)
+            }
+        }
     }
 
     private func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPReply {
         let tail = [String(keys.count)] + keys + arguments
-        let reply = try await send([RESPCommand("EVALSHA", [script.sha1] + tail)])[0]
+        let reply = try await send([RESPCommand("EVALSHA", [script.sha1] + tail)], touching: keys.first)[0]
         if let error = reply.serverError, Self.isNoScript(error) {
-            return try await command(RESPCommand("EVAL", [script.source] + tail))
+            return try await command(RESPCommand("EVAL", [script.source] + tail), touching: keys.first)
         }
         if let error = reply.serverError { throw Self.storeError(error) }
         return reply
     }
 
-    private func command(_ command: RESPCommand) async throws -> RESPReply {
-        let reply = try await send([command])[0]
+    private func command(_ command: RESPCommand, touching key: String?) async throws -> RESPReply {
+        let reply = try await send([command], touching: key)[0]
         if let error = reply.serverError { throw Self.storeError(error) }
         return reply
     }
 
-    private func send(_ commands: [RESPCommand]) async throws -> [RESPReply] {
+    private func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply] {
         guard !commands.isEmpty else { return [] }
         do {
-            let replies = try await pool.send(commands)
+            let replies = try await client.send(commands, touching: key)
             guard replies.count == commands.count else {
                 throw RESPClientError.unexpectedReply("\(replies.count) replies for \(commands.count) commands")
             }
@@ -237,6 +396,26 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         } catch let error as RESPClientError {
             throw Self.storeError(error)
         }
+    }
+
+    /// Sends commands that each touch their own key: as one pipeline on one server; on a
+    /// cluster, one pipeline per slot, the slots concurrently. Replies come back in order.
+    private func sendGrouped(_ commands: [(RESPCommand, String)]) async throws -> [RESPReply] {
+        if client.allowsCrossSlotKeys { return try await send(commands.map(\.0), touching: nil) }
+        let groups = Dictionary(grouping: commands.indices) { RESPHashSlot.of(commands[$0].1) }
+        var replies = [RESPReply](repeating: .null, count: commands.count)
+        try await withThrowingTaskGroup(of: [(Int, RESPReply)].self) { group in
+            for indices in groups.values {
+                group.addTask {
+                    let answered = try await self.send(indices.map { commands[$0].0 }, touching: commands[indices[0]].1)
+                    return Array(zip(indices, answered))
+                }
+            }
+            for try await answered in group {
+                for (index, reply) in answered { replies[index] = reply }
+            }
+        }
+        return replies
     }
 
     private static func check(_ replies: [RESPReply]) throws {

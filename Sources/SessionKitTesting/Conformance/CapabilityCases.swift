@@ -5,6 +5,42 @@ extension SessionStoreConformance {
     /// `SessionUserIndexing`: listings, sign-out everywhere, and the index kept
     /// in step with create, rotate, delete and expiry.
     public static let userIndex: [Case] = [
+        Case(name: "placed sessions (as the engine issues them) and unplaced ones of one user are listed, rotated and signed out together") {
+            store,
+            clock in
+            let index = try capability(store, as: (any SessionUserIndexing).self)
+            // A placing store gets IDs the way the engine makes them; others get plain ones.
+            func placedID(_ user: String) -> SessionStorageID {
+                SessionToken.generate(placement: (store as? any SessionPlacingStore)?.placement(forUser: user)).storageID
+            }
+            let placed = [placedID("hana"), placedID("hana")]
+            let unplaced = newID()
+            for (offset, id) in (placed + [unplaced]).enumerated() {
+                try await store.create(id, makeRecord(clock, userID: "hana", createdOffset: TimeInterval(offset)))
+            }
+            let listed = try await index.sessions(forUser: "hana")
+            try expectEqual(listed.map(\.id), placed + [unplaced], "hana's sessions, oldest first")
+            try expectEqual(listed.map(\.id.placement), (placed + [unplaced]).map(\.placement), "listed IDs keep their placement")
+            let rotated = placedID("hana")
+            try expect(try await store.rotate(placed[1], to: rotated, record: makeRecord(clock, userID: "hana", createdOffset: 1)), "rotate failed")
+            try expect(try await store.load(placed[1]) == nil, "the rotated-away ID still loads")
+            let anonymous = newID()
+            try await store.create(anonymous, makeRecord(clock))
+            let signedIn = placedID("hana")
+            try expect(
+                try await store.rotate(anonymous, to: signedIn, record: makeRecord(clock, userID: "hana", createdOffset: 3)),
+                "sign-in rotate failed"
+            )
+            try expect(try await store.load(anonymous) == nil, "the anonymous session outlived its sign-in")
+            try expectEqual(
+                Set(try await index.sessions(forUser: "hana").map(\.id)),
+                [placed[0], rotated, unplaced, signedIn],
+                "hana's sessions after the rotations"
+            )
+            try expectEqual(try await index.deleteSessions(forUser: "hana", except: signedIn), 3, "deleted count")
+            for id in [placed[0], rotated, unplaced] { try expect(try await store.load(id) == nil, "a signed-out session still loads") }
+            try expectEqual(try await index.sessions(forUser: "hana").map(\.id), [signedIn], "hana's remaining sessions")
+        },
         Case(name: "sessions(forUser:) lists a user's sessions oldest first, metadata only") { store, clock in
             let index = try capability(store, as: (any SessionUserIndexing).self)
             let ids = [newID(), newID(), newID()]

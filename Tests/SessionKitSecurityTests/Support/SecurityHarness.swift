@@ -42,9 +42,11 @@ enum StoreAccess: Sendable {
             for try await id in try await client.query("SELECT id FROM sessionkit_sessions").decode(String.self) { ids.append(id) }
             return ids
         case .redis(let store):
+            // `s:{<digest>}`, or `s:{<placement>}<digest>` for a signed-in session.
             return try await redisKeys(store).compactMap { key in
-                guard key.hasPrefix(store.keyPrefix + "s:{"), key.hasSuffix("}") else { return nil }
-                return String(key.dropFirst(store.keyPrefix.count + 3).dropLast())
+                guard key.hasPrefix(store.keyPrefix + "s:{") else { return nil }
+                let digest = key.dropFirst(store.keyPrefix.count + 3).filter { $0 != "}" }.suffix(64)
+                return digest.count == 64 ? String(digest) : nil
             }
         }
     }
@@ -69,12 +71,15 @@ enum StoreAccess: Sendable {
         case .redis(let store):
             var lines: [String] = []
             for key in try await redisKeys(store) {
-                let type = try await store.pool.send(RESPCommand("TYPE", [key])).string ?? ""
+                func run(_ name: String) async throws -> RESPReply {
+                    try await store.client.send([RESPCommand(name, [key])], touching: key)[0]
+                }
+                let type = try await run("TYPE").string ?? ""
                 let content: RESPReply
                 switch type {
-                case "hash": content = try await store.pool.send(RESPCommand("HGETALL", [key]))
-                case "set": content = try await store.pool.send(RESPCommand("SMEMBERS", [key]))
-                default: content = try await store.pool.send(RESPCommand("DUMP", [key]))
+                case "hash": content = try await run("HGETALL")
+                case "set": content = try await run("SMEMBERS")
+                default: content = try await run("DUMP")
                 }
                 lines.append("\(key) \(type) \(Self.render(content))")
             }
@@ -109,8 +114,7 @@ enum StoreAccess: Sendable {
 
     /// Every key under the store's prefix (`KEYS <prefix>*`).
     func redisKeys(_ store: RedisSessionStore) async throws -> [String] {
-        let reply = try await store.pool.send(RESPCommand("KEYS", [store.keyPrefix + "*"]))
-        return (reply.array ?? []).compactMap(\.string)
+        try await store.keys()
     }
 
     /// Runs the store's own expiry clean-up once (the sweeper's step); Redis needs none.
@@ -292,14 +296,13 @@ final class SecurityHarness: Sendable {
             }
         case .redis:
             let url = try #require(Backend.redisURL)
-            let pool = RESPConnectionPool(configuration: try RESPClientConfiguration(url: url))
-            let store = RedisSessionStore(pool: pool, keyPrefix: "sksec:\(UUID().uuidString.prefix(8).lowercased()):", clock: clock)
+            let store = try RedisSessionStore(url: url, keyPrefix: "sksec:\(UUID().uuidString.prefix(8).lowercased()):", clock: clock)
             func cleanUp() async {
-                let access = StoreAccess.redis(store)
-                if let keys = try? await access.redisKeys(store), !keys.isEmpty {
-                    _ = try? await pool.send(RESPCommand("DEL", keys))
+                // One DEL per key: on a cluster the keys live in different slots.
+                for key in (try? await store.keys()) ?? [] {
+                    _ = try? await store.client.send([RESPCommand("DEL", [key])], touching: key)
                 }
-                await pool.close()
+                await store.client.close()
             }
             do {
                 try await body(store, .redis(store))
