@@ -70,7 +70,9 @@ public struct RESPClusterConfiguration: Sendable {
             guard let components = URLComponents(string: "redis://" + part), let host = components.host, !host.isEmpty,
                 components.path.isEmpty
             else { throw .invalidURL("bad host in \(part.isEmpty ? "(empty)" : String(part)): \(usage)") }
-            seeds.append(RESPNodeAddress(host: host, port: components.port ?? 6379))
+            // URLComponents keeps an IPv6 literal's brackets; sockets and CLUSTER SLOTS do not.
+            let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+            seeds.append(RESPNodeAddress(host: bare, port: components.port ?? 6379))
         }
         var node = RESPClientConfiguration()
         node.useTLS = useTLS
