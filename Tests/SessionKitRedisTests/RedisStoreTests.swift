@@ -44,6 +44,56 @@ struct RedisStoreTests {
         #expect(store.sessionKey(anonymousID) == "\(store.keyPrefix)s:{\(anonymousID.hex)}")
     }
 
+    @Test("a session signed in before placements (43-character token, u:{digest} index) still loads, is listed, and is signed out everywhere")
+    func sessionFromBeforeTheUpgrade() async throws {
+        let store = try RedisTestServer.isolatedStore()
+        let engine = try SessionEngine(store: store)
+        let visits = SessionKey<Int>("visits")
+        // What the previous release left behind: an unplaced token, its session under
+        // s:{<digest>}, and its ID in the user's set under the old key.
+        let legacyToken = SessionToken.generate()
+        let now = Date()
+        try await store.create(
+            legacyToken.storageID,
+            SessionRecord(data: [:], userID: "grace", createdAt: now, idleExpiresAt: now + 600, absoluteExpiresAt: now + 3600)
+        )
+        let legacyIndex = store.legacyUserKey("grace")
+        // The previous release's layout: u:{<32 hex digits of SHA-256(user)>}.
+        #expect(legacyIndex.hasPrefix(store.keyPrefix + "u:{") && legacyIndex.hasSuffix("}"))
+        #expect(legacyIndex.utf8.count == store.keyPrefix.utf8.count + 4 + 32)
+        let member = legacyToken.storageID.hex
+        _ = try await store.client.send([RESPCommand("SREM", [store.userKey("grace"), member])], touching: store.userKey("grace"))
+        _ = try await store.client.send(
+            [RESPCommand("SADD", [legacyIndex, member]), RESPCommand("PEXPIRE", [legacyIndex, "3600000"])],
+            touching: legacyIndex
+        )
+        #expect(Set(try await store.keys()) == [store.sessionKey(legacyToken.storageID), legacyIndex])
+
+        // The old cookie keeps working.
+        let laptop = EngineTestClient(engine: engine)
+        laptop.cookie = legacyToken.text
+        let (user, _) = try await laptop.request { session -> String? in
+            try await session.set(visits, 1)
+            return try await session.userID
+        }
+        #expect(user == "grace")
+        #expect(laptop.cookie == legacyToken.text, "an ordinary request must not re-issue the cookie")
+
+        // A new sign-in on another device gets a placed token; both devices are listed.
+        let phone = EngineTestClient(engine: engine)
+        try await phone.send { try await $0.signIn(userID: "grace") }
+        let phoneToken = try #require(phone.cookie.flatMap { SessionToken(validating: $0) })
+        #expect(phoneToken.placement == store.placement(forUser: "grace"))
+        let listed = try await store.sessions(forUser: "grace").map(\.id)
+        #expect(Set(listed) == [legacyToken.storageID, phoneToken.storageID])
+
+        // Sign-out everywhere from the phone ends the old-format session too.
+        #expect(try await phone.request { try await $0.signOutOtherSessions() }.value == 1)
+        #expect(try await laptop.request { try await $0.userID }.value == nil)
+        #expect(try await store.load(legacyToken.storageID) == nil)
+        #expect(try await store.sessions(forUser: "grace").map(\.id) == [phoneToken.storageID])
+    }
+
     @Test("scripts are reloaded after SCRIPT FLUSH")
     func scriptFlush() async throws {
         let store = try RedisTestServer.isolatedStore()

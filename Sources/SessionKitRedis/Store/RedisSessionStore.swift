@@ -71,7 +71,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
     /// The key the user's set had before placements (`sk:u:{<hash of user>}`): still read, so
     /// sessions signed in before the upgrade are listed and signed out everywhere until they
     /// expire; never written.
-    func legacyUserKey(_ user: String) -> String {
+    package func legacyUserKey(_ user: String) -> String {
         "\(keyPrefix)u:{\(Self.userDigest(user))}"
     }
 
