@@ -54,6 +54,7 @@ env_lines() {
     echo "export SESSIONKIT_VALKEY_START='$SELF start-valkey'"
     echo "export SESSIONKIT_REDIS_CLUSTER_URL='redis-cluster://127.0.0.1:$((CLUSTER_BASE_PORT + 1)),127.0.0.1:$((CLUSTER_BASE_PORT + 2)),127.0.0.1:$((CLUSTER_BASE_PORT + 3))'"
     echo "export SESSIONKIT_REDIS_CLUSTER_PORTS='$(cluster_ports)'"
+    echo "export SESSIONKIT_REDIS_CLUSTER_NODE_START='$SELF start-cluster-node'"
 }
 
 start_postgres() {
@@ -142,8 +143,7 @@ start_cluster() {
         port=$((CLUSTER_BASE_PORT + index))
         stop_server "cluster-$port"
         rm -f "$STATE_DIR/cluster-$port.nodes.conf" "$STATE_DIR/cluster-$port.rdb"
-        start_server "cluster-$port" redis-server "$port" --cluster-enabled yes \
-            --cluster-config-file "cluster-$port.nodes.conf" --cluster-node-timeout 2000
+        start_cluster_node "$port"
         addresses+=("127.0.0.1:$port")
     done
     redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes >"$STATE_DIR/cluster-create.log" 2>&1 || {
@@ -161,6 +161,14 @@ start_cluster() {
     done
     echo "the Redis Cluster did not become ready" >&2
     return 1
+}
+
+# Starts one cluster node; a node that was killed rejoins from its nodes.conf (as a replica
+# of whichever node took over its slots).
+start_cluster_node() {
+    local port="$1"
+    start_server "cluster-$port" redis-server "$port" --cluster-enabled yes \
+        --cluster-config-file "cluster-$port.nodes.conf" --cluster-node-timeout 2000
 }
 
 stop_cluster() {
@@ -185,6 +193,7 @@ case "${1:-}" in
     stop-valkey) stop_valkey ;;
     start-cluster) start_cluster ;;
     stop-cluster) stop_cluster ;;
+    start-cluster-node) start_cluster_node "${2:?usage: $0 start-cluster-node PORT}" ;;
     start-postgres) start_postgres ;;
     stop-postgres) stop_postgres ;;
     *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;

@@ -10,7 +10,8 @@ public struct DemoOptions: Sendable, Equatable {
         case sqlite(path: String)
         /// A PostgreSQL server (`postgres://user:pass@host:port/db?sslmode=disable|prefer|require`).
         case postgres(url: String)
-        /// A Redis or Valkey server (`redis://[user[:pass]@]host[:port][/db]`, `rediss://` for TLS).
+        /// A Redis or Valkey server (`redis://[user[:pass]@]host[:port][/db]`, `rediss://` for TLS),
+        /// or a cluster (`redis-cluster://[user[:pass]@]host:port[,host:port…]`, `rediss-cluster://`).
         case redis(url: String)
     }
 
@@ -51,6 +52,8 @@ public struct DemoOptions: Sendable, Equatable {
                                sqlite:PATH
                                postgres://USER:PASS@HOST:PORT/DB[?sslmode=disable|prefer|require]
                                redis://[USER[:PASS]@]HOST[:PORT][/DB]  (rediss:// for TLS)
+                               redis-cluster://[USER[:PASS]@]HOST:PORT[,HOST:PORT…]
+                                        (a Redis/Valkey Cluster; rediss-cluster:// for TLS)
                                cookie   (sealed cookies; keys from SESSIONKIT_KEYS,
                                          else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
@@ -105,10 +108,10 @@ public struct DemoOptions: Sendable, Equatable {
             return .sqlite(path: path)
         case _ where text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"):
             return .postgres(url: text)
-        case _ where text.hasPrefix("redis://") || text.hasPrefix("rediss://"):
+        case _ where ["redis://", "rediss://", "redis-cluster://", "rediss-cluster://"].contains(where: text.hasPrefix):
             return .redis(url: text)
         default:
-            throw DemoOptionsError("unsupported --store \(text): use memory, cookie, sqlite:PATH, postgres://… or redis://…")
+            throw DemoOptionsError("unsupported --store \(text): use memory, cookie, sqlite:PATH, postgres://…, redis://… or redis-cluster://…")
         }
     }
 }

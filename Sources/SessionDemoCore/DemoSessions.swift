@@ -112,8 +112,7 @@ public struct DemoSessions: Sendable {
                 metrics: metrics
             )
         case .redis(let url):
-            let pool = RESPConnectionPool(configuration: try RESPClientConfiguration(url: url))
-            let store = RedisSessionStore(pool: pool, clock: clock)
+            let store = try RedisSessionStore(url: url, clock: clock)
             let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
             return DemoSessions(engine: engine, services: [], prepare: {}, metrics: metrics)
         }

@@ -2,12 +2,14 @@
 """Scale-out and fault-tolerance tests with real processes on loopback.
 
 nginx round-robins over three session-demo processes that share one store (PostgreSQL, then
-Redis). Scripted clients sign in, write, read and sign out through it while the script kills
+Redis, Valkey and a 6-node Redis Cluster; the cluster adds resharding, failover and SIGKILL
+scenarios from cluster_checks.py). Scripted clients sign in, write, read and sign out through it while the script kills
 an instance, stops the store, and signs a user out everywhere. Every loop is bounded in count
 and time. Prints measurements and a closing "N passed, N failed" line.
 
     python3 Tests/Topology/topology_test.py --binary .build/debug/session-demo \
-        --postgres "$SESSIONKIT_POSTGRES_URL" --redis "$SESSIONKIT_REDIS_URL"
+        --postgres "$SESSIONKIT_POSTGRES_URL" --redis "$SESSIONKIT_REDIS_URL" \
+        --cluster "$SESSIONKIT_REDIS_CLUSTER_URL"
 """
 import argparse
 import http.client
@@ -24,6 +26,8 @@ import time
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+
+from cluster_checks import cluster_checks
 
 RESULTS = []
 REPORT = []
@@ -182,7 +186,7 @@ def check(name, fn, *args):
         traceback.print_exc()
 
 
-def run_topology(label, binary, store, stop_store, start_store, work_dir):
+def run_topology(label, binary, store, stop_store, start_store, work_dir, cluster_ports=None):
     # User names are unique per run, so sessions left in a reused store cannot skew counts.
     label = f"{label}-{uuid.uuid4().hex[:6]}"
     demos = [Demo(binary, store, work_dir) for _ in range(3)]
@@ -457,7 +461,10 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir):
         check(f"{label}: concurrent cart additions across instances lose no item", concurrent_cart_across_instances)
         check(f"{label}: sign out everywhere from one instance", sign_out_everywhere)
         check(f"{label}: killing an instance under load signs nobody out", kill_an_instance_under_load)
-        check(f"{label}: a store outage answers 503 with Retry-After and recovers by itself", store_outage)
+        if stop_store:
+            check(f"{label}: a store outage answers 503 with Retry-After and recovers by itself", store_outage)
+        for name, scenario in cluster_checks(cluster_ports, lambda: Client(lb), label, report) if cluster_ports else []:
+            check(name, scenario)
     finally:
         nginx.stop()
         for demo in demos:
@@ -471,6 +478,8 @@ def main():
     parser.add_argument("--redis", default=os.environ.get("SESSIONKIT_REDIS_URL"))
     parser.add_argument("--valkey", default=os.environ.get("SESSIONKIT_VALKEY_URL"),
                         help="also run every scenario on Valkey (the Redis store, a valkey-server)")
+    parser.add_argument("--cluster", default=os.environ.get("SESSIONKIT_REDIS_CLUSTER_URL"),
+                        help="also run every scenario, plus resharding and failover, on a Redis Cluster")
     args = parser.parse_args()
     work_dir = tempfile.mkdtemp(prefix="sessionkit-topology-")
     for name in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
@@ -490,6 +499,10 @@ def main():
         run_topology("valkey", args.binary, args.valkey,
                      f"redis-cli -p {valkey_port} SHUTDOWN SAVE >/dev/null 2>&1; sleep 0.2",
                      os.environ["SESSIONKIT_VALKEY_START"], work_dir)
+    if args.cluster:
+        # Stopping a whole cluster is not an outage scenario; its failures are the cluster's own.
+        ports = [int(port) for port in os.environ["SESSIONKIT_REDIS_CLUSTER_PORTS"].split()]
+        run_topology("cluster", args.binary, args.cluster, None, None, work_dir, cluster_ports=ports)
     passed = sum(1 for _, ok in RESULTS if ok)
     failed = len(RESULTS) - passed
     print("\nMeasurements:")
