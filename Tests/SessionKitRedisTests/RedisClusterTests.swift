@@ -128,11 +128,25 @@ struct RedisClusterAvailabilityTests {
 @Suite("Redis Cluster (6 nodes)", .serialized, .enabled(if: RedisClusterTestServer.url != nil, RedisClusterTestServer.skipReason))
 struct RedisClusterTests {
     /// The store, its cluster client, a fresh slot map, and an operator with a pool per node.
+    /// Waits until every node reports the same slot owners (after an earlier test's failover
+    /// back, or a fresh cluster, a node may briefly hold an older map), so the test's map is
+    /// the one each node routes by.
     static func setUp() async throws -> (RedisSessionStore, RESPClusterClient, RESPClusterTopology, ClusterOperator) {
         let store = try RedisClusterTestServer.store()
         let client = try #require(store.client as? RESPClusterClient)
-        let topology = try await client.refreshTopology()
-        return (store, client, topology, try ClusterOperator(topology))
+        let first = try await client.refreshTopology()
+        let nodes = try ClusterOperator(first)
+        var topology = first
+        try await nodes.waitUntil("every node to agree on the slot map") {
+            topology = try await client.refreshTopology()
+            for node in nodes.pools.keys {
+                let view = try RESPClusterTopology(clusterSlots: try await nodes.run(node, "CLUSTER", ["SLOTS"]), reachedAt: node)
+                guard view.shards.map(\.slots) == topology.shards.map(\.slots), view.shards.map(\.primary) == topology.shards.map(\.primary)
+                else { return false }
+            }
+            return topology.coversAllSlots
+        }
+        return (store, client, topology, nodes)
     }
 
     @Test("the slot map covers every slot with 3 primaries; sessions spread over all of them; a user's session and index share a node")

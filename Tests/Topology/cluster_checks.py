@@ -41,8 +41,19 @@ class Cluster:
     def primaries(self):
         return [node for node in self.nodes() if "master" in node["flags"] and "fail" not in node["flags"] and node["slots"]]
 
-    def replica_of(self, primary):
-        return next(node for node in self.nodes() if node["primary_id"] == primary["id"] and "fail" not in node["flags"])
+    def replica_of(self, primary, seconds=30):
+        """The replica streaming from `primary`, waited for: right after a failover back, the
+        node asked may not yet list the demoted node as this primary's replica."""
+        deadline = time.time() + seconds
+        while True:
+            for node in self.nodes():
+                if node["primary_id"] != primary["id"] or "fail" in node["flags"]:
+                    continue
+                role = cli(node["port"], "ROLE", check=False).splitlines()
+                if len(role) >= 4 and role[0] == "slave" and role[2] == str(primary["port"]) and role[3] == "connected":
+                    return node
+            assert time.time() < deadline, f"no connected replica of {primary['port']} within {seconds}s"
+            time.sleep(0.05)
 
     def primary_of_slot(self, slot):
         for node in self.primaries():
