@@ -8,7 +8,7 @@ import Testing
 /// Every test against the real server runs in one serialized suite: the outage test stops it.
 @Suite("Redis store", .serialized, .enabled(if: RedisTestServer.isConfigured, RedisTestServer.skipReason))
 struct RedisStoreTests {
-    @Test(arguments: SessionStoreConformance.cases)
+    @Test(arguments: SessionStoreConformance.cases + SessionStoreConformance.capping)
     func conformance(_ check: SessionStoreConformance.Case) async throws {
         try await check.run { clock in try RedisTestServer.isolatedStore(clock: clock) }
     }

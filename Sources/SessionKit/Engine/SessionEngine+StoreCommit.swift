@@ -66,10 +66,12 @@ extension SessionEngine {
         // Steps are ordered so a sign-in that fails leaves the user as they were: the refusal
         // check changes nothing, other devices are evicted only after the new session exists,
         // and once it exists no later failure takes its cookie away.
-        if let user { try await refuseOverTheCap(user: user, excluding: oldID) }
-        let (fields, newID) = try await createInStore(store, record, replacing: oldID, cookieExpiresAt: cookieExpiresAt, now: now)
+        // A capping store enforces the cap inside the sign-in's own atomic write.
+        let cap = user == nil || !(store is any SessionCappingStore) ? nil : configuration.concurrentSessionLimit
+        if let user, cap == nil { try await refuseOverTheCap(user: user, excluding: oldID) }
+        let (fields, newID) = try await createInStore(store, record, replacing: oldID, cookieExpiresAt: cookieExpiresAt, now: now, cap: cap)
         metrics.regenerated.increment()
-        if let user, let newID {
+        if let user, let newID, cap == nil {
             return try await settleSessionLimit(user: user, newID: newID, fields: fields)
         }
         return fields
@@ -120,7 +122,8 @@ extension SessionEngine {
         _ record: SessionRecord,
         replacing oldID: SessionStorageID?,
         cookieExpiresAt: Date?,
-        now: Date
+        now: Date,
+        cap: SessionConfiguration.ConcurrentSessionLimit? = nil
     ) async throws -> (fields: HTTPFields, id: SessionStorageID?) {
         // A signed-in session goes where its store places the user; an anonymous rotation
         // stays where it was (one slot on a cluster); a new anonymous session has no placement.
@@ -132,7 +135,19 @@ extension SessionEngine {
             let token = SessionToken.generate(placement: placement)
             let newID = token.storageID
             do {
-                if let oldID {
+                if let cap, let capping = store as? any SessionCappingStore {
+                    switch try await storeCall("create", session: newID, { try await capping.create(newID, record, replacing: oldID, within: cap) }) {
+                    case .created(let evicted):
+                        for victim in evicted { recordEviction(victim, signedIn: newID, limit: cap.maxSessions) }
+                    case .refused:
+                        logCapRefusal(cap.maxSessions)
+                        throw SessionError.tooManySessions(limit: cap.maxSessions)
+                    case .replacedSessionEnded:
+                        metrics.droppedWrites.increment()
+                        logger.info("dropped a sign-in of a session that ended meanwhile", metadata: ["session": .string(oldID?.logPrefix ?? "none")])
+                        return (HTTPFields(), nil)
+                    }
+                } else if let oldID {
                     guard try await storeCall("rotate", session: oldID, { try await store.rotate(oldID, to: newID, record: record) }) else {
                         // Ended while this request ran: never re-create it, and send no cookie
                         // (a deleting one would also delete a newer login cookie).
@@ -177,14 +192,7 @@ extension SessionEngine {
             for victim in others.prefix(sessions.count - limit.maxSessions) {
                 do {
                     try await storeCall("delete", session: victim.id) { try await store.delete(victim.id) }
-                    metrics.evicted.increment()
-                    logger.notice(
-                        "ended a session over the user's session cap",
-                        metadata: [
-                            "event": "session.cap_evicted", "session": .string(victim.id.logPrefix),
-                            "signed_in_session": .string(newID.logPrefix), "limit": .stringConvertible(limit.maxSessions),
-                        ]
-                    )
+                    recordEviction(victim.id, signedIn: newID, limit: limit.maxSessions)
                 } catch {
                     logger.warning("could not evict a session over the cap; the sign-in stands", metadata: ["error": .string("\(error)")])
                     return fields
@@ -208,6 +216,18 @@ extension SessionEngine {
             logCapRefusal(limit.maxSessions)
             throw SessionError.tooManySessions(limit: limit.maxSessions)
         }
+    }
+
+    /// Counts and logs (security event) one session ended to make room under the cap.
+    private func recordEviction(_ victim: SessionStorageID, signedIn newID: SessionStorageID, limit: Int) {
+        metrics.evicted.increment()
+        logger.notice(
+            "ended a session over the user's session cap",
+            metadata: [
+                "event": "session.cap_evicted", "session": .string(victim.logPrefix),
+                "signed_in_session": .string(newID.logPrefix), "limit": .stringConvertible(limit),
+            ]
+        )
     }
 
     /// The security-event line for a sign-in refused by the session cap (403).

@@ -12,6 +12,38 @@ public protocol SessionUserIndexing: SessionStore {
     func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int
 }
 
+/// A store that enforces the per-user session cap in the same atomic step that writes the
+/// sign-in, so the cap is exact however many instances sign one user in at once: no moment
+/// with more than ``SessionConfiguration/ConcurrentSessionLimit/maxSessions`` live sessions,
+/// and with `.refuse` exactly the first `maxSessions` sign-ins succeed.
+///
+/// Without it the engine enforces the cap itself around the store's `create`/`rotate`: it
+/// converges to the cap across instances, but concurrent sign-ins through different instances
+/// can briefly exceed it.
+public protocol SessionCappingStore: SessionUserIndexing {
+    /// Creates the signed-in session `id` (moving the live session `oldID` to it when given,
+    /// as ``SessionStore/rotate(_:to:record:)`` does) while keeping `record.userID`'s live
+    /// sessions within `limit`: with `.evictOldest` the oldest others end in the same step;
+    /// with `.refuse` nothing is written when the user already has `maxSessions` others.
+    /// Throws ``SessionStoreError/collision`` when a live record already has `id`.
+    func create(
+        _ id: SessionStorageID,
+        _ record: SessionRecord,
+        replacing oldID: SessionStorageID?,
+        within limit: SessionConfiguration.ConcurrentSessionLimit
+    ) async throws -> SessionCapResult
+}
+
+/// What a capped sign-in did.
+public enum SessionCapResult: Sendable, Equatable {
+    /// The session was written; `evicted` lists the sessions that ended to make room.
+    case created(evicted: [SessionStorageID])
+    /// The user already had the cap's number of sessions (`.refuse`); nothing was written.
+    case refused
+    /// The session to be replaced was no longer live; nothing was written.
+    case replacedSessionEnded
+}
+
 /// A store that can reject a stale write: the optional versioned-write mode
 /// (``SessionConfiguration/versionedWrites``) and sealed-cookie revocation epochs need it.
 public protocol VersionedSessionStore: SessionStore {

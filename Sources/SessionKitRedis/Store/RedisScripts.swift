@@ -83,6 +83,87 @@ struct RedisScript: Sendable {
             """
     )
 
+    /// A sign-in under the per-user cap, in one step on the user's slot.
+    ///
+    /// KEYS: new session, user set, then one key per local member, then the old session
+    /// when it is replaced in this step. ARGV: now, expires, absolute, new member, old member
+    /// or '', user, max, 'evict' or 'refuse', local member count m, the m local members, foreign
+    /// count f, f pairs (member, created ms, or -1 when not live) of sessions indexed
+    /// elsewhere (the index from before placements), then field, value, …
+    ///
+    /// Returns {1, {evicted local members}, {foreign members to evict}}; {0} when the new ID
+    /// is taken; {-1} when the old session is gone; {2} when the set lists a member the caller
+    /// did not pass (read it again); {3} refused. Nothing is written unless it returns 1.
+    static let signIn = RedisScript(
+        chunkedCall + """
+            local now = tonumber(ARGV[1])
+            local m = tonumber(ARGV[9])
+            local oldKey = nil
+            if ARGV[5] ~= '' and #KEYS > 2 + m then oldKey = KEYS[#KEYS] end
+            if oldKey then
+              local old = redis.call('HGET', oldKey, 'm:e')
+              if not old or tonumber(old) <= now then return {-1} end
+            end
+            local e = redis.call('HGET', KEYS[1], 'm:e')
+            if e and tonumber(e) > now then return {0} end
+            local f = tonumber(ARGV[10 + m])
+            local foreign = 11 + m
+            local passed = {}
+            for i = 1, m do passed[ARGV[9 + i]] = true end
+            for i = 0, f - 1 do passed[ARGV[foreign + 2 * i]] = true end
+            for _, member in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+              if not passed[member] and member ~= ARGV[5] then return {2} end
+            end
+            local live, stale = {}, {}
+            for i = 1, m do
+              local member = ARGV[9 + i]
+              if member ~= ARGV[5] then
+                local meta = redis.call('HMGET', KEYS[2 + i], 'm:e', 'm:c', 'm:u')
+                if meta[1] and tonumber(meta[1]) > now and meta[3] == ARGV[6] then
+                  table.insert(live, {tonumber(meta[2]), member, KEYS[2 + i]})
+                else
+                  table.insert(stale, member)
+                end
+              end
+            end
+            for i = 0, f - 1 do
+              local member = ARGV[foreign + 2 * i]
+              local created = tonumber(ARGV[foreign + 2 * i + 1])
+              if member ~= ARGV[5] and created >= 0 then
+                table.insert(live, {created, member, false})
+              else
+                table.insert(stale, member)
+              end
+            end
+            local over = #live + 1 - tonumber(ARGV[7])
+            if over > 0 and ARGV[8] == 'refuse' then return {3} end
+            table.sort(live, function(a, b)
+              if a[1] ~= b[1] then return a[1] < b[1] end
+              return string.sub(a[2], 1, 64) < string.sub(b[2], 1, 64)
+            end)
+            local evicted, elsewhere = {}, {}
+            for i = 1, over do
+              if live[i][3] then
+                redis.call('DEL', live[i][3])
+                table.insert(stale, live[i][2])
+                table.insert(evicted, live[i][2])
+              else
+                table.insert(elsewhere, live[i][2])
+              end
+            end
+            redis.call('DEL', KEYS[1])
+            call('HSET', KEYS[1], foreign + 2 * f, #ARGV)
+            redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+            if oldKey then redis.call('DEL', oldKey) end
+            if ARGV[5] ~= '' then table.insert(stale, ARGV[5]) end
+            for _, member in ipairs(stale) do redis.call('SREM', KEYS[2], member) end
+            redis.call('SADD', KEYS[2], ARGV[4])
+            redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'NX')
+            redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'GT')
+            return {1, evicted, elsewhere}
+            """
+    )
+
     /// KEYS: session. ARGV: now, expected version or '', idle expiry, last seen, set count,
     /// field, value, …, removed count, field, …
     /// Returns 1 applied | 0 gone | -1 version conflict. With no fields it is a touch.

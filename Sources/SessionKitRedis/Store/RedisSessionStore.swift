@@ -23,7 +23,7 @@ import SessionKit
 /// is never re-created); destroy is one `DEL`. On a cluster, the one step that moves a session
 /// between slots — signing in from an anonymous session — is two scripts (the new session and
 /// its index entry first, then the anonymous one's deletion); see ``rotate(_:to:record:)``.
-public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore, PingableSessionStore,
+public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore, AtomicKeySessionStore, PingableSessionStore,
     SessionPlacingStore
 {
     /// Where commands go: one server's pool or a cluster client.
@@ -90,7 +90,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
 
     /// Whether keys may be used together in one script (always on one server; on a cluster,
     /// only when they share a hash slot).
-    private func sameSlot(_ keys: [String]) -> Bool {
+    func sameSlot(_ keys: [String]) -> Bool {
         client.allowsCrossSlotKeys || Set(keys.map { RESPHashSlot.of($0) }).count <= 1
     }
 
@@ -280,7 +280,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
     }
 
     /// One `SREM` per index set that lists some of `members`.
-    private func removals(_ members: [IndexMember]) -> [(RESPCommand, String)] {
+    func removals(_ members: [IndexMember]) -> [(RESPCommand, String)] {
         Dictionary(grouping: members, by: \.setKey).map { setKey, members in
             (RESPCommand("SREM", [setKey] + members.map(\.text)), setKey)
         }
@@ -349,14 +349,14 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
     // MARK: Helpers
 
     /// An entry of a user's index: the session it names and the set it was read from.
-    private struct IndexMember {
+    struct IndexMember {
         let id: SessionStorageID
         let text: String
         let setKey: String
     }
 
     /// The sessions the user's index lists, and those of the index from before placements.
-    private func members(of userID: String) async throws -> [IndexMember] {
+    func members(of userID: String) async throws -> [IndexMember] {
         let sets = [userKey(userID), legacyUserKey(userID)]
         let replies = try await sendGrouped(sets.map { (RESPCommand("SMEMBERS", [$0]), $0) })
         try Self.check(replies)
@@ -369,7 +369,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         }
     }
 
-    private func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPReply {
+    func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPReply {
         let tail = [String(keys.count)] + keys + arguments
         let reply = try await send([RESPCommand("EVALSHA", [script.sha1] + tail)], touching: keys.first)[0]
         if let error = reply.serverError, Self.isNoScript(error) {
@@ -379,7 +379,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         return reply
     }
 
-    private func command(_ command: RESPCommand, touching key: String?) async throws -> RESPReply {
+    func command(_ command: RESPCommand, touching key: String?) async throws -> RESPReply {
         let reply = try await send([command], touching: key)[0]
         if let error = reply.serverError { throw Self.storeError(error) }
         return reply
@@ -400,7 +400,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
 
     /// Sends commands that each touch their own key: as one pipeline on one server; on a
     /// cluster, one pipeline per slot, the slots concurrently. Replies come back in order.
-    private func sendGrouped(_ commands: [(RESPCommand, String)]) async throws -> [RESPReply] {
+    func sendGrouped(_ commands: [(RESPCommand, String)]) async throws -> [RESPReply] {
         if client.allowsCrossSlotKeys { return try await send(commands.map(\.0), touching: nil) }
         let groups = Dictionary(grouping: commands.indices) { RESPHashSlot.of(commands[$0].1) }
         var replies = [RESPReply](repeating: .null, count: commands.count)
@@ -418,7 +418,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         return replies
     }
 
-    private static func check(_ replies: [RESPReply]) throws {
+    static func check(_ replies: [RESPReply]) throws {
         if let error = replies.lazy.compactMap(\.serverError).first { throw storeError(error) }
     }
 
@@ -432,7 +432,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         return .unavailable(reason: error.description)
     }
 
-    private static func fields(of record: SessionRecord) -> [String] {
+    static func fields(of record: SessionRecord) -> [String] {
         var fields = [
             "m:c", millis(record.createdAt), "m:l", millis(record.lastSeenAt), "m:i", millis(record.idleExpiresAt),
             "m:a", millis(record.absoluteExpiresAt), "m:e", millis(record.expiresAt), "m:v", String(record.version),
@@ -488,7 +488,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         )
     }
 
-    private static func date(_ value: RESPReply?) -> Date {
+    static func date(_ value: RESPReply?) -> Date {
         Date(timeIntervalSince1970: Double(value?.int ?? 0) / 1000)
     }
 
@@ -496,7 +496,7 @@ public final class RedisSessionStore: SessionUserIndexing, VersionedSessionStore
         String(Int64((date.timeIntervalSince1970 * 1000).rounded()))
     }
 
-    private func millis(_ date: Date) -> String { Self.millis(date) }
+    func millis(_ date: Date) -> String { Self.millis(date) }
 }
 
 extension RedisSessionStore: DatabaseNamingSessionStore {

@@ -3,7 +3,7 @@ import SessionKit
 
 /// The contract every `SessionStore` must keep, as runnable cases, grouped by
 /// capability: ``core`` for every store, then ``userIndex``, ``versioned``, ``atomicKeys``,
-/// ``readiness`` and ``sweeping`` for the capability protocols a store adopts.
+/// ``readiness``, ``sweeping`` and ``capping`` for the capability protocols a store adopts.
 ///
 /// Store authors run the cases of what their store offers against a fresh store, unchanged,
 /// from any test framework. With Swift Testing:
