@@ -45,6 +45,7 @@ CONFIGURATIONS = [
     ("Hummingbird", "sessionkit-sqlite", "BenchHummingbird", "sessionkit-sqlite", "SessionKit SQLite"),
     ("Hummingbird", "sessionkit-postgres", "BenchHummingbird", "sessionkit-postgres", "SessionKit PostgreSQL"),
     ("Hummingbird", "sessionkit-redis", "BenchHummingbird", "sessionkit-redis", "SessionKit Redis"),
+    ("Hummingbird", "sessionkit-redis-cluster", "BenchHummingbird", "sessionkit-redis-cluster", "SessionKit Redis Cluster (3 primaries)"),
     ("Hummingbird", "hb-auth-memory", "BenchHummingbird", "hb-auth-memory", "hummingbird-auth SessionMiddleware (memory)"),
     ("Vapor", "bare", "BenchVapor", "bare", "bare Vapor"),
     ("Vapor", "sessionkit-memory", "BenchVapor", "sessionkit-memory", "SessionKit memory"),
@@ -208,7 +209,9 @@ def main():
     chosen = CONFIGURATIONS
     if args.only:
         wanted = set(args.only.split(","))
-        chosen = [c for c in CONFIGURATIONS if f"{c[0]}/{c[1]}" in wanted or f"{c[0]}/bare" == f"{c[0]}/{c[1]}"]
+        # Each chosen framework's bare server comes along: ratios are against it.
+        frameworks = {key.split("/")[0] for key in wanted}
+        chosen = [c for c in CONFIGURATIONS if f"{c[0]}/{c[1]}" in wanted or (c[1] == "bare" and c[0] in frameworks)]
 
     servers = []
     try:

@@ -201,12 +201,16 @@ def cluster_checks(ports, make_client, label, report):
                f"{load.errors} errors, {signed_out} clients signed out, {lost} acknowledged writes lost")
         assert load.errors == 0 and signed_out == 0 and lost == 0
 
-    def failover_under_load():
-        load = Load(make_client, f"failover-{label}")
+    def loaded_primary(name):
+        """Starts a load and returns it with the first primary and its replica."""
+        load = Load(make_client, f"{name}-{label}")
         load.start()
-        load.wait_for(200, "load before the failover")
+        load.wait_for(200, f"load before the {name}")
         primary = cluster.primaries()[0]
-        replica = cluster.replica_of(primary)
+        return load, primary, cluster.replica_of(primary)
+
+    def failover_under_load():
+        load, primary, replica = loaded_primary("failover")
         started = time.time()
         cluster.fail_over_to(replica["port"])
         promoted = time.time() - started
@@ -221,11 +225,7 @@ def cluster_checks(ports, make_client, label, report):
         cluster.wait_healthy()
 
     def sigkill_a_primary_under_load():
-        load = Load(make_client, f"sigkill-{label}")
-        load.start()
-        load.wait_for(200, "load before the kill")
-        primary = cluster.primaries()[0]
-        replica = cluster.replica_of(primary)
+        load, primary, replica = loaded_primary("sigkill")
         pid = int(next(line.split(":")[1] for line in cli(primary["port"], "INFO", "server").splitlines()
                        if line.startswith("process_id:")))
         killed = time.time()

@@ -19,9 +19,11 @@ public struct BenchSessions: Sendable {
     /// Runs once the services run and before the server accepts requests (migrations).
     public let prepare: @Sendable () async throws -> Void
 
-    /// Builds the engine for `store`: `memory`, `sqlite`, `postgres`, `redis` or `cookie`.
+    /// Builds the engine for `store`: `memory`, `sqlite`, `postgres`, `redis`, `redis-cluster`
+    /// or `cookie`.
     ///
-    /// PostgreSQL and Redis come from `SESSIONKIT_POSTGRES_URL` and `SESSIONKIT_REDIS_URL`;
+    /// PostgreSQL, Redis and the cluster come from `SESSIONKIT_POSTGRES_URL`,
+    /// `SESSIONKIT_REDIS_URL` and `SESSIONKIT_REDIS_CLUSTER_URL`;
     /// SQLite uses `BENCH_SQLITE_PATH` (default: a fresh file in the temporary directory).
     /// The configuration is SessionKit's production default (`__Host-id`, idle and absolute
     /// timeouts), so the numbers are what an app gets without tuning.
@@ -50,6 +52,9 @@ public struct BenchSessions: Sendable {
         case "redis":
             let url = try required("SESSIONKIT_REDIS_URL", environment)
             let store = RedisSessionStore(pool: RESPConnectionPool(configuration: try RESPClientConfiguration(url: url)))
+            return BenchSessions(engine: try SessionEngine(store: store, logger: logger), services: [], prepare: {})
+        case "redis-cluster":
+            let store = try RedisSessionStore(url: try required("SESSIONKIT_REDIS_CLUSTER_URL", environment))
             return BenchSessions(engine: try SessionEngine(store: store, logger: logger), services: [], prepare: {})
         default:
             throw SessionConfigurationError("unknown store \(store)")

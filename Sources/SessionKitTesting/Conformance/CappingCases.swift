@@ -6,10 +6,7 @@ extension SessionStoreConformance {
     public static let capping: [Case] = [
         Case(name: "a capped sign-in (evictOldest) ends the oldest others in the same step") { store, clock in
             let capping = try capability(store, as: (any SessionCappingStore).self)
-            let old = (0..<3).map { _ in placedID(store, "kim") }
-            for (offset, id) in old.enumerated() {
-                try await store.create(id, makeRecord(clock, userID: "kim", createdOffset: TimeInterval(offset)))
-            }
+            let old = try await signedInSessions(store, clock, user: "kim", count: 3)
             let signedIn = placedID(store, "kim")
             let result = try await capping.create(
                 signedIn,
@@ -23,10 +20,7 @@ extension SessionStoreConformance {
         },
         Case(name: "a capped sign-in (refuse) at the cap writes nothing; below it, it evicts nothing") { store, clock in
             let capping = try capability(store, as: (any SessionCappingStore).self)
-            let old = (0..<2).map { _ in placedID(store, "lee") }
-            for (offset, id) in old.enumerated() {
-                try await store.create(id, makeRecord(clock, userID: "lee", createdOffset: TimeInterval(offset)))
-            }
+            let old = try await signedInSessions(store, clock, user: "lee", count: 2)
             let refused = placedID(store, "lee")
             let atCap = try await capping.create(
                 refused,
@@ -108,6 +102,17 @@ extension SessionStoreConformance {
             try expect(refusePeak <= 3, "a listing during the sign-ins saw \(refusePeak) sessions")
         },
     ]
+}
+
+/// Creates `count` sessions of `user`, one second apart (oldest first), and returns their IDs.
+private func signedInSessions(_ store: any SessionStore, _ clock: TestClock, user: String, count: Int) async throws -> [SessionStorageID] {
+    var ids: [SessionStorageID] = []
+    for offset in 0..<count {
+        let id = placedID(store, user)
+        try await store.create(id, makeRecord(clock, userID: user, createdOffset: TimeInterval(offset)))
+        ids.append(id)
+    }
+    return ids
 }
 
 /// An ID the way the engine makes it: with the user's placement when the store places users.
