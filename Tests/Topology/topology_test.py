@@ -453,6 +453,18 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, cluste
             assert direct.me()["user"] == f"everywhere-{label}"
         report(f"{label}: sign out everywhere: 2 other devices dead on all 3 instances at once")
 
+    def session_cap_across_instances():
+        # The demo caps a user at 10 sessions (evictOldest). 30 devices sign one user in at
+        # once through nginx; afterwards exactly 10 are still signed in and listed.
+        devices = [Client(lb) for _ in range(30)]
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            list(pool.map(lambda device: device.login(f"capped-{label}"), devices))
+        signed_in = [device for device in devices if device.me()["user"] == f"capped-{label}"]
+        status, listed, _ = signed_in[0].request("GET", "/api/sessions") if signed_in else (None, [], None)
+        report(f"{label}: 30 concurrent sign-ins of one user through 3 instances (cap 10): "
+               f"{len(signed_in)} still signed in, {len(listed or [])} listed")
+        assert len(signed_in) == 10 and status == 200 and len(listed) == 10, (len(signed_in), status, listed)
+
     try:
         check(f"{label}: every request sees its own latest writes through the load balancer", read_your_writes)
         check(f"{label}: hundreds of concurrent clients never see each other's values", nonce_isolation)
@@ -460,6 +472,7 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, cluste
         check(f"{label}: concurrent increments of one key across instances lose nothing", concurrent_counter_across_instances)
         check(f"{label}: concurrent cart additions across instances lose no item", concurrent_cart_across_instances)
         check(f"{label}: sign out everywhere from one instance", sign_out_everywhere)
+        check(f"{label}: concurrent sign-ins of one user through every instance end at the session cap", session_cap_across_instances)
         check(f"{label}: killing an instance under load signs nobody out", kill_an_instance_under_load)
         if stop_store:
             check(f"{label}: a store outage answers 503 with Retry-After and recovers by itself", store_outage)
