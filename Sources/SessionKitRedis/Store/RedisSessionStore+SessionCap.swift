@@ -9,7 +9,7 @@ extension RedisSessionStore {
     static let capRetries = 64
 
     /// Signs a user in under the session cap in one script on the user's slot (see
-    /// ``SessionCappingStore``): the user's index, every session it lists there and the new
+    /// `SessionCappingStore`): the user's index, every session it lists there and the new
     /// session are read and written together, so concurrent sign-ins through any number of
     /// instances never exceed the cap, on one server and on a cluster alike.
     ///

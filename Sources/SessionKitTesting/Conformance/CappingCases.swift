@@ -2,7 +2,7 @@ import Foundation
 import SessionKit
 
 extension SessionStoreConformance {
-    /// Cases for ``SessionCappingStore``: the cap enforced inside the sign-in's own write.
+    /// Cases for `SessionCappingStore`: the cap enforced inside the sign-in's own write.
     public static let capping: [Case] = [
         Case(name: "a capped sign-in (evictOldest) ends the oldest others in the same step") { store, clock in
             let capping = try capability(store, as: (any SessionCappingStore).self)
