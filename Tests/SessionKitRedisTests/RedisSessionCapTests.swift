@@ -1,5 +1,6 @@
 import Foundation
 import SessionKit
+import SessionKitRESP
 import SessionKitRedis
 import SessionKitTesting
 import Testing
@@ -34,6 +35,9 @@ struct RedisSessionCapTests {
                 for index in 0..<15 {
                     signIns.addTask {
                         let device = EngineTestClient(engine: engines[index % 3])
+                        // Every third device signs in from an anonymous session (replaced by
+                        // the sign-in: on a cluster it lives in another slot).
+                        if index % 3 == 0 { try await device.send { try await $0.set(SessionKey<Int>("cart"), index) } }
                         do {
                             try await device.send { try await $0.signIn(userID: "zoe") }
                             return true
@@ -60,5 +64,23 @@ struct RedisSessionCapTests {
         case .evictOldest: #expect(admitted == 15 && refused == 0)
         case .refuse: #expect(admitted == 3 && refused == 12)
         }
+        for store in stores { await store.client.close() }
+    }
+
+    @Test("an index entry that is not a session ID neither counts toward the cap nor blocks a capped sign-in")
+    func unreadableIndexEntry() async throws {
+        let store = try RedisSessionStore(url: try RedisTestServer.configuredURL(), keyPrefix: "cap:\(UUID().uuidString.prefix(8)):")
+        let setKey = store.userKey("gus")
+        let added = try await store.client.send([RESPCommand("SADD", [setKey, "not-a-session-id"])], touching: setKey)
+        #expect(added.first?.int == 1)
+        let engine = try SessionEngine(
+            store: store,
+            configuration: SessionConfiguration(concurrentSessionLimit: .init(maxSessions: 1, policy: .refuse))
+        )
+        let device = EngineTestClient(engine: engine)
+        try await device.send { try await $0.signIn(userID: "gus") }
+        #expect(try await device.request { try await $0.userID }.value == "gus")
+        #expect(try await store.sessions(forUser: "gus").count == 1)
+        await store.client.close()
     }
 }

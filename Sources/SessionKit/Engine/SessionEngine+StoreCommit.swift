@@ -136,7 +136,12 @@ extension SessionEngine {
             let newID = token.storageID
             do {
                 if let cap, let capping = store as? any SessionCappingStore {
-                    switch try await storeCall("create", session: newID, { try await capping.create(newID, record, replacing: oldID, within: cap) }) {
+                    let operation: StaticString = oldID == nil ? "create" : "rotate"  // the same names as without a cap, for metrics
+                    switch try await storeCall(
+                        operation,
+                        session: oldID ?? newID,
+                        { try await capping.create(newID, record, replacing: oldID, within: cap) }
+                    ) {
                     case .created(let evicted):
                         for victim in evicted { recordEviction(victim, signedIn: newID, limit: cap.maxSessions) }
                     case .refused:

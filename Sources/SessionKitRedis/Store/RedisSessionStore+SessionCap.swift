@@ -18,7 +18,9 @@ extension RedisSessionStore {
     /// over. Sessions listed only by the index from before placements live in other slots:
     /// they count toward the cap as read just before, and those to evict are deleted right
     /// after the script. On a cluster, an anonymous session being replaced lives in its own
-    /// slot: it is checked before and deleted after, as in ``rotate(_:to:record:)``.
+    /// slot: it is checked before and deleted after (best effort; unlike
+    /// ``rotate(_:to:record:)``, a replaced session that ended in between does not undo the
+    /// sign-in, whose script may already have evicted others to make room for it).
     ///
     /// On a cluster, `id` must carry the user's placement (the engine's IDs do); another ID
     /// cannot share the index's slot and is refused with `.unavailable`.
@@ -32,6 +34,9 @@ extension RedisSessionStore {
             if let oldID { return try await rotate(oldID, to: id, record: record) ? .created(evicted: []) : .replacedSessionEnded }
             try await create(id, record)
             return .created(evicted: [])
+        }
+        guard limit.maxSessions >= 1 else {
+            throw SessionStoreError.unavailable(reason: "a session cap needs maxSessions of at least 1")
         }
         let newKey = sessionKey(id)
         let setKey = userKey(user)
@@ -63,16 +68,17 @@ extension RedisSessionStore {
             case 1:
                 let evicted = (reply.count > 1 ? reply[1].array ?? [] : []).compactMap { $0.string.flatMap(SessionStorageID.init(encoded:)) }
                 let elsewhere = Set((reply.count > 2 ? reply[2].array ?? [] : []).compactMap(\.string))
-                let evictedElsewhere = try await deleteForeign(foreign.map(\.member).filter { elsewhere.contains($0.text) })
+                // The sign-in is written: what follows is clean-up in other slots, best effort,
+                // so no failure there takes the new session's cookie away.
+                let evictedElsewhere = await deleteForeign(foreign.map(\.member).filter { elsewhere.contains($0.text) })
                 let staleElsewhere = foreign.filter { $0.createdAt == nil }.map(\.member)
                 if !staleElsewhere.isEmpty { _ = try? await sendGrouped(removals(staleElsewhere)) }
                 if let oldKey, !oldInScript {
-                    let ended = try await evaluate(.deleteReportingLive, keys: [oldKey], arguments: [millis(clock.now())])
-                    guard ended.int == 1 else {
-                        // Destroyed while this ran: the sign-in must not resurrect it.
-                        try await delete(id)
-                        return .replacedSessionEnded
-                    }
+                    // If the replaced session ended meanwhile (a second sign-in from the same
+                    // cookie through another instance, or a sign-out), the new session stands:
+                    // it carries its own fresh sign-in, and the script may already have evicted
+                    // others to make room for it. Undoing it could leave the user with none.
+                    _ = try? await evaluate(.deleteReportingLive, keys: [oldKey], arguments: [millis(clock.now())])
                 }
                 return .created(evicted: evicted + evictedElsewhere)
             case 0: throw SessionStoreError.collision
@@ -104,14 +110,15 @@ extension RedisSessionStore {
         }
     }
 
-    /// Deletes sessions the cap evicted outside the user's slot; returns the IDs that were live.
-    private func deleteForeign(_ members: [IndexMember]) async throws -> [SessionStorageID] {
+    /// Deletes sessions the cap evicted outside the user's slot, best effort; returns the IDs
+    /// that were live. One that cannot be deleted now ends at its own expiry.
+    private func deleteForeign(_ members: [IndexMember]) async -> [SessionStorageID] {
         guard !members.isEmpty else { return [] }
         let now = millis(clock.now())
         var ended: [SessionStorageID] = []
         for member in members {
-            let reply = try await evaluate(.deleteReportingLive, keys: [sessionKey(member.id)], arguments: [now])
-            if reply.int == 1 { ended.append(member.id) }
+            let reply = try? await evaluate(.deleteReportingLive, keys: [sessionKey(member.id)], arguments: [now])
+            if reply?.int == 1 { ended.append(member.id) }
         }
         _ = try? await sendGrouped(removals(members))
         return ended

@@ -337,12 +337,29 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     }
 
     /// Sends `PING` on a pooled connection.
-    /// On a cluster, every primary is asked: each serves its own slots.
+    /// On a cluster, every primary is asked at once (each serves its own slots); when one does
+    /// not answer, the slot map is fetched again and its primaries asked once more.
     public func ping() async throws {
         do {
-            for pool in try await client.primaryPools() { _ = try await pool.send(RESPCommand("PING")) }
+            do {
+                try await Self.ping(try await client.primaryPools())
+            } catch let error as RESPClientError {
+                // On a cluster a primary that does not answer may already have been replaced
+                // by its replica: check the current map once before reporting the store down,
+                // so readiness returns with the failover, not with the next periodic refresh.
+                guard let fresh = try? await client.refreshedPrimaryPools() else { throw error }
+                try await Self.ping(fresh)
+            }
         } catch let error as RESPClientError {
             throw Self.storeError(error)
+        }
+    }
+
+    /// `PING`s every pool at once; throws the first failure.
+    private static func ping(_ pools: [RESPConnectionPool]) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for pool in pools { group.addTask { _ = try await pool.send(RESPCommand("PING")) } }
+            try await group.waitForAll()
         }
     }
 
@@ -361,12 +378,21 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         let replies = try await sendGrouped(sets.map { (RESPCommand("SMEMBERS", [$0]), $0) })
         try Self.check(replies)
         var seen = Set<SessionStorageID>()
-        return zip(sets, replies).flatMap { setKey, reply in
+        var unreadable: [(RESPCommand, String)] = []
+        let members = zip(sets, replies).flatMap { setKey, reply in
             (reply.array ?? []).compactMap { entry -> IndexMember? in
-                guard let text = entry.string, let id = SessionStorageID(encoded: text), seen.insert(id).inserted else { return nil }
+                guard let text = entry.string, let id = SessionStorageID(encoded: text) else {
+                    // Not an ID this store wrote: removed (best effort), so a capped sign-in,
+                    // whose script compares the whole set, is not blocked by it.
+                    if let text = entry.string { unreadable.append((RESPCommand("SREM", [setKey, text]), setKey)) }
+                    return nil
+                }
+                guard seen.insert(id).inserted else { return nil }
                 return IndexMember(id: id, text: text, setKey: setKey)
             }
         }
+        if !unreadable.isEmpty { _ = try? await sendGrouped(unreadable) }
+        return members
     }
 
     func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPReply {
