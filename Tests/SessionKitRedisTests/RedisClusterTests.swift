@@ -97,7 +97,7 @@ final class ClusterOperator: Sendable {
         try await waitForSyncedReplica(replica)
         for _ in 0..<5 {
             try await run(replica, "CLUSTER", ["FAILOVER"])
-            let promoted = try? await waitUntil("\(replica) to become primary", timeout: .seconds(7)) {
+            let promoted: Void? = try? await waitUntil("\(replica) to become primary", timeout: .seconds(7)) {
                 try await run(replica, "ROLE", []).array?.first?.string == "master"
             }
             if promoted != nil { return }

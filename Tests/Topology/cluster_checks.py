@@ -228,13 +228,26 @@ def cluster_checks(ports, make_client, label, report):
         load, primary, replica = loaded_primary("sigkill")
         pid = int(next(line.split(":")[1] for line in cli(primary["port"], "INFO", "server").splitlines()
                        if line.startswith("process_id:")))
+        readiness = make_client()
         killed = time.time()
         os.kill(pid, signal.SIGKILL)
         deadline = time.time() + 60
+        unready = 0  # /readyz answers while the shard has no primary
         while not cli(replica["port"], "ROLE", check=False).startswith("master"):
             assert time.time() < deadline, "the replica was not promoted after the primary was killed"
+            if readiness.request("GET", "/readyz", timeout=5)[0] == 503:
+                unready += 1
             time.sleep(0.02)
         promoted = time.time() - killed
+        # Readiness comes back with the promotion: a failed ping refetches the slot map.
+        ready_deadline = time.time() + 30
+        while readiness.request("GET", "/readyz", timeout=5)[0] != 200:
+            assert time.time() < ready_deadline, "/readyz did not return to 200 after the promotion"
+            time.sleep(0.02)
+        ready_after = time.time() - killed - promoted
+        report(f"{label}: /readyz after a SIGKILLed primary: 503 on {unready} polls before the promotion, "
+               f"200 again {ready_after:.2f}s after it")
+        assert unready > 0, "/readyz never reported the shard without a primary"
         cluster.wait_healthy()
         load.wait_for(300, "load after the promotion")
         signed_out, lost = load.finish()

@@ -129,6 +129,11 @@ public final class RESPClusterClient: RESPCommandSending {
         try await currentTopology().primaries.map(pool(for:))
     }
 
+    /// The pools of the primaries of a freshly fetched slot map.
+    public func refreshedPrimaryPools() async throws -> [RESPConnectionPool]? {
+        try await sharedRefresh().primaries.map(pool(for:))
+    }
+
     /// Closes every node's connections.
     public func close() async {
         let pools = state.withLock { state -> [RESPConnectionPool] in

@@ -16,8 +16,18 @@ public protocol RESPCommandSending: Sendable {
     /// such as `SCAN` or `SCRIPT FLUSH`.
     func primaryPools() async throws -> [RESPConnectionPool]
 
+    /// The primaries' pools after asking the servers for the current layout again (a cluster:
+    /// a fresh slot map, as after a failover), or `nil` when the layout cannot change (one
+    /// server). Defaults to `nil`.
+    func refreshedPrimaryPools() async throws -> [RESPConnectionPool]?
+
     /// Closes every connection.
     func close() async
+}
+
+extension RESPCommandSending {
+    /// `nil`: the layout is fixed.
+    public func refreshedPrimaryPools() async throws -> [RESPConnectionPool]? { nil }
 }
 
 extension RESPConnectionPool: RESPCommandSending {
