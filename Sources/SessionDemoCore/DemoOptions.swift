@@ -11,7 +11,8 @@ public struct DemoOptions: Sendable, Equatable {
         /// A PostgreSQL server (`postgres://user:pass@host:port/db?sslmode=disable|prefer|require`).
         case postgres(url: String)
         /// A Redis or Valkey server (`redis://[user[:pass]@]host[:port][/db]`, `rediss://` for TLS),
-        /// or a cluster (`redis-cluster://[user[:pass]@]host:port[,host:port…]`, `rediss-cluster://`).
+        /// a cluster (`redis-cluster://[user[:pass]@]host:port[,host:port…]`, `rediss-cluster://`),
+        /// or a primary that Sentinels fail over (`redis-sentinel://host:port[,host:port…][/db]#NAME`).
         case redis(url: String)
     }
 
@@ -54,6 +55,10 @@ public struct DemoOptions: Sendable, Equatable {
                                redis://[USER[:PASS]@]HOST[:PORT][/DB]  (rediss:// for TLS)
                                redis-cluster://[USER[:PASS]@]HOST:PORT[,HOST:PORT…]
                                         (a Redis/Valkey Cluster; rediss-cluster:// for TLS)
+                               redis-sentinel://HOST:PORT[,HOST:PORT…][/DB]#PRIMARY_NAME
+                                        (a primary that Redis Sentinel fails over; add
+                                        ?acknowledge=none|critical|all to any Redis URL to
+                                        choose which writes wait for a replica)
                                cookie   (sealed cookies; keys from SESSIONKIT_KEYS,
                                          else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
@@ -98,6 +103,9 @@ public struct DemoOptions: Sendable, Equatable {
         return options
     }
 
+    /// The URL schemes the Redis store takes: one server, a cluster, a Sentinel-watched primary.
+    private static let redisSchemes = ["redis://", "rediss://", "redis-cluster://", "rediss-cluster://", "redis-sentinel://", "rediss-sentinel://"]
+
     static func parseStore(_ text: String) throws(DemoOptionsError) -> StoreSpec {
         switch text {
         case "memory": return .memory
@@ -108,10 +116,12 @@ public struct DemoOptions: Sendable, Equatable {
             return .sqlite(path: path)
         case _ where text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"):
             return .postgres(url: text)
-        case _ where ["redis://", "rediss://", "redis-cluster://", "rediss-cluster://"].contains(where: text.hasPrefix):
+        case _ where redisSchemes.contains(where: text.hasPrefix):
             return .redis(url: text)
         default:
-            throw DemoOptionsError("unsupported --store \(text): use memory, cookie, sqlite:PATH, postgres://…, redis://… or redis-cluster://…")
+            throw DemoOptionsError(
+                "unsupported --store \(text): use memory, cookie, sqlite:PATH, postgres://…, redis://…, redis-cluster://… or redis-sentinel://…"
+            )
         }
     }
 }

@@ -8,7 +8,7 @@ public struct RESPClientError: Error, Sendable, Hashable, CustomStringConvertibl
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Base: String, Sendable, Hashable {
             case server, connectionClosed, timedOut, protocolViolation, backingOff
-            case unexpectedReply, invalidURL, cancelled
+            case unexpectedReply, invalidURL, cancelled, notAcknowledged, noPrimary
         }
         fileprivate let base: Base
         private init(_ base: Base) { self.base = base }
@@ -28,6 +28,12 @@ public struct RESPClientError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let unexpectedReply = Code(.unexpectedReply)
         /// The connection URL is malformed.
         public static let invalidURL = Code(.invalidURL)
+        /// The write ran on the primary, but fewer replicas than required confirmed it within
+        /// the durable-acknowledge timeout (`WAIT`): it may be lost if the primary fails now.
+        public static let notAcknowledged = Code(.notAcknowledged)
+        /// No server could be confirmed as the writable primary (the Sentinels named none, or
+        /// the one they named answers `ROLE` as a replica): a failover is under way.
+        public static let noPrimary = Code(.noPrimary)
         /// The caller's task was cancelled before the reply arrived.
         public static let cancelled = Code(.cancelled)
 
@@ -83,6 +89,13 @@ public struct RESPClientError: Error, Sendable, Hashable, CustomStringConvertibl
     }
     /// A reply had a shape the caller did not expect.
     public static func unexpectedReply(_ reply: String) -> RESPClientError { RESPClientError(.unexpectedReply, message: reply) }
+    /// `WAIT` reported `replicas` confirmations where `required` were asked for.
+    public static func notAcknowledged(replicas: Int, required: Int) -> RESPClientError {
+        RESPClientError(.notAcknowledged, message: "\(replicas) of \(required) replicas confirmed the write")
+    }
+    /// No writable primary could be found; `reason` says what each source answered. Nothing
+    /// was sent, so the command may be sent again once a primary is known.
+    public static func noPrimary(_ reason: String) -> RESPClientError { RESPClientError(.noPrimary, message: reason, unsent: true) }
     /// The connection URL is malformed.
     public static func invalidURL(_ reason: String) -> RESPClientError { RESPClientError(.invalidURL, message: reason) }
     /// The caller's task was cancelled before the reply arrived. The command may still run on
@@ -120,6 +133,8 @@ public struct RESPClientError: Error, Sendable, Hashable, CustomStringConvertibl
         case .unexpectedReply: return "unexpected Redis reply: \(message)"
         case .invalidURL: return "invalid Redis URL: \(message)"
         case .cancelled: return "Redis command cancelled"
+        case .notAcknowledged: return "Redis write not acknowledged by enough replicas: \(message)"
+        case .noPrimary: return "no Redis primary: \(message)"
         }
     }
 }

@@ -333,7 +333,10 @@ extension RedisStoreTests {
         "Redis client",
         .serialized,
         .enabled(if: RedisTestServer.isConfigured, RedisTestServer.skipReason),
-        .disabled(if: RedisTestServer.isCluster, "single-server client tests; the cluster client has its own suite")
+        .disabled(
+            if: RedisTestServer.isConfigured && !RedisTestServer.isSingleServer,
+            "single-server client tests; the cluster and Sentinel clients have their own suites"
+        )
     )
     struct ClientTests {
         // MARK: RESP3

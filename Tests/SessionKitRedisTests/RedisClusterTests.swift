@@ -105,13 +105,8 @@ final class ClusterOperator: Sendable {
         throw RESPClientError.unexpectedReply("\(replica) was not promoted after 5 manual failovers")
     }
 
-    /// Waits (bounded) until `condition` holds, checking every 50 ms.
     func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else { throw RESPClientError.unexpectedReply("timed out waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await RedisTestServer.waitUntil(what, timeout: timeout, condition)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SessionKit
+import SessionKitRESP
 import SessionKitRedis
 import SessionKitTesting
 import Testing
@@ -17,6 +18,10 @@ enum RedisTestServer {
     /// then stay out, and the store tests run through ``RESPClusterClient``.
     static let isCluster = url?.hasPrefix("redis-cluster://") ?? false
 
+    /// Whether the URL names one server by its address (`redis://`, `rediss://`), not a
+    /// cluster or a Sentinel-watched primary: the single-server client tests need one.
+    static let isSingleServer = url.map { $0.hasPrefix("redis://") || $0.hasPrefix("rediss://") } ?? false
+
     static func configuration() throws -> RESPClientConfiguration {
         try RESPClientConfiguration(url: try configuredURL())
     }
@@ -32,6 +37,15 @@ enum RedisTestServer {
         let prefix = "test:\(UUID().uuidString.prefix(8)):"
         if let pool { return RedisSessionStore(pool: pool, keyPrefix: prefix, clock: clock) }
         return try RedisSessionStore(url: try configuredURL(), keyPrefix: prefix, clock: clock)
+    }
+
+    /// Waits (bounded) until `condition` holds, checking every 50 ms.
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw RESPClientError.unexpectedReply("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     static func runCommand(_ variable: String) throws {

@@ -49,6 +49,31 @@ public final class RESPClusterClient: RESPCommandSending {
 
     /// Sends `commands` to the primary serving `key`'s slot, following redirects.
     public func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply] {
+        try await route(commands, touching: key) { pool, batch in try await pool.send(batch) }
+    }
+
+    /// Sends `commands` to the primary serving `key`'s slot, following redirects, each batch
+    /// followed by `WAIT` on that primary.
+    public func sendAcknowledged(_ commands: [RESPCommand], touching key: String?, replicas: Int, timeout: Duration) async throws
+        -> [RESPReply]
+    {
+        try await route(commands, touching: key) { pool, batch in
+            try await pool.sendAcknowledged(batch, replicas: replicas, timeout: timeout)
+        }
+    }
+
+    /// The replicas the slot map lists for the shard of `key`'s slot (any shard's without a key).
+    public func replicaCount(touching key: String?) -> Int? {
+        guard let topology = self.topology else { return nil }
+        guard let key else { return topology.shards.map(\.replicas.count).min() }
+        return topology.shard(forSlot: RESPHashSlot.of(key))?.replicas.count
+    }
+
+    private func route(
+        _ commands: [RESPCommand],
+        touching key: String?,
+        sending: (RESPConnectionPool, [RESPCommand]) async throws -> [RESPReply]
+    ) async throws -> [RESPReply] {
         guard !commands.isEmpty else { return [] }
         let slot = key.map { RESPHashSlot.of($0) }
         var replies = [RESPReply?](repeating: nil, count: commands.count)
@@ -74,7 +99,7 @@ public final class RESPClusterClient: RESPCommandSending {
                 for index in asking { batch += [RESPCommand("ASKING"), commands[index]] }
                 let answered: [RESPReply]
                 do {
-                    answered = try await pool(for: address).send(batch)
+                    answered = try await sending(pool(for: address), batch)
                 } catch let error as RESPClientError where error.commandWasNotSent {
                     unreachable = error
                     refresh = true

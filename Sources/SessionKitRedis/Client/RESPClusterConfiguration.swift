@@ -1,4 +1,3 @@
-import Foundation
 import SessionKitRESP
 
 /// Where and how to reach a Redis (or Valkey) Cluster.
@@ -47,47 +46,10 @@ public struct RESPClusterConfiguration: Sendable {
         let usage = "expected redis-cluster://[user[:password]@]host[:port][,host[:port]…]"
         let schemes = ["redis-cluster://": false, "rediss-cluster://": true]
         guard let (prefix, useTLS) = schemes.first(where: { text.hasPrefix($0.key) }) else { throw .invalidURL(usage) }
-        var rest = Substring(text.dropFirst(prefix.count))
-        var query: Substring = ""
-        if let mark = rest.firstIndex(of: "?") {
-            query = rest[rest.index(after: mark)...]
-            rest = rest[..<mark]
-        }
-        var userInfo: Substring?
-        if let at = rest.lastIndex(of: "@") {
-            userInfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-        }
-        if let slash = rest.firstIndex(of: "/") {
-            guard rest[rest.index(after: slash)...].allSatisfy({ $0 == "/" || $0 == "0" }) else {
-                throw .invalidURL("a cluster has only database 0")
-            }
-            rest = rest[..<slash]
-        }
-        var seeds: [RESPNodeAddress] = []
-        for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
-            // A single URL parser per host keeps IPv6 literals ([::1]:7000) and ports honest.
-            guard let components = URLComponents(string: "redis://" + part), let host = components.host, !host.isEmpty,
-                components.path.isEmpty
-            else { throw .invalidURL("bad host in \(part.isEmpty ? "(empty)" : String(part)): \(usage)") }
-            // URLComponents keeps an IPv6 literal's brackets; sockets and CLUSTER SLOTS do not.
-            let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-            seeds.append(RESPNodeAddress(host: bare, port: components.port ?? 6379))
-        }
-        var node = RESPClientConfiguration()
-        node.useTLS = useTLS
-        if let userInfo {
-            let parts = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            let user = parts[0].removingPercentEncoding ?? String(parts[0])
-            if !user.isEmpty { node.username = user }
-            if parts.count > 1 { node.password = parts[1].removingPercentEncoding ?? String(parts[1]) }
-        }
-        for item in query.split(separator: "&") {
-            let pair = item.split(separator: "=", maxSplits: 1)
-            guard pair.first == "protocol" else { continue }
-            guard pair.count == 2, pair[1] == "2" || pair[1] == "3" else { throw .invalidURL("protocol must be 2 or 3") }
-            node.protocolVersion = pair[1] == "3" ? 3 : 2
-        }
+        let parts = try RESPMultiHostURL(text, prefix: prefix, defaultPort: 6379, usage: usage)
+        guard parts.database == 0 else { throw .invalidURL("a cluster has only database 0") }
+        let seeds = parts.hosts
+        let node = try parts.nodeConfiguration(useTLS: useTLS)
         self.init(seeds: seeds, node: node)
     }
 }

@@ -8,6 +8,16 @@ public protocol RESPCommandSending: Sendable {
     /// commands touch no key, any node will do). Error replies are returned, not thrown.
     func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply]
 
+    /// Sends `commands` like ``send(_:touching:)``, then `WAIT replicas timeout` on the same
+    /// connection, one that carries no other kind of request. Throws
+    /// `RESPClientError.notAcknowledged(replicas:required:)` when fewer replicas confirm in time.
+    func sendAcknowledged(_ commands: [RESPCommand], touching key: String?, replicas: Int, timeout: Duration) async throws -> [RESPReply]
+
+    /// How many replicas the primary serving `key` streams to, as the client last learned it,
+    /// or `nil` when the client does not track replicas (one server named by its address).
+    /// Defaults to `nil`.
+    func replicaCount(touching key: String?) -> Int?
+
     /// Whether one command or script may touch keys of different hash slots (a single server:
     /// yes; a cluster: no, that is `CROSSSLOT`).
     var allowsCrossSlotKeys: Bool { get }
@@ -28,12 +38,22 @@ public protocol RESPCommandSending: Sendable {
 extension RESPCommandSending {
     /// `nil`: the layout is fixed.
     public func refreshedPrimaryPools() async throws -> [RESPConnectionPool]? { nil }
+
+    /// `nil`: replicas are not tracked.
+    public func replicaCount(touching key: String?) -> Int? { nil }
 }
 
 extension RESPConnectionPool: RESPCommandSending {
     /// Sends on this pool's server, whatever the keys.
     public func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply] {
         try await send(commands)
+    }
+
+    /// Sends on this pool's server, followed by `WAIT`.
+    public func sendAcknowledged(_ commands: [RESPCommand], touching key: String?, replicas: Int, timeout: Duration) async throws
+        -> [RESPReply]
+    {
+        try await sendAcknowledged(commands, replicas: replicas, timeout: timeout)
     }
 
     /// `true`: one server holds every key.

@@ -26,6 +26,10 @@ public final class RESPConnectionPool: Sendable {
     public let configuration: RESPClientConfiguration
     private let slots: [ConnectionSlot]
     private let next = Atomic<Int>(0)
+    /// Connections of their own for writes followed by `WAIT`, which holds its connection until
+    /// the replicas confirm: the other requests never queue behind it.
+    private let acknowledgedSlots: [ConnectionSlot]
+    private let nextAcknowledged = Atomic<Int>(0)
     private let group: any EventLoopGroup
 
     /// Creates a pool; connections open on first use.
@@ -33,6 +37,7 @@ public final class RESPConnectionPool: Sendable {
         self.configuration = configuration
         self.group = group
         self.slots = (0..<max(1, configuration.connectionCount)).map { _ in ConnectionSlot() }
+        self.acknowledgedSlots = (0..<max(1, configuration.connectionCount)).map { _ in ConnectionSlot() }
     }
 
     /// Sends commands as one pipeline on one connection; one reply per command.
@@ -40,6 +45,24 @@ public final class RESPConnectionPool: Sendable {
         let index = next.add(1, ordering: .relaxed).newValue % slots.count
         let connection = try await slots[index].connection(configuration: configuration, group: group)
         return try await connection.send(commands)
+    }
+
+    /// Sends commands as one pipeline followed by `WAIT replicas timeout`, on a connection that
+    /// carries only such writes, and returns the commands' replies once at least `replicas`
+    /// replicas hold every write of the pipeline. Fewer confirmations within `timeout` throw
+    /// `RESPClientError.notAcknowledged(replicas:required:)`: the writes ran on this server but
+    /// may not survive its loss.
+    public func sendAcknowledged(_ commands: [RESPCommand], replicas: Int, timeout: Duration) async throws -> [RESPReply] {
+        guard !commands.isEmpty else { return [] }
+        let index = nextAcknowledged.add(1, ordering: .relaxed).newValue % acknowledgedSlots.count
+        let connection = try await acknowledgedSlots[index].connection(configuration: configuration, group: group)
+        let milliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        var replies = try await connection.send(commands + [RESPCommand("WAIT", [String(replicas), String(milliseconds)])])
+        let wait = replies.removeLast()
+        if let error = wait.serverError { throw error }
+        guard let confirmed = wait.int else { throw RESPClientError.unexpectedReply("WAIT answered \(wait)") }
+        guard confirmed >= replicas else { throw RESPClientError.notAcknowledged(replicas: Int(confirmed), required: replicas) }
+        return replies
     }
 
     /// Sends one command; server errors are thrown.
@@ -51,7 +74,7 @@ public final class RESPConnectionPool: Sendable {
 
     /// Closes every open connection.
     public func close() async {
-        for slot in slots { await slot.close() }
+        for slot in slots + acknowledgedSlots { await slot.close() }
     }
 }
 

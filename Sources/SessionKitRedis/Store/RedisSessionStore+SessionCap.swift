@@ -46,7 +46,7 @@ extension RedisSessionStore {
         let oldKey = oldID.map(sessionKey)
         let oldInScript = oldKey.map { sameSlot([newKey, $0]) } ?? true
         if let oldKey, !oldInScript {
-            let expiry = try await command(RESPCommand("HGET", [oldKey, "m:e"]), touching: oldKey).int
+            let expiry = try await command(RESPCommand("HGET", [oldKey, "m:e"]), touching: oldKey, .read).int
             guard let expiry, expiry > Int64(millis(clock.now())) ?? 0 else { return .replacedSessionEnded }
         }
         for _ in 0..<Self.capRetries {
@@ -63,7 +63,7 @@ extension RedisSessionStore {
             arguments.append(String(foreign.count))
             for (member, createdAt) in foreign { arguments += [member.text, createdAt ?? "-1"] }
             arguments += Self.fields(of: record)
-            let reply = try await evaluate(.signIn, keys: keys, arguments: arguments).array ?? []
+            let reply = try await evaluate(.signIn, keys: keys, arguments: arguments, .securityCritical).array ?? []
             switch reply.first?.int {
             case 1:
                 let evicted = (reply.count > 1 ? reply[1].array ?? [] : []).compactMap { $0.string.flatMap(SessionStorageID.init(encoded:)) }
@@ -72,13 +72,13 @@ extension RedisSessionStore {
                 // so no failure there takes the new session's cookie away.
                 let evictedElsewhere = await deleteForeign(foreign.map(\.member).filter { elsewhere.contains($0.text) })
                 let staleElsewhere = foreign.filter { $0.createdAt == nil }.map(\.member)
-                if !staleElsewhere.isEmpty { _ = try? await sendGrouped(removals(staleElsewhere)) }
+                if !staleElsewhere.isEmpty { _ = try? await sendGrouped(removals(staleElsewhere), .write) }
                 if let oldKey, !oldInScript {
                     // If the replaced session ended meanwhile (a second sign-in from the same
                     // cookie through another instance, or a sign-out), the new session stands:
                     // it carries its own fresh sign-in, and the script may already have evicted
                     // others to make room for it. Undoing it could leave the user with none.
-                    _ = try? await evaluate(.deleteReportingLive, keys: [oldKey], arguments: [millis(clock.now())])
+                    _ = try? await evaluate(.deleteReportingLive, keys: [oldKey], arguments: [millis(clock.now())], .securityCritical)
                 }
                 return .created(evicted: evicted + evictedElsewhere)
             case 0: throw SessionStoreError.collision
@@ -99,7 +99,8 @@ extension RedisSessionStore {
             members.map { member in
                 let key = sessionKey(member.id)
                 return (RESPCommand("HMGET", [key, "m:e", "m:c", "m:u"]), key)
-            }
+            },
+            .read
         )
         let now = Int64(millis(clock.now())) ?? 0
         return zip(members, replies).map { member, reply in
@@ -117,10 +118,10 @@ extension RedisSessionStore {
         let now = millis(clock.now())
         var ended: [SessionStorageID] = []
         for member in members {
-            let reply = try? await evaluate(.deleteReportingLive, keys: [sessionKey(member.id)], arguments: [now])
+            let reply = try? await evaluate(.deleteReportingLive, keys: [sessionKey(member.id)], arguments: [now], .securityCritical)
             if reply?.int == 1 { ended.append(member.id) }
         }
-        _ = try? await sendGrouped(removals(members))
+        _ = try? await sendGrouped(removals(members), .write)
         return ended
     }
 }

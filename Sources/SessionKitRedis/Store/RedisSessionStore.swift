@@ -30,30 +30,55 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     public let client: any RESPCommandSending
     /// The prefix of every key.
     public let keyPrefix: String
+    /// Which writes wait until replicas hold them before the store answers.
+    public let durability: RedisDurability
     let clock: any SessionClock
 
-    /// Creates a store over a single server's pool or a cluster client.
-    public init(client: any RESPCommandSending, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) {
+    /// Creates a store over a single server's pool, a cluster client or a Sentinel client.
+    public init(
+        client: any RESPCommandSending,
+        keyPrefix: String = "sk:",
+        durability: RedisDurability = .automatic,
+        clock: any SessionClock = SystemSessionClock()
+    ) {
         self.client = client
         self.keyPrefix = keyPrefix
+        self.durability = durability
         self.clock = clock
     }
 
     /// Creates a store over one server's pool.
-    public convenience init(pool: RESPConnectionPool, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) {
-        self.init(client: pool as any RESPCommandSending, keyPrefix: keyPrefix, clock: clock)
+    public convenience init(
+        pool: RESPConnectionPool,
+        keyPrefix: String = "sk:",
+        durability: RedisDurability = .automatic,
+        clock: any SessionClock = SystemSessionClock()
+    ) {
+        self.init(client: pool as any RESPCommandSending, keyPrefix: keyPrefix, durability: durability, clock: clock)
     }
 
     /// Creates a store from a URL: `redis://…` or `rediss://…` for one server
     /// (``RESPClientConfiguration/init(url:)``), `redis-cluster://…` or `rediss-cluster://…`
-    /// for a cluster (``RESPClusterConfiguration/init(url:)``).
-    public convenience init(url: String, keyPrefix: String = "sk:", clock: any SessionClock = SystemSessionClock()) throws(RESPClientError) {
+    /// for a cluster (``RESPClusterConfiguration/init(url:)``), `redis-sentinel://…#NAME` or
+    /// `rediss-sentinel://…#NAME` for a primary that Sentinels fail over
+    /// (``RESPSentinelConfiguration/init(url:)``). The query items `acknowledge=none|critical|all|auto`
+    /// and `acknowledge_replicas=N` override `durability`.
+    public convenience init(
+        url: String,
+        keyPrefix: String = "sk:",
+        durability: RedisDurability = .automatic,
+        clock: any SessionClock = SystemSessionClock()
+    ) throws(RESPClientError) {
+        let durability = try RedisDurability(url: url) ?? durability
+        let client: any RESPCommandSending
         if url.hasPrefix("redis-cluster://") || url.hasPrefix("rediss-cluster://") {
-            let cluster = try RESPClusterClient(configuration: try RESPClusterConfiguration(url: url))
-            self.init(client: cluster, keyPrefix: keyPrefix, clock: clock)
+            client = try RESPClusterClient(configuration: try RESPClusterConfiguration(url: url))
+        } else if url.hasPrefix("redis-sentinel://") || url.hasPrefix("rediss-sentinel://") {
+            client = try RESPSentinelClient(configuration: try RESPSentinelConfiguration(url: url))
         } else {
-            self.init(pool: RESPConnectionPool(configuration: try RESPClientConfiguration(url: url)), keyPrefix: keyPrefix, clock: clock)
+            client = RESPConnectionPool(configuration: try RESPClientConfiguration(url: url))
         }
+        self.init(client: client, keyPrefix: keyPrefix, durability: durability, clock: clock)
     }
 
     /// The key of a session's hash: tagged with its placement when its token carries one.
@@ -99,7 +124,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     /// Returns the live record (one `HGETALL`).
     public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
         let key = sessionKey(id)
-        let reply = try await command(RESPCommand("HGETALL", [key]), touching: key)
+        let reply = try await command(RESPCommand("HGETALL", [key]), touching: key, .read)
         let fields = try Self.pairs(reply)
         guard !fields.isEmpty else { return nil }
         let record = try Self.record(from: fields)
@@ -115,10 +140,10 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         if indexSeparately { keys.removeLast() }
         let arguments =
             [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), id.encoded] + Self.fields(of: record)
-        let reply = try await evaluate(.create, keys: keys, arguments: arguments)
+        let reply = try await evaluate(.create, keys: keys, arguments: arguments, record.userID == nil ? .write : .securityCritical)
         guard reply.int == 1 else { throw SessionStoreError.collision }
         if indexSeparately, let user = record.userID {
-            _ = try await evaluate(.index, keys: [userKey(user)], arguments: [id.encoded, millis(record.absoluteExpiresAt)])
+            _ = try await evaluate(.index, keys: [userKey(user)], arguments: [id.encoded, millis(record.absoluteExpiresAt)], .securityCritical)
         }
     }
 
@@ -143,7 +168,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         }
         arguments.append(String(update.removedKeys.count))
         arguments += update.removedKeys.sorted().map { "d:" + $0 }
-        let reply = try await evaluate(.update, keys: [sessionKey(id)], arguments: arguments)
+        let reply = try await evaluate(.update, keys: [sessionKey(id)], arguments: arguments, .write)
         switch reply.int {
         case 1: return .applied
         case -1: return .conflict
@@ -161,7 +186,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
             write.expected == nil ? "0" : "1", write.expected.map { String(decoding: $0, as: UTF8.self) } ?? "",
             write.newValue == nil ? "0" : "1", write.newValue.map { String(decoding: $0, as: UTF8.self) } ?? "",
         ]
-        let reply = try await evaluate(.compareAndSet, keys: [sessionKey(id)], arguments: arguments).array ?? []
+        let reply = try await evaluate(.compareAndSet, keys: [sessionKey(id)], arguments: arguments, .write).array ?? []
         switch reply.first?.int {
         case 1: return .applied(version: UInt64(try Self.integer(reply, 1)))
         case 0: return .notFound
@@ -182,7 +207,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         let arguments = [
             millis(clock.now()), millis(increment.idleExpiresAt), millis(increment.lastSeenAt), "d:" + increment.key, String(increment.delta),
         ]
-        let reply = try await evaluate(.increment, keys: [sessionKey(id)], arguments: arguments).array ?? []
+        let reply = try await evaluate(.increment, keys: [sessionKey(id)], arguments: arguments, .write).array ?? []
         switch reply.first?.int {
         case 1: return .applied(value: try Self.integer(reply, 1), version: UInt64(try Self.integer(reply, 2)))
         case 0: return .notFound
@@ -199,7 +224,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     /// Deletes a record (one `DEL`; the user's set drops the stale entry on its next listing).
     public func delete(_ id: SessionStorageID) async throws {
         let key = sessionKey(id)
-        _ = try await command(RESPCommand("DEL", [key]), touching: key)
+        _ = try await command(RESPCommand("DEL", [key]), touching: key, .securityCritical)
     }
 
     /// Moves a live session to a new ID: one `EVALSHA` when the old session, the new one and
@@ -219,7 +244,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         let arguments =
             [millis(clock.now()), millis(record.expiresAt), millis(record.absoluteExpiresAt), newID.encoded, oldID.encoded]
             + Self.fields(of: record)
-        let reply = try await evaluate(.rotate, keys: keys, arguments: arguments)
+        let reply = try await evaluate(.rotate, keys: keys, arguments: arguments, .securityCritical)
         switch reply.int {
         case 1: return true
         case -1: return false
@@ -230,10 +255,10 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     private func rotateAcrossSlots(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         let oldKey = sessionKey(oldID)
         let now = millis(clock.now())
-        let expiry = try await command(RESPCommand("HGET", [oldKey, "m:e"]), touching: oldKey).int
+        let expiry = try await command(RESPCommand("HGET", [oldKey, "m:e"]), touching: oldKey, .read).int
         guard let expiry, expiry > Int64(now) ?? 0 else { return false }
         try await create(newID, record)
-        let ended = try await evaluate(.deleteReportingLive, keys: [oldKey], arguments: [now])
+        let ended = try await evaluate(.deleteReportingLive, keys: [oldKey], arguments: [now], .securityCritical)
         guard ended.int == 1 else {
             // Destroyed (or expired) while this ran: the rotation must not resurrect it.
             try await delete(newID)
@@ -251,7 +276,8 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
             members.map { member in
                 let key = sessionKey(member.id)
                 return (RESPCommand("HMGET", [key, "m:e", "m:c", "m:l", "m:u", "m:g"]), key)
-            }
+            },
+            .read
         )
         let now = clock.now()
         var result: [SessionSummary] = []
@@ -275,7 +301,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
                 )
             )
         }
-        if !stale.isEmpty { _ = try? await sendGrouped(removals(stale)) }
+        if !stale.isEmpty { _ = try? await sendGrouped(removals(stale), .write) }
         return result.sorted { ($0.createdAt, $0.id.hex) < ($1.createdAt, $1.id.hex) }
     }
 
@@ -294,13 +320,13 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         let now = millis(clock.now())
         let keys = doomed.map { sessionKey($0.id) }
         var commands = keys.map { (RESPCommand("EVALSHA", [RedisScript.deleteReportingLive.sha1, "1", $0, now]), $0) }
-        var replies = try await sendGrouped(commands)
+        var replies = try await sendGrouped(commands, .securityCritical)
         if replies.contains(where: { $0.serverError.map(Self.isNoScript) ?? false }) {
             commands = keys.map { (RESPCommand("EVAL", [RedisScript.deleteReportingLive.source, "1", $0, now]), $0) }
-            replies = try await sendGrouped(commands)
+            replies = try await sendGrouped(commands, .securityCritical)
         }
         try Self.check(replies)
-        try Self.check(try await sendGrouped(removals(doomed)))
+        try Self.check(try await sendGrouped(removals(doomed), .write))
         return replies.filter { $0.int == 1 }.count
     }
 
@@ -375,7 +401,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     /// The sessions the user's index lists, and those of the index from before placements.
     func members(of userID: String) async throws -> [IndexMember] {
         let sets = [userKey(userID), legacyUserKey(userID)]
-        let replies = try await sendGrouped(sets.map { (RESPCommand("SMEMBERS", [$0]), $0) })
+        let replies = try await sendGrouped(sets.map { (RESPCommand("SMEMBERS", [$0]), $0) }, .read)
         try Self.check(replies)
         var seen = Set<SessionStorageID>()
         var unreadable: [(RESPCommand, String)] = []
@@ -391,30 +417,34 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
                 return IndexMember(id: id, text: text, setKey: setKey)
             }
         }
-        if !unreadable.isEmpty { _ = try? await sendGrouped(unreadable) }
+        if !unreadable.isEmpty { _ = try? await sendGrouped(unreadable, .write) }
         return members
     }
 
-    func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPReply {
+    func evaluate(_ script: RedisScript, keys: [String], arguments: [String], _ kind: RedisCallKind) async throws -> RESPReply {
         let tail = [String(keys.count)] + keys + arguments
-        let reply = try await send([RESPCommand("EVALSHA", [script.sha1] + tail)], touching: keys.first)[0]
+        let reply = try await send([RESPCommand("EVALSHA", [script.sha1] + tail)], touching: keys.first, kind)[0]
         if let error = reply.serverError, Self.isNoScript(error) {
-            return try await command(RESPCommand("EVAL", [script.source] + tail), touching: keys.first)
+            return try await command(RESPCommand("EVAL", [script.source] + tail), touching: keys.first, kind)
         }
         if let error = reply.serverError { throw Self.storeError(error) }
         return reply
     }
 
-    func command(_ command: RESPCommand, touching key: String?) async throws -> RESPReply {
-        let reply = try await send([command], touching: key)[0]
+    func command(_ command: RESPCommand, touching key: String?, _ kind: RedisCallKind) async throws -> RESPReply {
+        let reply = try await send([command], touching: key, kind)[0]
         if let error = reply.serverError { throw Self.storeError(error) }
         return reply
     }
 
-    private func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply] {
+    /// Sends on the client; a write the durability setting covers is followed by `WAIT`.
+    private func send(_ commands: [RESPCommand], touching key: String?, _ kind: RedisCallKind) async throws -> [RESPReply] {
         guard !commands.isEmpty else { return [] }
         do {
-            let replies = try await client.send(commands, touching: key)
+            let replies =
+                durability.waits(kind, replicaCount: client.replicaCount(touching: key))
+                ? try await client.sendAcknowledged(commands, touching: key, replicas: durability.replicas, timeout: durability.timeout)
+                : try await client.send(commands, touching: key)
             guard replies.count == commands.count else {
                 throw RESPClientError.unexpectedReply("\(replies.count) replies for \(commands.count) commands")
             }
@@ -426,14 +456,14 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
 
     /// Sends commands that each touch their own key: as one pipeline on one server; on a
     /// cluster, one pipeline per slot, the slots concurrently. Replies come back in order.
-    func sendGrouped(_ commands: [(RESPCommand, String)]) async throws -> [RESPReply] {
-        if client.allowsCrossSlotKeys { return try await send(commands.map(\.0), touching: nil) }
+    func sendGrouped(_ commands: [(RESPCommand, String)], _ kind: RedisCallKind) async throws -> [RESPReply] {
+        if client.allowsCrossSlotKeys { return try await send(commands.map(\.0), touching: commands.first?.1, kind) }
         let groups = Dictionary(grouping: commands.indices) { RESPHashSlot.of(commands[$0].1) }
         var replies = [RESPReply](repeating: .null, count: commands.count)
         try await withThrowingTaskGroup(of: [(Int, RESPReply)].self) { group in
             for indices in groups.values {
                 group.addTask {
-                    let answered = try await self.send(indices.map { commands[$0].0 }, touching: commands[indices[0]].1)
+                    let answered = try await self.send(indices.map { commands[$0].0 }, touching: commands[indices[0]].1, kind)
                     return Array(zip(indices, answered))
                 }
             }
