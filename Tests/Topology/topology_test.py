@@ -2,14 +2,15 @@
 """Scale-out and fault-tolerance tests with real processes on loopback.
 
 nginx round-robins over three session-demo processes that share one store (PostgreSQL, then
-Redis, Valkey and a 6-node Redis Cluster; the cluster adds resharding, failover and SIGKILL
-scenarios from cluster_checks.py). Scripted clients sign in, write, read and sign out through it while the script kills
+Redis, Valkey, a 6-node Redis Cluster and a Sentinel-watched primary; the cluster adds
+resharding, failover and SIGKILL scenarios from cluster_checks.py, Sentinel its failovers
+under 150 clients from sentinel_checks.py). Scripted clients sign in, write, read and sign out through it while the script kills
 an instance, stops the store, and signs a user out everywhere. Every loop is bounded in count
 and time. Prints measurements and a closing "N passed, N failed" line.
 
     python3 Tests/Topology/topology_test.py --binary .build/debug/session-demo \
         --postgres "$SESSIONKIT_POSTGRES_URL" --redis "$SESSIONKIT_REDIS_URL" \
-        --cluster "$SESSIONKIT_REDIS_CLUSTER_URL"
+        --cluster "$SESSIONKIT_REDIS_CLUSTER_URL" --sentinel "$SESSIONKIT_REDIS_SENTINEL_URL"
 """
 import argparse
 import http.client
@@ -28,6 +29,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from cluster_checks import cluster_checks
+from sentinel_checks import Sentinels, sentinel_checks
 
 RESULTS = []
 REPORT = []
@@ -186,7 +188,9 @@ def check(name, fn, *args):
         traceback.print_exc()
 
 
-def run_topology(label, binary, store, stop_store, start_store, work_dir, cluster_ports=None):
+def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_checks=None, general=True):
+    """Runs the scenarios every store shares (unless `general` is false), then those
+    `extra_checks(make_client, label)` returns, as (name, function) pairs."""
     # User names are unique per run, so sessions left in a reused store cannot skew counts.
     label = f"{label}-{uuid.uuid4().hex[:6]}"
     demos = [Demo(binary, store, work_dir) for _ in range(3)]
@@ -466,17 +470,18 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, cluste
         assert len(signed_in) == 10 and status == 200 and len(listed) == 10, (len(signed_in), status, listed)
 
     try:
-        check(f"{label}: every request sees its own latest writes through the load balancer", read_your_writes)
-        check(f"{label}: hundreds of concurrent clients never see each other's values", nonce_isolation)
-        check(f"{label}: concurrent writes of different keys on one session all survive", concurrent_keys_on_one_session)
-        check(f"{label}: concurrent increments of one key across instances lose nothing", concurrent_counter_across_instances)
-        check(f"{label}: concurrent cart additions across instances lose no item", concurrent_cart_across_instances)
-        check(f"{label}: sign out everywhere from one instance", sign_out_everywhere)
-        check(f"{label}: concurrent sign-ins of one user through every instance end at the session cap", session_cap_across_instances)
-        check(f"{label}: killing an instance under load signs nobody out", kill_an_instance_under_load)
+        if general:
+            check(f"{label}: every request sees its own latest writes through the load balancer", read_your_writes)
+            check(f"{label}: hundreds of concurrent clients never see each other's values", nonce_isolation)
+            check(f"{label}: concurrent writes of different keys on one session all survive", concurrent_keys_on_one_session)
+            check(f"{label}: concurrent increments of one key across instances lose nothing", concurrent_counter_across_instances)
+            check(f"{label}: concurrent cart additions across instances lose no item", concurrent_cart_across_instances)
+            check(f"{label}: sign out everywhere from one instance", sign_out_everywhere)
+            check(f"{label}: concurrent sign-ins of one user through every instance end at the session cap", session_cap_across_instances)
+            check(f"{label}: killing an instance under load signs nobody out", kill_an_instance_under_load)
         if stop_store:
             check(f"{label}: a store outage answers 503 with Retry-After and recovers by itself", store_outage)
-        for name, scenario in cluster_checks(cluster_ports, lambda: Client(lb), label, report) if cluster_ports else []:
+        for name, scenario in extra_checks(lambda: Client(lb), label) if extra_checks else []:
             check(name, scenario)
     finally:
         nginx.stop()
@@ -493,6 +498,8 @@ def main():
                         help="also run every scenario on Valkey (the Redis store, a valkey-server)")
     parser.add_argument("--cluster", default=os.environ.get("SESSIONKIT_REDIS_CLUSTER_URL"),
                         help="also run every scenario, plus resharding and failover, on a Redis Cluster")
+    parser.add_argument("--sentinel", default=os.environ.get("SESSIONKIT_REDIS_SENTINEL_URL"),
+                        help="also run every scenario, plus SENTINEL FAILOVER and SIGKILL of the primary, on Sentinel")
     args = parser.parse_args()
     work_dir = tempfile.mkdtemp(prefix="sessionkit-topology-")
     for name in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
@@ -515,7 +522,20 @@ def main():
     if args.cluster:
         # Stopping a whole cluster is not an outage scenario; its failures are the cluster's own.
         ports = [int(port) for port in os.environ["SESSIONKIT_REDIS_CLUSTER_PORTS"].split()]
-        run_topology("cluster", args.binary, args.cluster, None, None, work_dir, cluster_ports=ports)
+        run_topology("cluster", args.binary, args.cluster, None, None, work_dir,
+                     extra_checks=lambda make_client, label: cluster_checks(ports, make_client, label, report))
+    if args.sentinel:
+        # A Sentinel-watched primary: every shared scenario plus the two failovers with the
+        # default durability, then the failovers again with every write acknowledged.
+        sentinels = Sentinels([int(port) for port in os.environ["SESSIONKIT_REDIS_SENTINEL_PORTS"].split()],
+                              [int(port) for port in os.environ["SESSIONKIT_REDIS_SENTINEL_DATA_PORTS"].split()],
+                              args.sentinel.rsplit("#", 1)[1])
+        run_topology("sentinel", args.binary, args.sentinel, None, None, work_dir,
+                     extra_checks=lambda make_client, label: sentinel_checks(sentinels, make_client, label, report, durable=False))
+        base, name = args.sentinel.rsplit("#", 1)
+        durable_url = f"{base}{'&' if '?' in base else '?'}acknowledge=all#{name}"
+        run_topology("sentinel-durable", args.binary, durable_url, None, None, work_dir, general=False,
+                     extra_checks=lambda make_client, label: sentinel_checks(sentinels, make_client, label, report, durable=True))
     passed = sum(1 for _, ok in RESULTS if ok)
     failed = len(RESULTS) - passed
     print("\nMeasurements:")

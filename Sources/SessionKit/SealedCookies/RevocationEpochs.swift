@@ -32,12 +32,9 @@ struct RevocationEpochs: Sendable {
                 let next = max(Self.epoch(in: record) + 1, Self.millis(now))
                 // The expiry moves: the record must outlive every cookie issued before this
                 // bump, or a revoked cookie would open again once the record lapsed.
-                let update = SessionUpdate(
-                    setValues: ["epoch": Data(String(next).utf8)],
-                    idleExpiresAt: now.addingTimeInterval(lifetime),
-                    lastSeenAt: now
-                )
-                if try await store.update(id, update, expectedVersion: record.version) == .applied { return next }
+                if try await store.update(id, Self.update(to: next, now: now, lifetime: lifetime), expectedVersion: record.version) == .applied {
+                    return next
+                }
             } else {
                 let next = Self.millis(now)
                 let record = SessionRecord(
@@ -48,13 +45,24 @@ struct RevocationEpochs: Sendable {
                 )
                 do {
                     try await store.create(id, record)
-                    return next
                 } catch SessionStoreError.collision {
                     continue
+                }
+                // Written again as a security-critical update, so a store with replicas
+                // confirms the first epoch too (a create carries no such mark).
+                if try await store.update(id, Self.update(to: next, now: now, lifetime: lifetime), expectedVersion: record.version) == .applied {
+                    return next
                 }
             }
         }
         throw SessionStoreError.unavailable(reason: "revocation epoch kept changing under concurrent updates")
+    }
+
+    /// The bump's write: the new epoch, and an expiry `lifetime` ahead; security-critical.
+    private static func update(to epoch: UInt64, now: Date, lifetime: TimeInterval) -> SessionUpdate {
+        var update = SessionUpdate(setValues: ["epoch": Data(String(epoch).utf8)], idleExpiresAt: now.addingTimeInterval(lifetime), lastSeenAt: now)
+        update.isSecurityCritical = true
+        return update
     }
 
     private static func millis(_ date: Date) -> UInt64 {

@@ -14,6 +14,10 @@ public struct SessionUpdate: Sendable, Equatable {
     public var idleExpiresAt: Date
     /// The instant of this write, recorded as "last seen".
     public var lastSeenAt: Date
+    /// Whether losing this write would reopen access (a sealed-cookie revocation epoch's bump):
+    /// a store that replicates asynchronously confirms it on a replica before returning, as it
+    /// does sign-outs. Default `false`; stores without replicas ignore it.
+    public var isSecurityCritical: Bool = false
 
     /// Creates an update.
     public init(setValues: [String: Data] = [:], removedKeys: Set<String> = [], idleExpiresAt: Date, lastSeenAt: Date) {

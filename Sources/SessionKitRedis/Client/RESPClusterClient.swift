@@ -53,12 +53,18 @@ public final class RESPClusterClient: RESPCommandSending {
     }
 
     /// Sends `commands` to the primary serving `key`'s slot, following redirects, each batch
-    /// followed by `WAIT` on that primary.
-    public func sendAcknowledged(_ commands: [RESPCommand], touching key: String?, replicas: Int, timeout: Duration) async throws
-        -> [RESPReply]
-    {
+    /// followed by `WAIT` on that primary (with `onlyIfReplicated`, only when the slot map
+    /// lists replicas for the slot).
+    public func sendAcknowledged(
+        _ commands: [RESPCommand],
+        touching key: String?,
+        replicas: Int,
+        timeout: Duration,
+        onlyIfReplicated: Bool
+    ) async throws -> [RESPReply] {
         try await route(commands, touching: key) { pool, batch in
-            try await pool.sendAcknowledged(batch, replicas: replicas, timeout: timeout)
+            if onlyIfReplicated, (self.replicaCount(touching: key) ?? 0) == 0 { return try await pool.send(batch) }
+            return try await pool.sendAcknowledged(batch, replicas: replicas, timeout: timeout)
         }
     }
 

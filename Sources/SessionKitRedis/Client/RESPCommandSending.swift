@@ -9,9 +9,17 @@ public protocol RESPCommandSending: Sendable {
     func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply]
 
     /// Sends `commands` like ``send(_:touching:)``, then `WAIT replicas timeout` on the same
-    /// connection, one that carries no other kind of request. Throws
-    /// `RESPClientError.notAcknowledged(replicas:required:)` when fewer replicas confirm in time.
-    func sendAcknowledged(_ commands: [RESPCommand], touching key: String?, replicas: Int, timeout: Duration) async throws -> [RESPReply]
+    /// connection, which no other request uses meanwhile. Throws
+    /// `RESPClientError.notAcknowledged(replicas:required:)` when fewer replicas confirm in
+    /// time. With `onlyIfReplicated`, a primary known to have no replicas (or one whose
+    /// replicas the client cannot know) is not asked to wait.
+    func sendAcknowledged(
+        _ commands: [RESPCommand],
+        touching key: String?,
+        replicas: Int,
+        timeout: Duration,
+        onlyIfReplicated: Bool
+    ) async throws -> [RESPReply]
 
     /// How many replicas the primary serving `key` streams to, as the client last learned it,
     /// or `nil` when the client does not track replicas (one server named by its address).
@@ -49,11 +57,17 @@ extension RESPConnectionPool: RESPCommandSending {
         try await send(commands)
     }
 
-    /// Sends on this pool's server, followed by `WAIT`.
-    public func sendAcknowledged(_ commands: [RESPCommand], touching key: String?, replicas: Int, timeout: Duration) async throws
-        -> [RESPReply]
-    {
-        try await sendAcknowledged(commands, replicas: replicas, timeout: timeout)
+    /// Sends on this pool's server, followed by `WAIT`; with `onlyIfReplicated`, without it
+    /// (a server named by its address may have no replicas, and the pool does not ask).
+    public func sendAcknowledged(
+        _ commands: [RESPCommand],
+        touching key: String?,
+        replicas: Int,
+        timeout: Duration,
+        onlyIfReplicated: Bool
+    ) async throws -> [RESPReply] {
+        if onlyIfReplicated { return try await send(commands) }
+        return try await sendAcknowledged(commands, replicas: replicas, timeout: timeout)
     }
 
     /// `true`: one server holds every key.

@@ -98,12 +98,16 @@ public final class RESPConnection: Sendable {
     /// are returned as `RESPReply.error(_:)`, not thrown; connection failures and timeouts
     /// throw `RESPClientError`. Cancelling the calling task fails the call at once with
     /// `RESPClientError.cancelled`; the connection stays usable (the late replies are dropped).
-    public func send(_ commands: [RESPCommand]) async throws -> [RESPReply] {
+    ///
+    /// `extendingTimeoutBy` lengthens this call's command timeout, for a command that blocks
+    /// on purpose (`WAIT`).
+    public func send(_ commands: [RESPCommand], extendingTimeoutBy extra: Duration = .zero) async throws -> [RESPReply] {
         let id = requestIDs.wrappingAdd(1, ordering: .relaxed).newValue
         let promise = channel.eventLoop.makePromise(of: [RESPReply].self)
         let channel = self.channel
+        let limit = (commandTimeout + extra).components
         let timeout = channel.eventLoop.scheduleTask(
-            in: .nanoseconds(Int64(commandTimeout.components.seconds) * 1_000_000_000 + commandTimeout.components.attoseconds / 1_000_000_000)
+            in: .nanoseconds(Int64(limit.seconds) * 1_000_000_000 + limit.attoseconds / 1_000_000_000)
         ) {
             // A late reply would be matched to the next request: close the connection.
             promise.fail(RESPClientError.timedOut)

@@ -26,10 +26,11 @@ public final class RESPConnectionPool: Sendable {
     public let configuration: RESPClientConfiguration
     private let slots: [ConnectionSlot]
     private let next = Atomic<Int>(0)
-    /// Connections of their own for writes followed by `WAIT`, which holds its connection until
-    /// the replicas confirm: the other requests never queue behind it.
-    private let acknowledgedSlots: [ConnectionSlot]
-    private let nextAcknowledged = Atomic<Int>(0)
+    /// Idle connections for writes followed by `WAIT`. `WAIT` holds its connection until the
+    /// replicas confirm, so each such write takes a connection for itself (opening one when
+    /// none is idle): neither the pipelined requests nor the other acknowledged writes queue
+    /// behind it.
+    private let acknowledgedIdle = LockedValue<[RESPConnection]>([])
     private let group: any EventLoopGroup
 
     /// Creates a pool; connections open on first use.
@@ -37,7 +38,6 @@ public final class RESPConnectionPool: Sendable {
         self.configuration = configuration
         self.group = group
         self.slots = (0..<max(1, configuration.connectionCount)).map { _ in ConnectionSlot() }
-        self.acknowledgedSlots = (0..<max(1, configuration.connectionCount)).map { _ in ConnectionSlot() }
     }
 
     /// Sends commands as one pipeline on one connection; one reply per command.
@@ -47,22 +47,57 @@ public final class RESPConnectionPool: Sendable {
         return try await connection.send(commands)
     }
 
-    /// Sends commands as one pipeline followed by `WAIT replicas timeout`, on a connection that
-    /// carries only such writes, and returns the commands' replies once at least `replicas`
-    /// replicas hold every write of the pipeline. Fewer confirmations within `timeout` throw
-    /// `RESPClientError.notAcknowledged(replicas:required:)`: the writes ran on this server but
-    /// may not survive its loss.
+    /// Sends commands as one pipeline followed by `WAIT replicas timeout`, on a connection no
+    /// other request uses meanwhile, and returns the commands' replies once at least
+    /// `replicas` replicas hold every write of the pipeline. Fewer confirmations within
+    /// `timeout` throw `RESPClientError.notAcknowledged(replicas:required:)`: the writes ran
+    /// on this server but may not survive its loss. When the server refused every command
+    /// without running it (`READONLY` from a demoted primary, a cluster redirect, `NOSCRIPT`),
+    /// their replies are returned for the caller to resend, whatever `WAIT` said.
     public func sendAcknowledged(_ commands: [RESPCommand], replicas: Int, timeout: Duration) async throws -> [RESPReply] {
         guard !commands.isEmpty else { return [] }
-        let index = nextAcknowledged.add(1, ordering: .relaxed).newValue % acknowledgedSlots.count
-        let connection = try await acknowledgedSlots[index].connection(configuration: configuration, group: group)
+        let connection = try await checkOutAcknowledged()
         let milliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        var replies = try await connection.send(commands + [RESPCommand("WAIT", [String(replicas), String(milliseconds)])])
+        var replies: [RESPReply]
+        do {
+            replies = try await connection.send(
+                commands + [RESPCommand("WAIT", [String(replicas), String(milliseconds)])],
+                extendingTimeoutBy: timeout
+            )
+        } catch {
+            // Broken, timed out or abandoned: late replies could still arrive, so not reused.
+            await connection.close()
+            throw error
+        }
+        await checkIn(connection)
         let wait = replies.removeLast()
-        if let error = wait.serverError { throw error }
-        guard let confirmed = wait.int else { throw RESPClientError.unexpectedReply("WAIT answered \(wait)") }
-        guard confirmed >= replicas else { throw RESPClientError.notAcknowledged(replicas: Int(confirmed), required: replicas) }
+        if replies.allSatisfy(Self.wasRefused) { return replies }
+        guard let confirmed = wait.int, confirmed >= replicas else {
+            throw RESPClientError.notAcknowledged(replicas: Int(wait.int ?? 0), required: replicas)
+        }
         return replies
+    }
+
+    /// Whether `reply` says the server did not run the command at all.
+    static func wasRefused(_ reply: RESPReply) -> Bool {
+        guard let kind = reply.serverError?.serverKind else { return false }
+        return ["READONLY", "MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "LOADING", "NOSCRIPT", "MASTERDOWN"].contains(kind)
+    }
+
+    private func checkOutAcknowledged() async throws -> RESPConnection {
+        while let idle = acknowledgedIdle.withLock({ $0.popLast() }) {
+            if idle.isActive { return idle }
+        }
+        return try await RESPConnection.connect(configuration, group: group)
+    }
+
+    private func checkIn(_ connection: RESPConnection) async {
+        let kept = acknowledgedIdle.withLock { idle -> Bool in
+            guard connection.isActive, idle.count < max(1, configuration.connectionCount) * 4 else { return false }
+            idle.append(connection)
+            return true
+        }
+        if !kept { await connection.close() }
     }
 
     /// Sends one command; server errors are thrown.
@@ -74,7 +109,10 @@ public final class RESPConnectionPool: Sendable {
 
     /// Closes every open connection.
     public func close() async {
-        for slot in slots + acknowledgedSlots { await slot.close() }
+        for slot in slots { await slot.close() }
+        for connection in acknowledgedIdle.withLock({ idle in
+            defer { idle = [] }; return idle
+        }) { await connection.close() }
     }
 }
 

@@ -51,11 +51,13 @@ struct RESPMultiHostURL {
             rest = rest[..<slash]
         }
         hosts = []
-        for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
+        let parts = rest.split(separator: ",", omittingEmptySubsequences: false)
+        for (position, part) in parts.enumerated() {
             // A single URL parser per host keeps IPv6 literals ([::1]:7000) and ports honest.
             guard let components = URLComponents(string: "redis://" + part), let host = components.host, !host.isEmpty,
                 components.path.isEmpty
-            else { throw .invalidURL("bad host in \(part.isEmpty ? "(empty)" : String(part)): \(usage)") }
+                // Named by position, not echoed: a raw `#` or `@` in a password can land here.
+            else { throw .invalidURL("host \(position + 1) of \(parts.count) is malformed: \(usage)") }
             // URLComponents keeps an IPv6 literal's brackets; sockets and server replies do not.
             let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
             hosts.append(RESPNodeAddress(host: bare, port: components.port ?? defaultPort))

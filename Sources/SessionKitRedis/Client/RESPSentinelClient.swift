@@ -6,15 +6,19 @@ import SessionKitRESP
 /// A client for a Redis primary that Redis Sentinel watches: it asks the Sentinels which
 /// server is the primary, confirms it with `ROLE`, and sends every command there.
 ///
-/// Discovery follows the Sentinel client specification:
-/// - Ask each Sentinel in turn `SENTINEL get-master-addr-by-name`; the first that names an
-///   address moves to the front of the list.
-/// - Connect to that address and ask `ROLE`: anything but `master` (a failover is half done)
-///   is not used; the Sentinels are asked again after a pause.
-/// - Ask again after a command could not be sent or its connection broke, after a `READONLY`
-///   reply (the primary was demoted under us), after a write was not acknowledged, when the
-///   confirmation is older than ``RESPSentinelConfiguration/verifyInterval``, and at once on a
-///   `+switch-master` event from a Sentinel (``RESPSentinelConfiguration/followsSwitchMaster``).
+/// Discovery follows the Sentinel client specification, with one strengthening:
+/// - Every Sentinel is asked at once (`SENTINEL MASTER`), and the address with the highest
+///   configuration epoch wins: during a failover the Sentinels disagree for a few seconds, and
+///   the one that ran the failover knows first (``RESPSentinelView/ranked(_:)``).
+/// - That address must answer `ROLE` with `master`; otherwise the next candidate is tried, and
+///   the call fails with `RESPClientError.noPrimary(_:)` (nothing sent) when none does.
+/// - The Sentinels are asked again after a command could not be sent or its connection broke,
+///   after a `READONLY` reply (the primary was demoted under us), after a write was not
+///   acknowledged, when the confirmation is older than
+///   ``RESPSentinelConfiguration/verifyInterval``; and a `+switch-master` event moves the
+///   client to the new address at once (``RESPSentinelConfiguration/followsSwitchMaster``).
+/// - Each of these bumps a generation, and a resolution that began before the latest one
+///   never overwrites what the client learned since.
 ///
 /// Commands are never sent to a replica: reads included, since a replica can still serve a
 /// session that a sign-out already deleted on the primary. A command is tried again only if
@@ -25,7 +29,7 @@ public final class RESPSentinelClient: RESPCommandSending {
     private let group: any EventLoopGroup
     private let state: LockedValue<SentinelState>
 
-    /// The primary in use: where it is, its pool, and how many replicas `ROLE` listed.
+    /// The primary in use: where it is, its pool, and how many replicas the Sentinels know for it.
     struct Primary: Sendable {
         var address: RESPNodeAddress
         var pool: RESPConnectionPool
@@ -36,9 +40,15 @@ public final class RESPSentinelClient: RESPCommandSending {
         var sentinels: [RESPNodeAddress]
         var primary: Primary?
         var confirmedAt: ContinuousClock.Instant?
-        var resolving: Task<Primary, any Error>?
+        /// Bumped by every event that makes the current primary doubtful.
+        var generation: UInt64 = 0
+        var resolving: (task: Task<Primary, any Error>, generation: UInt64)?
+        /// One pool per data node ever used, kept (a demoted primary's pool may still carry
+        /// requests in flight) and closed with the client.
+        var pools: [RESPNodeAddress: RESPConnectionPool] = [:]
         var sentinelPools: [RESPNodeAddress: RESPConnectionPool] = [:]
         var watcher: Task<Void, Never>?
+        var subscribed = false
         var closed = false
     }
 
@@ -59,19 +69,30 @@ public final class RESPSentinelClient: RESPCommandSending {
     /// The primary's address as last confirmed, or `nil` before first use and while none is.
     public var primaryAddress: RESPNodeAddress? { state.withLock { $0.confirmedAt == nil ? nil : $0.primary?.address } }
 
+    /// Whether a subscription to a Sentinel's `+switch-master` channel is currently confirmed.
+    public var isFollowingSwitchMaster: Bool { state.withLock { $0.subscribed } }
+
     /// Sends `commands` to the current primary.
     public func send(_ commands: [RESPCommand], touching key: String?) async throws -> [RESPReply] {
-        try await route(commands) { pool, batch in try await pool.send(batch) }
+        try await route(commands) { primary, batch in try await primary.pool.send(batch) }
     }
 
-    /// Sends `commands` to the current primary, followed by `WAIT` there.
-    public func sendAcknowledged(_ commands: [RESPCommand], touching key: String?, replicas: Int, timeout: Duration) async throws
-        -> [RESPReply]
-    {
-        try await route(commands) { pool, batch in try await pool.sendAcknowledged(batch, replicas: replicas, timeout: timeout) }
+    /// Sends `commands` to the current primary, followed by `WAIT` there (with
+    /// `onlyIfReplicated`, only when the Sentinels know a replica of it).
+    public func sendAcknowledged(
+        _ commands: [RESPCommand],
+        touching key: String?,
+        replicas: Int,
+        timeout: Duration,
+        onlyIfReplicated: Bool
+    ) async throws -> [RESPReply] {
+        try await route(commands) { primary, batch in
+            if onlyIfReplicated, primary.replicas == 0 { return try await primary.pool.send(batch) }
+            return try await primary.pool.sendAcknowledged(batch, replicas: replicas, timeout: timeout)
+        }
     }
 
-    /// The replicas the primary's `ROLE` listed when it was last confirmed.
+    /// The replicas the Sentinels knew for the primary when it was last confirmed.
     public func replicaCount(touching key: String?) -> Int? {
         state.withLock { $0.primary?.replicas }
     }
@@ -96,16 +117,21 @@ public final class RESPSentinelClient: RESPCommandSending {
 
     /// Stops following `+switch-master` and closes every connection.
     public func close() async {
-        let (pools, watcher) = state.withLock { state -> ([RESPConnectionPool], Task<Void, Never>?) in
+        let (pools, watcher, resolving) = state.withLock { state in
             state.closed = true
             defer {
                 state.primary = nil
+                state.confirmedAt = nil
+                state.pools = [:]
                 state.sentinelPools = [:]
                 state.watcher = nil
+                state.resolving = nil
             }
-            return ((state.primary.map { [$0.pool] } ?? []) + Array(state.sentinelPools.values), state.watcher)
+            return (Array(state.pools.values) + Array(state.sentinelPools.values), state.watcher, state.resolving?.task)
         }
         watcher?.cancel()
+        resolving?.cancel()
+        _ = try? await resolving?.value
         for pool in pools { await pool.close() }
     }
 
@@ -113,7 +139,7 @@ public final class RESPSentinelClient: RESPCommandSending {
 
     private func route(
         _ commands: [RESPCommand],
-        sending: (RESPConnectionPool, [RESPCommand]) async throws -> [RESPReply]
+        sending: (Primary, [RESPCommand]) async throws -> [RESPReply]
     ) async throws -> [RESPReply] {
         guard !commands.isEmpty else { return [] }
         var replies = [RESPReply?](repeating: nil, count: commands.count)
@@ -125,7 +151,7 @@ public final class RESPSentinelClient: RESPCommandSending {
                 let primary = try await currentPrimary()
                 let answered: [RESPReply]
                 do {
-                    answered = try await sending(primary.pool, pending.map { commands[$0] })
+                    answered = try await sending(primary, pending.map { commands[$0] })
                 } catch let error as RESPClientError {
                     // Whatever broke, the next call asks the Sentinels first.
                     invalidate(primary.address)
@@ -155,9 +181,14 @@ public final class RESPSentinelClient: RESPCommandSending {
     // MARK: Discovery
 
     /// Marks the primary as needing confirmation (only if it is still `address`, when given).
+    /// Only the first doubt about a confirmed primary counts, so a burst of failures starts
+    /// one resolution, not one each.
     private func invalidate(_ address: RESPNodeAddress?) {
         state.withLock { state in
-            if address == nil || state.primary?.address == address { state.confirmedAt = nil }
+            guard address == nil || state.primary?.address == address, state.confirmedAt != nil || address == nil else { return }
+            state.confirmedAt = nil
+            state.generation &+= 1
+            state.resolving = nil
         }
     }
 
@@ -166,87 +197,114 @@ public final class RESPSentinelClient: RESPCommandSending {
         guard !closed else { throw RESPClientError.connectionClosed(reason: "the client was closed") }
         startWatchingIfNeeded()
         if let primary, let confirmedAt, ContinuousClock.now - confirmedAt < configuration.verifyInterval { return primary }
-        do {
-            return try await sharedResolve()
-        } catch {
-            // A periodic check that no Sentinel answered keeps the primary that still works.
-            if let primary, confirmedAt != nil { return primary }
-            throw error
-        }
+        return try await sharedResolve(periodicCheckOf: confirmedAt == nil ? nil : primary)
     }
 
-    /// Asks the Sentinels; concurrent callers share one resolution.
-    private func sharedResolve() async throws -> Primary {
-        let task = state.withLock { state -> Task<Primary, any Error> in
-            if let running = state.resolving { return running }
-            let task = Task { try await self.resolve() }
-            state.resolving = task
-            return task
+    /// Asks the Sentinels; concurrent callers of one generation share one resolution, whose
+    /// result is stored only if no newer doubt or event came meanwhile.
+    ///
+    /// `periodicCheckOf`: the confirmed primary whose confirmation merely aged. If no Sentinel
+    /// answers at all, it is kept (renewed) rather than failing every call during a Sentinel
+    /// outage; if the Sentinels name another address, that address is used or the call fails.
+    private func sharedResolve(periodicCheckOf current: Primary?) async throws -> Primary {
+        let (task, generation) = state.withLock { state -> (Task<Primary, any Error>, UInt64) in
+            if let running = state.resolving, running.generation == state.generation { return running }
+            let generation = state.generation
+            let task = Task { try await self.resolve(generation: generation) }
+            state.resolving = (task, generation)
+            return (task, generation)
         }
         do {
-            let primary = try await task.value
-            let replaced = state.withLock { state -> RESPConnectionPool? in
-                if state.resolving == task { state.resolving = nil }
-                let old = state.primary
-                state.primary = primary
-                state.confirmedAt = .now
-                return old.flatMap { $0.address == primary.address ? nil : $0.pool }
-            }
-            await replaced?.close()
-            return primary
-        } catch {
+            return try await task.value
+        } catch let error as RESPClientError where error.code == .noPrimary && error.message.hasPrefix(Self.noSentinelAnswered) {
+            guard let current else { throw error }
             state.withLock { state in
-                if state.resolving == task { state.resolving = nil }
+                if state.generation == generation, state.primary?.address == current.address { state.confirmedAt = .now }
             }
-            throw error
+            return current
         }
     }
 
-    private func resolve() async throws -> Primary {
-        let (sentinels, current) = state.withLock { ($0.sentinels, $0.primary) }
+    private static let noSentinelAnswered = "no Sentinel answered"
+
+    private func resolve(generation: UInt64) async throws -> Primary {
+        let sentinels = state.withLock { $0.sentinels }
+        let answers = await withTaskGroup(of: (RESPNodeAddress, Result<RESPReply, any Error>).self) { group in
+            for sentinel in sentinels {
+                group.addTask {
+                    do {
+                        let reply = try await self.sentinelPool(sentinel).send(RESPCommand("SENTINEL", ["MASTER", self.configuration.primaryName]))
+                        return (sentinel, .success(reply))
+                    } catch {
+                        return (sentinel, .failure(error))
+                    }
+                }
+            }
+            var answers: [(RESPNodeAddress, Result<RESPReply, any Error>)] = []
+            for await answer in group { answers.append(answer) }
+            return answers
+        }
+        var views: [(sentinel: RESPNodeAddress, view: RESPSentinelView)] = []
         var reasons: [String] = []
-        for sentinel in sentinels {
-            let named: RESPReply
-            do {
-                named = try await sentinelPool(sentinel).send(RESPCommand("SENTINEL", ["get-master-addr-by-name", configuration.primaryName]))
-            } catch {
+        for (sentinel, result) in answers {
+            switch result {
+            case .success(let reply):
+                if let view = RESPSentinelView(reply: reply) {
+                    views.append((sentinel, view))
+                } else {
+                    reasons.append("\(sentinel) does not know \(configuration.primaryName)")
+                }
+            case .failure(let error):
                 reasons.append("\(sentinel): \(error)")
-                continue
             }
-            guard let parts = named.array, parts.count == 2, let host = parts[0].string, let port = parts[1].string.flatMap({ Int($0) })
-            else {
-                reasons.append("\(sentinel) does not know \(configuration.primaryName)")
-                continue
-            }
-            let address = RESPNodeAddress(host: host, port: port)
-            let pool = current?.address == address ? current?.pool ?? makePool(address) : makePool(address)
-            let role: RESPReply
+        }
+        guard !views.isEmpty else {
+            throw RESPClientError.noPrimary("\(Self.noSentinelAnswered): " + reasons.joined(separator: "; "))
+        }
+        for candidate in RESPSentinelView.ranked(views.map(\.view)) {
+            let pool = dataPool(candidate.address)
             do {
-                role = try await pool.send(RESPCommand("ROLE"))
+                let role = try await pool.send(RESPCommand("ROLE"))
+                guard role.array?.first?.string == "master" else {
+                    reasons.append("\(candidate.address) is not a primary (yet)")
+                    continue
+                }
             } catch {
-                reasons.append("\(address), named by \(sentinel): \(error)")
-                if current?.address != address { await pool.close() }
+                reasons.append("\(candidate.address): \(error)")
                 continue
             }
-            guard let fields = role.array, fields.first?.string == "master" else {
-                reasons.append("\(address), named by \(sentinel), is not a primary (yet)")
-                if current?.address != address { await pool.close() }
-                continue
-            }
-            state.withLock { state in
-                state.sentinels.removeAll { $0 == sentinel }
-                state.sentinels.insert(sentinel, at: 0)
-            }
-            return Primary(address: address, pool: pool, replicas: fields.count > 2 ? fields[2].array?.count ?? 0 : 0)
+            let primary = Primary(address: candidate.address, pool: pool, replicas: candidate.replicas)
+            let answering = views.first { $0.view.address == candidate.address }?.sentinel
+            store(primary, generation: generation, answeredBy: answering)
+            return primary
         }
         throw RESPClientError.noPrimary(reasons.joined(separator: "; "))
     }
 
-    private func makePool(_ address: RESPNodeAddress) -> RESPConnectionPool {
-        var node = configuration.node
-        node.host = address.host
-        node.port = address.port
-        return RESPConnectionPool(configuration: node, group: group)
+    /// Stores a confirmed primary unless the generation moved on since the resolution began.
+    private func store(_ primary: Primary, generation: UInt64?, answeredBy sentinel: RESPNodeAddress?) {
+        state.withLock { state in
+            guard !state.closed, generation == nil || generation == state.generation else { return }
+            state.primary = primary
+            state.confirmedAt = .now
+            if generation == nil { state.generation &+= 1 }
+            if let sentinel {
+                state.sentinels.removeAll { $0 == sentinel }
+                state.sentinels.insert(sentinel, at: 0)
+            }
+        }
+    }
+
+    private func dataPool(_ address: RESPNodeAddress) -> RESPConnectionPool {
+        state.withLock { state in
+            if let pool = state.pools[address] { return pool }
+            var node = configuration.node
+            node.host = address.host
+            node.port = address.port
+            let pool = RESPConnectionPool(configuration: node, group: group)
+            state.pools[address] = pool
+            return pool
+        }
     }
 
     private func sentinelPool(_ address: RESPNodeAddress) -> RESPConnectionPool {
@@ -267,36 +325,61 @@ public final class RESPSentinelClient: RESPCommandSending {
         guard configuration.followsSwitchMaster else { return }
         state.withLock { state in
             guard state.watcher == nil, !state.closed else { return }
-            state.watcher = Task { [weak self] in await self?.watchSwitchMaster() }
+            // The task holds the client only while it handles one subscription, so a client
+            // dropped without `close()` stops following at the next reconnect.
+            state.watcher = Task { [weak self] in
+                while !Task.isCancelled {
+                    guard let client = self else { return }
+                    await client.followOneSubscription()
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
         }
     }
 
-    /// Stays subscribed to `+switch-master` on one Sentinel after another until the client closes;
-    /// an event naming this primary makes the next call ask the Sentinels.
-    private func watchSwitchMaster() async {
+    /// Subscribes to `+switch-master` on the first Sentinel that accepts, and follows its
+    /// events until the connection ends: an event naming this primary moves the client to the
+    /// new address (once it answers `ROLE` as `master`).
+    private func followOneSubscription() async {
         let prefix = configuration.primaryName + " "
-        while !Task.isCancelled {
-            for sentinel in state.withLock({ $0.sentinels }) {
-                guard !Task.isCancelled else { return }
-                guard
-                    let messages = try? await RESPSubscription.open(
-                        sentinel,
-                        channels: ["+switch-master"],
-                        configuration: configuration.sentinel,
-                        group: group
-                    )
-                else { continue }
-                for await message in messages {
-                    var parts = message.array
-                    if case .push(let elements) = message { parts = elements }
-                    guard let parts, parts.count == 3, parts[0].string == "message",
-                        parts[2].string?.hasPrefix(prefix) == true
-                    else { continue }
-                    invalidate(nil)
-                    _ = try? await sharedResolve()
+        for sentinel in state.withLock({ $0.sentinels }) {
+            guard !Task.isCancelled else { return }
+            guard
+                let messages = try? await RESPSubscription.open(
+                    sentinel,
+                    channels: ["+switch-master"],
+                    configuration: configuration.sentinel,
+                    group: group
+                )
+            else { continue }
+            defer { state.withLock { $0.subscribed = false } }
+            for await message in messages {
+                var parts = message.array
+                if case .push(let elements) = message { parts = elements }
+                // An error (a refused AUTH or SUBSCRIBE) ends this subscription; the next try follows.
+                guard message.serverError == nil else { break }
+                guard let parts else { continue }
+                if parts.count == 3, parts[0].string == "subscribe" {
+                    state.withLock { $0.subscribed = true }
+                    continue
                 }
+                guard parts.count == 3, parts[0].string == "message", let payload = parts[2].string, payload.hasPrefix(prefix) else { continue }
+                let fields = payload.split(separator: " ")
+                guard fields.count == 5, let port = Int(fields[4]) else { continue }
+                await adopt(RESPNodeAddress(host: String(fields[3]), port: port))
             }
-            try? await Task.sleep(for: .seconds(1))
+            return
         }
+    }
+
+    /// Moves to `address`, which a Sentinel just announced as the new primary.
+    private func adopt(_ address: RESPNodeAddress) async {
+        let pool = dataPool(address)
+        guard let role = try? await pool.send(RESPCommand("ROLE")), role.array?.first?.string == "master" else {
+            invalidate(nil)
+            return
+        }
+        let replicas = state.withLock { $0.primary?.replicas ?? 0 }
+        store(Primary(address: address, pool: pool, replicas: replicas), generation: nil, answeredBy: nil)
     }
 }

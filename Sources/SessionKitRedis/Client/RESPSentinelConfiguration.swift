@@ -28,7 +28,8 @@ public struct RESPSentinelConfiguration: Sendable {
     /// checked again (default 5 seconds); a failed call or a `+switch-master` event asks at once.
     public var verifyInterval: Duration
     /// Whether a subscription to a Sentinel's `+switch-master` channel switches to a new
-    /// primary the moment a failover ends, instead of at the next failed call (default `true`).
+    /// primary the moment a failover ends, instead of at the next failed call or check
+    /// (default `true`). Sentinels reached over TLS are not subscribed to.
     public var followsSwitchMaster: Bool
 
     /// Creates a configuration.

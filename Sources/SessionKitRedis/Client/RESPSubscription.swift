@@ -13,6 +13,8 @@ enum RESPSubscription {
         configuration: RESPClientConfiguration,
         group: any EventLoopGroup
     ) async throws -> AsyncStream<RESPReply> {
+        // Pub/sub here is for Sentinels' events; a TLS Sentinel is asked by the pool instead.
+        guard !configuration.useTLS else { throw RESPClientError.connectFailed(reason: "subscriptions over TLS are not supported") }
         let (stream, continuation) = AsyncStream<RESPReply>.makeStream()
         let parser = RESPParser(limits: configuration.limits)
         let timeout = configuration.connectTimeout.components
@@ -33,8 +35,18 @@ enum RESPSubscription {
         }
         continuation.onTermination = { _ in channel.close(promise: nil) }
         var buffer = channel.allocator.buffer(capacity: 64)
+        if let password = configuration.password {
+            // Its reply (`+OK`, or an error the reader stops at) arrives before the confirmation.
+            RESPCommand("AUTH", configuration.username.map { [$0, password] } ?? [password]).encode(into: &buffer)
+        }
         RESPCommand("SUBSCRIBE", channels).encode(into: &buffer)
-        try await channel.writeAndFlush(buffer)
+        do {
+            try await channel.writeAndFlush(buffer)
+        } catch {
+            continuation.finish()
+            try? await channel.close()
+            throw RESPClientError.connectionClosed(reason: "cannot subscribe on \(address)")
+        }
         return stream
     }
 }

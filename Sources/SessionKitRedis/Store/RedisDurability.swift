@@ -37,9 +37,9 @@ public struct RedisDurability: Sendable, Hashable, CustomStringConvertible {
         self.timeout = timeout
     }
 
-    /// ``Writes/securityCritical`` while the client knows the primary has replicas (a Sentinel
-    /// primary's `ROLE`, a cluster shard in the slot map), otherwise ``Writes/none``: one
-    /// server named by its address is never asked to wait. The default.
+    /// ``Writes/securityCritical`` when the primary a write goes to has replicas (those the
+    /// Sentinels know for it, reachable or not; a cluster shard's in the slot map), otherwise
+    /// ``Writes/none``: one server named by its address is never asked to wait. The default.
     public static let automatic = RedisDurability(writes: nil)
     /// No write waits.
     public static let none = RedisDurability(writes: Writes.none)
@@ -48,13 +48,13 @@ public struct RedisDurability: Sendable, Hashable, CustomStringConvertible {
     /// Every write waits for one replica.
     public static let allWrites = RedisDurability(writes: .all)
 
-    /// Reads `acknowledge=none|critical|all|auto` and `acknowledge_replicas=N` from a URL's
-    /// query; `nil` when the URL names neither.
-    init?(url: String) throws(RESPClientError) {
+    /// `base` with what a URL's query sets: `acknowledge=none|critical|all|auto` and
+    /// `acknowledge_replicas=N` (the rest of `base`, its timeout included, is kept).
+    init(url: String, base: RedisDurability) throws(RESPClientError) {
+        self = base
         var text = Substring(url)
         if let hash = text.firstIndex(of: "#") { text = text[..<hash] }
-        guard let mark = text.firstIndex(of: "?") else { return nil }
-        var setting: RedisDurability?
+        guard let mark = text.firstIndex(of: "?") else { return }
         for item in text[text.index(after: mark)...].split(separator: "&") {
             let pair = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard pair.count == 2 else { continue }
@@ -63,23 +63,23 @@ public struct RedisDurability: Sendable, Hashable, CustomStringConvertible {
                 guard pair[1] == "auto" || Writes(rawValue: pair[1]) != nil else {
                     throw .invalidURL("acknowledge must be none, critical, all or auto")
                 }
-                setting = RedisDurability(writes: Writes(rawValue: pair[1]), replicas: setting?.replicas ?? 1)
+                writes = Writes(rawValue: pair[1])
             case "acknowledge_replicas":
                 guard let count = Int(pair[1]), count >= 1 else { throw .invalidURL("acknowledge_replicas must be at least 1") }
-                setting = RedisDurability(writes: setting?.writes, replicas: count)
+                replicas = count
             default:
                 continue
             }
         }
-        guard let setting else { return nil }
-        self = setting
     }
 
-    /// Whether a write of `kind` waits, given the replicas the client knows of (`nil`: unknown).
-    func waits(_ kind: RedisCallKind, replicaCount: Int?) -> Bool {
-        switch (writes ?? ((replicaCount ?? 0) > 0 ? .securityCritical : .none), kind) {
-        case (_, .read), (.none, _), (.securityCritical, .write): return false
-        case (.securityCritical, .securityCritical), (.all, _): return true
+    /// Whether a call of `kind` waits: never, always, or only when the primary it goes to has
+    /// replicas (``automatic``, decided by the client once it knows that primary).
+    func wait(for kind: RedisCallKind) -> RedisWait {
+        switch (writes, kind) {
+        case (_, .read), (.none?, _), (.securityCritical?, .write), (nil, .write): return .never
+        case (.securityCritical?, .securityCritical), (.all?, _): return .always
+        case (nil, .securityCritical): return .ifReplicated
         }
     }
 
@@ -87,6 +87,16 @@ public struct RedisDurability: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         (writes?.rawValue ?? "auto") + (replicas == 1 ? "" : " (\(replicas) replicas)")
     }
+}
+
+/// What ``RedisDurability`` asks of one call.
+enum RedisWait {
+    /// Answer when the primary has applied it.
+    case never
+    /// Answer when the replicas confirm it.
+    case always
+    /// Answer when the replicas confirm it if the primary has replicas, else when it applied it.
+    case ifReplicated
 }
 
 /// What a store call does, for ``RedisDurability``: reads never wait; writes wait by setting.

@@ -69,7 +69,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         durability: RedisDurability = .automatic,
         clock: any SessionClock = SystemSessionClock()
     ) throws(RESPClientError) {
-        let durability = try RedisDurability(url: url) ?? durability
+        let durability = try RedisDurability(url: url, base: durability)
         let client: any RESPCommandSending
         if url.hasPrefix("redis-cluster://") || url.hasPrefix("rediss-cluster://") {
             client = try RESPClusterClient(configuration: try RESPClusterConfiguration(url: url))
@@ -168,7 +168,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         }
         arguments.append(String(update.removedKeys.count))
         arguments += update.removedKeys.sorted().map { "d:" + $0 }
-        let reply = try await evaluate(.update, keys: [sessionKey(id)], arguments: arguments, .write)
+        let reply = try await evaluate(.update, keys: [sessionKey(id)], arguments: arguments, update.isSecurityCritical ? .securityCritical : .write)
         switch reply.int {
         case 1: return .applied
         case -1: return .conflict
@@ -441,10 +441,17 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     private func send(_ commands: [RESPCommand], touching key: String?, _ kind: RedisCallKind) async throws -> [RESPReply] {
         guard !commands.isEmpty else { return [] }
         do {
+            let wait = durability.wait(for: kind)
             let replies =
-                durability.waits(kind, replicaCount: client.replicaCount(touching: key))
-                ? try await client.sendAcknowledged(commands, touching: key, replicas: durability.replicas, timeout: durability.timeout)
-                : try await client.send(commands, touching: key)
+                wait == .never
+                ? try await client.send(commands, touching: key)
+                : try await client.sendAcknowledged(
+                    commands,
+                    touching: key,
+                    replicas: durability.replicas,
+                    timeout: durability.timeout,
+                    onlyIfReplicated: wait == .ifReplicated
+                )
             guard replies.count == commands.count else {
                 throw RESPClientError.unexpectedReply("\(replies.count) replies for \(commands.count) commands")
             }
