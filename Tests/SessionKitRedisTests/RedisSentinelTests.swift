@@ -136,6 +136,17 @@ enum RedisSentinelTestServer {
         return try #require(RESPSentinelView(reply: reply)).replicas
     }
 
+    /// A store whose waiting writes ask one confirmation more than there are replicas, so
+    /// every `WAIT` times out after `timeout`.
+    static func unconfirmableStore(
+        _ client: RESPSentinelClient,
+        _ writes: RedisDurability.Writes,
+        timeout: Duration
+    ) async throws -> RedisSessionStore {
+        let impossible = try await knownReplicas(client.configuration) + 1
+        return store(client, durability: RedisDurability(writes: writes, replicas: impossible, timeout: timeout))
+    }
+
     /// The primary the first Sentinel names.
     static func namedPrimary(_ configuration: RESPSentinelConfiguration) async throws -> RESPNodeAddress {
         let sentinel = try #require(configuration.sentinels.first)
@@ -240,12 +251,7 @@ struct RedisSentinelTests {
     func unacknowledgedWritesFail() async throws {
         let client = try RedisSentinelTestServer.client()
         defer { Task { await client.close() } }
-        // One confirmation more than there are replicas: WAIT times out.
-        let impossible = try await RedisSentinelTestServer.knownReplicas(client.configuration) + 1
-        let strict = RedisSentinelTestServer.store(
-            client,
-            durability: RedisDurability(writes: .securityCritical, replicas: impossible, timeout: .milliseconds(200))
-        )
+        let strict = try await RedisSentinelTestServer.unconfirmableStore(client, .securityCritical, timeout: .milliseconds(200))
         let id = SessionToken.generate().storageID
         await #expect(throws: SessionStoreError.self) { try await strict.create(id, signedIn()) }
         // The write ran on the primary: it is there, only not confirmed. Ordinary writes pass.
@@ -273,11 +279,7 @@ struct RedisSentinelTests {
     func revocationEpochsWait() async throws {
         let client = try RedisSentinelTestServer.client()
         defer { Task { await client.close() } }
-        let impossible = try await RedisSentinelTestServer.knownReplicas(client.configuration) + 1
-        let strict = RedisSentinelTestServer.store(
-            client,
-            durability: RedisDurability(writes: .securityCritical, replicas: impossible, timeout: .milliseconds(200))
-        )
+        let strict = try await RedisSentinelTestServer.unconfirmableStore(client, .securityCritical, timeout: .milliseconds(200))
         let engine = try SessionEngine(sealedCookies: SealedCookieBackend(keyRing: .ephemeral(), revocationStore: strict))
         let user = EngineTestClient(engine: engine)
         // The first bump creates the epoch record, the second updates it: both must wait. A
@@ -298,8 +300,7 @@ struct RedisSentinelTests {
     func waitDoesNotStallOtherRequests() async throws {
         let client = try RedisSentinelTestServer.client()
         defer { Task { await client.close() } }
-        let impossible = try await RedisSentinelTestServer.knownReplicas(client.configuration) + 1
-        let store = RedisSentinelTestServer.store(client, durability: RedisDurability(writes: .all, replicas: impossible, timeout: .seconds(1)))
+        let store = try await RedisSentinelTestServer.unconfirmableStore(client, .all, timeout: .seconds(4))
         let reader = RedisSentinelTestServer.store(client, durability: .none)
         let id = SessionToken.generate().storageID
         try await reader.create(id, signedIn())
@@ -312,7 +313,8 @@ struct RedisSentinelTests {
         try await RedisTestServer.waitUntil("the WAIT to block its connection") {
             Int(try await RedisSentinelTestServer.info(primary, "clients", "blocked_clients") ?? "") ?? 0 >= 1
         }
-        // While the WAIT is outstanding, 50 reads on the same client's pool complete.
+        // While the WAIT is outstanding (4 s, a wide margin on a loaded machine), 50 reads on
+        // the same client's pool complete.
         for _ in 0..<50 { _ = try await reader.load(id) }
         #expect(waiting.withLock { $0 }, "the reads waited for the WAIT to time out")
         await #expect(throws: SessionStoreError.self) { try await slow.value }

@@ -218,9 +218,25 @@ def sentinel_checks(sentinels, make_client, label, report, durable):
     def kill_primary():
         old = sentinels.primary()
         pid = sentinels.pid(old)
+        readiness = make_client()
         started = time.time()
         os.kill(pid, signal.SIGKILL)
+        # /readyz while no primary answers, then after the promotion.
+        deadline = time.time() + 60
+        unready = 0
+        while not any(port and port != old for port in map(sentinels.named_primary, sentinels.sentinel_ports)):
+            assert time.time() < deadline, "no new primary within 60s"
+            if readiness.request("GET", "/readyz", timeout=5)[0] == 503:
+                unready += 1
+            time.sleep(0.02)
         promoted = wait_for_new_primary(old, started)
+        ready_deadline = time.time() + 30
+        while readiness.request("GET", "/readyz", timeout=5)[0] != 200:
+            assert time.time() < ready_deadline, "/readyz did not return to 200 after the promotion"
+            time.sleep(0.02)
+        report(f"{label} ({mode}): /readyz after a SIGKILLed primary: 503 on {unready} polls before the promotion, "
+               f"200 again {time.time() - started - promoted:.2f}s after it")
+        assert unready > 0, "/readyz never reported the missing primary"
         # The killed node comes back empty as a replica of the new primary, as an operator
         # would restart it; the next scenario starts from a settled pair again.
         restart = os.environ["SESSIONKIT_REDIS_SENTINEL_NODE_START"]

@@ -84,3 +84,14 @@ public struct RESPClientConfiguration: Sendable {
         }
     }
 }
+
+extension RESPClientConfiguration {
+    /// The same settings for the server at `address` (cluster nodes, Sentinels, the primary
+    /// they name).
+    func reaching(_ address: RESPNodeAddress) -> RESPClientConfiguration {
+        var configuration = self
+        configuration.host = address.host
+        configuration.port = address.port
+        return configuration
+    }
+}

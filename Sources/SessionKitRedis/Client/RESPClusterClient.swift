@@ -246,10 +246,7 @@ public final class RESPClusterClient: RESPCommandSending {
     private func pool(for address: RESPNodeAddress) -> RESPConnectionPool {
         state.withLock { state in
             if let pool = state.pools[address] { return pool }
-            var node = configuration.node
-            node.host = address.host
-            node.port = address.port
-            let pool = RESPConnectionPool(configuration: node, group: group)
+            let pool = RESPConnectionPool(configuration: configuration.node.reaching(address), group: group)
             state.pools[address] = pool
             return pool
         }

@@ -9,7 +9,7 @@ import SessionKitRESP
 /// Discovery follows the Sentinel client specification, with one strengthening:
 /// - Every Sentinel is asked at once (`SENTINEL MASTER`), and the address with the highest
 ///   configuration epoch wins: during a failover the Sentinels disagree for a few seconds, and
-///   the one that ran the failover knows first (``RESPSentinelView/ranked(_:)``).
+///   the one that ran the failover knows first).
 /// - That address must answer `ROLE` with `master`; otherwise the next candidate is tried, and
 ///   the call fails with `RESPClientError.noPrimary(_:)` (nothing sent) when none does.
 /// - The Sentinels are asked again after a command could not be sent or its connection broke,
@@ -296,25 +296,23 @@ public final class RESPSentinelClient: RESPCommandSending {
     }
 
     private func dataPool(_ address: RESPNodeAddress) -> RESPConnectionPool {
-        state.withLock { state in
-            if let pool = state.pools[address] { return pool }
-            var node = configuration.node
-            node.host = address.host
-            node.port = address.port
-            let pool = RESPConnectionPool(configuration: node, group: group)
-            state.pools[address] = pool
-            return pool
-        }
+        pool(address, in: \.pools, configuration.node)
     }
 
     private func sentinelPool(_ address: RESPNodeAddress) -> RESPConnectionPool {
+        pool(address, in: \.sentinelPools, configuration.sentinel)
+    }
+
+    /// The pool for `address` kept at `pools`, made from `settings` on first use.
+    private func pool(
+        _ address: RESPNodeAddress,
+        in pools: WritableKeyPath<SentinelState, [RESPNodeAddress: RESPConnectionPool]>,
+        _ settings: RESPClientConfiguration
+    ) -> RESPConnectionPool {
         state.withLock { state in
-            if let pool = state.sentinelPools[address] { return pool }
-            var node = configuration.sentinel
-            node.host = address.host
-            node.port = address.port
-            let pool = RESPConnectionPool(configuration: node, group: group)
-            state.sentinelPools[address] = pool
+            if let pool = state[keyPath: pools][address] { return pool }
+            let pool = RESPConnectionPool(configuration: settings.reaching(address), group: group)
+            state[keyPath: pools][address] = pool
             return pool
         }
     }
