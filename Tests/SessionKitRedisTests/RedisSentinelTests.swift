@@ -210,7 +210,7 @@ struct RedisSentinelTests {
         let named = try await RedisSentinelTestServer.namedPrimary(client.configuration)
         #expect(try await client.resolvePrimary() == named)
         #expect(try await RedisSentinelTestServer.command(named, "ROLE", []).array?.first?.string == "master")
-        #expect(client.replicaCount(touching: nil) == (try await RedisSentinelTestServer.knownReplicas(client.configuration)))
+        #expect(client.knownReplicas == (try await RedisSentinelTestServer.knownReplicas(client.configuration)))
 
         let store = RedisSentinelTestServer.store(client)
         let id = SessionToken.generate().storageID

@@ -21,11 +21,6 @@ public protocol RESPCommandSending: Sendable {
         onlyIfReplicated: Bool
     ) async throws -> [RESPReply]
 
-    /// How many replicas the primary serving `key` streams to, as the client last learned it,
-    /// or `nil` when the client does not track replicas (one server named by its address).
-    /// Defaults to `nil`.
-    func replicaCount(touching key: String?) -> Int?
-
     /// Whether one command or script may touch keys of different hash slots (a single server:
     /// yes; a cluster: no, that is `CROSSSLOT`).
     var allowsCrossSlotKeys: Bool { get }
@@ -46,9 +41,6 @@ public protocol RESPCommandSending: Sendable {
 extension RESPCommandSending {
     /// `nil`: the layout is fixed.
     public func refreshedPrimaryPools() async throws -> [RESPConnectionPool]? { nil }
-
-    /// `nil`: replicas are not tracked.
-    public func replicaCount(touching key: String?) -> Int? { nil }
 }
 
 extension RESPConnectionPool: RESPCommandSending {

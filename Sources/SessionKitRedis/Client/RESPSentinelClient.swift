@@ -92,10 +92,9 @@ public final class RESPSentinelClient: RESPCommandSending {
         }
     }
 
-    /// The replicas the Sentinels knew for the primary when it was last confirmed.
-    public func replicaCount(touching key: String?) -> Int? {
-        state.withLock { $0.primary?.replicas }
-    }
+    /// The replicas the Sentinels knew for the primary when it was last confirmed (`nil`
+    /// before the first confirmation).
+    public var knownReplicas: Int? { state.withLock { $0.primary?.replicas } }
 
     /// The current primary's pool.
     public func primaryPools() async throws -> [RESPConnectionPool] {
@@ -195,7 +194,6 @@ public final class RESPSentinelClient: RESPCommandSending {
     private func currentPrimary() async throws -> Primary {
         let (primary, confirmedAt, closed) = state.withLock { ($0.primary, $0.confirmedAt, $0.closed) }
         guard !closed else { throw RESPClientError.connectionClosed(reason: "the client was closed") }
-        startWatchingIfNeeded()
         if let primary, let confirmedAt, ContinuousClock.now - confirmedAt < configuration.verifyInterval { return primary }
         return try await sharedResolve(periodicCheckOf: confirmedAt == nil ? nil : primary)
     }
@@ -207,6 +205,8 @@ public final class RESPSentinelClient: RESPCommandSending {
     /// answers at all, it is kept (renewed) rather than failing every call during a Sentinel
     /// outage; if the Sentinels name another address, that address is used or the call fails.
     private func sharedResolve(periodicCheckOf current: Primary?) async throws -> Primary {
+        // Off the per-request path: the first call of a client always resolves.
+        startWatchingIfNeeded()
         let (task, generation) = state.withLock { state -> (Task<Primary, any Error>, UInt64) in
             if let running = state.resolving, running.generation == state.generation { return running }
             let generation = state.generation
