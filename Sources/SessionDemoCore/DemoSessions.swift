@@ -102,12 +102,22 @@ public struct DemoSessions: Sendable {
             let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
             return DemoSessions(engine: engine, services: [SessionSweeper(store: store, logger: logger)], prepare: {}, metrics: metrics)
         case .postgres(let url):
-            let client = PostgresClient(configuration: try PostgresConnectionURL.configuration(from: url), backgroundLogger: logger)
-            let store = PostgresSessionStore(client: client, clock: clock, logger: logger)
+            // One host: a plain pool. Several (a primary and its standbys): a client that
+            // follows the writable primary.
+            let failover = try PostgresConnectionURL.failoverConfiguration(from: url)
+            let store: PostgresSessionStore
+            let pool: any Service
+            if failover.hosts.count == 1 {
+                let client = PostgresClient(configuration: failover.clientConfiguration(for: failover.hosts[0]), backgroundLogger: logger)
+                (store, pool) = (PostgresSessionStore(client: client, clock: clock, logger: logger), client)
+            } else {
+                let primaries = try PostgresPrimaryClient(configuration: failover, logger: logger)
+                (store, pool) = (PostgresSessionStore(primaryClient: primaries, clock: clock, logger: logger), primaries)
+            }
             let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
             return DemoSessions(
                 engine: engine,
-                services: [client, SessionSweeper(store: store, logger: logger)],
+                services: [pool, SessionSweeper(store: store, logger: logger)],
                 prepare: { try await store.migrate() },
                 metrics: metrics
             )

@@ -1,40 +1,78 @@
 import Foundation
+import NIOSSL
 import PostgresNIO
+import SessionKit
 
-/// Parses `postgres://user:password@host:port/database?sslmode=MODE` into a
-/// `PostgresClient.Configuration`.
+/// Parses libpq-style URLs, `postgres://user:password@host:port[,host:port…]/database?sslmode=MODE&target_session_attrs=read-write`.
 ///
-/// `sslmode` is `disable`, `prefer` (the default) or `require`; `require` verifies the
-/// server certificate with the system's trust roots.
+/// - `sslmode` is `disable`, `prefer` (the default) or `require` (`verify-full` is read as
+///   `require`); TLS verifies the server certificate with the system's trust roots.
+/// - `target_session_attrs` may be absent, `any`, `read-write` or `primary`: a session store
+///   writes on every sign-in, so SessionKit always connects to the host that takes writes.
+///   `read-only`, `standby` and `prefer-standby` are refused with a reason.
+/// - `connect_timeout` is in seconds (default 3).
+///
+/// One host: ``configuration(from:)`` gives a `PostgresClient` configuration. One or more hosts:
+/// ``failoverConfiguration(from:)`` gives a ``PostgresPrimaryClient`` configuration.
 public enum PostgresConnectionURL {
-    /// Builds a client configuration from a URL; throws ``PostgresURLError`` with the reason.
+    /// Builds a client configuration from a URL that names one host; throws ``PostgresURLError``
+    /// with the reason (for several hosts, use ``failoverConfiguration(from:)``).
     public static func configuration(from text: String) throws(PostgresURLError) -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: text), let scheme = components.scheme,
-            scheme == "postgres" || scheme == "postgresql"
-        else {
-            throw PostgresURLError("expected postgres://user:password@host:port/database, got a malformed URL")
+        let failover = try failoverConfiguration(from: text)
+        guard failover.hosts.count == 1 else {
+            throw PostgresURLError(
+                "the URL names \(failover.hosts.count) hosts; use PostgresConnectionURL.failoverConfiguration(from:) and PostgresPrimaryClient"
+            )
         }
-        guard let host = components.host, !host.isEmpty else { throw PostgresURLError("the URL has no host") }
-        guard let user = components.user, !user.isEmpty else { throw PostgresURLError("the URL has no user name") }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
-        let tls: PostgresClient.Configuration.TLS
-        switch mode {
+        return failover.clientConfiguration(for: failover.hosts[0])
+    }
+
+    /// Builds a failover configuration from a URL that names one or more hosts; throws
+    /// ``PostgresURLError`` with the reason.
+    public static func failoverConfiguration(from text: String) throws(PostgresURLError) -> PostgresFailoverConfiguration {
+        let usage = "expected postgres://user:password@host:port[,host:port…]/database"
+        guard let prefix = ["postgres://", "postgresql://"].first(where: { text.hasPrefix($0) }) else {
+            throw PostgresURLError("\(usage), got a malformed URL")
+        }
+        let parts: MultiHostURL
+        do {
+            parts = try MultiHostURL(text, prefix: prefix, defaultPort: 5432)
+        } catch {
+            switch error {
+            case .malformedHost(let position, let count):
+                throw PostgresURLError("host \(position) of \(count) is malformed: \(usage)")
+            }
+        }
+        guard let user = parts.username, !user.isEmpty else { throw PostgresURLError("the URL has no user name") }
+        let tls: PostgresFailoverConfiguration.TLS
+        switch parts.value(of: "sslmode") ?? "prefer" {
         case "disable": tls = .disable
         case "prefer": tls = .prefer(.makeClientConfiguration())
         case "require", "verify-full": tls = .require(.makeClientConfiguration())
-        default: throw PostgresURLError("sslmode must be disable, prefer or require, got \(mode)")
+        case let mode: throw PostgresURLError("sslmode must be disable, prefer or require, got \(mode)")
         }
-        var configuration = PostgresClient.Configuration(
-            host: host,
-            port: components.port ?? 5432,
-            username: user,  // URLComponents has already percent-decoded user and password
-            password: components.password,
+        switch parts.value(of: "target_session_attrs") ?? "read-write" {
+        case "any", "read-write", "primary": break
+        case let attributes:
+            throw PostgresURLError(
+                "target_session_attrs must be read-write (or any, primary): a session store writes, so it always uses the writable primary; got \(attributes)"
+            )
+        }
+        var options = PostgresClient.Configuration.Options()
+        options.connectTimeout = .seconds(3)
+        if let timeout = parts.value(of: "connect_timeout") {
+            guard let seconds = Int(timeout), seconds > 0 else { throw PostgresURLError("connect_timeout must be a positive number of seconds") }
+            options.connectTimeout = .seconds(seconds)
+        }
+        let database = parts.path.removingPercentEncoding ?? parts.path
+        return PostgresFailoverConfiguration(
+            hosts: parts.hosts.map { PostgresFailoverConfiguration.Host(host: $0.host, port: $0.port) },
+            username: user,
+            password: parts.password,
             database: database.isEmpty ? nil : database,
-            tls: tls
+            tls: tls,
+            options: options
         )
-        configuration.options.connectTimeout = .seconds(3)
-        return configuration
     }
 }
 

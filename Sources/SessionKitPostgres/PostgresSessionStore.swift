@@ -12,7 +12,8 @@ import SessionKit
 /// - Expired rows are invisible at once and removed by `SessionSweeper` in batches; only one
 ///   instance sweeps at a time (a transaction-scoped advisory lock), however many run.
 ///
-/// The store uses a `PostgresClient` you run as a service (it is the connection pool):
+/// The store uses a `PostgresClient` you run as a service (it is the connection pool), or a
+/// ``PostgresPrimaryClient`` that follows the primary of a replicated pair:
 /// ```swift
 /// let client = PostgresClient(configuration: try PostgresConnectionURL.configuration(from: url))
 /// let store = PostgresSessionStore(client: client)
@@ -24,14 +25,31 @@ import SessionKit
 public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndexing, VersionedSessionStore, AtomicKeySessionStore,
     PingableSessionStore
 {
-    /// The connection pool.
-    public let client: PostgresClient
+    private let target: Target
     let clock: any SessionClock
     let logger: Logger
 
-    /// Creates a store over a running (or soon running) client.
+    /// Where queries go: one server's pool, or the pools of a primary and its standbys.
+    private enum Target: Sendable {
+        case single(PostgresClient)
+        case primary(PostgresPrimaryClient)
+    }
+
+    /// Creates a store over a running (or soon running) client of one server.
     public init(client: PostgresClient, clock: any SessionClock = SystemSessionClock(), logger: Logger = Logger(label: "SessionKit.Postgres")) {
-        self.client = client
+        self.target = .single(client)
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Creates a store that follows the writable primary among several servers (see
+    /// ``PostgresPrimaryClient``; run it as a service).
+    public init(
+        primaryClient: PostgresPrimaryClient,
+        clock: any SessionClock = SystemSessionClock(),
+        logger: Logger = Logger(label: "SessionKit.Postgres")
+    ) {
+        self.target = .primary(primaryClient)
         self.clock = clock
         self.logger = logger
     }
@@ -39,8 +57,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     /// Creates the table and indexes if they do not exist (see ``PostgresSchema``). Safe to run
     /// from every instance at start-up, concurrently.
     public func migrate() async throws {
-        try await run {
-            try await self.client.withTransaction(logger: self.logger) { connection in
+        try await run { client in
+            try await client.withTransaction(logger: self.logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockKey))", logger: self.logger)
                 for statement in PostgresSchema.statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
@@ -54,8 +72,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     /// Returns the live record.
     public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
         let now = clock.now()
-        return try await run {
-            let rows = try await self.client.query(
+        return try await run { client in
+            let rows = try await client.query(
                 """
                 SELECT data::text, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, user_agent, version
                 FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)
@@ -85,7 +103,7 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
 
     /// Inserts a record; replaces an expired one with the same ID, fails on a live one.
     public func create(_ id: SessionStorageID, _ record: SessionRecord) async throws {
-        let inserted = try await run { try await self.insert(id, record, on: nil) }
+        let inserted = try await run { client in try await self.insert(id, record) { try await client.query($0, logger: self.logger) } }
         guard inserted else { throw SessionStoreError.collision }
     }
 
@@ -107,14 +125,12 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
             """
     }
 
-    private func insert(_ id: SessionStorageID, _ record: SessionRecord, on connection: PostgresConnection?) async throws -> Bool {
-        let query = insertQuery(id, record)
-        let rows =
-            if let connection {
-                try await connection.query(query, logger: logger)
-            } else {
-                try await client.query(query, logger: logger)
-            }
+    private func insert(
+        _ id: SessionStorageID,
+        _ record: SessionRecord,
+        running execute: (PostgresQuery) async throws -> PostgresRowSequence
+    ) async throws -> Bool {
+        let rows = try await execute(insertQuery(id, record))
         var inserted = false
         for try await _ in rows { inserted = true }
         return inserted
@@ -136,8 +152,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
         let removed = update.removedKeys.sorted()
         let expected = expectedVersion.map { Int64($0) }
         let now = clock.now()
-        return try await run {
-            let rows = try await self.client.query(
+        return try await run { client in
+            let rows = try await client.query(
                 """
                 UPDATE sessionkit_sessions SET
                     data = (data - \(removed)::text[]) || \(set)::jsonb,
@@ -152,7 +168,7 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
             )
             for try await _ in rows { return .applied }
             guard expected != nil else { return .notFound }
-            let live = try await self.client.query(
+            let live = try await client.query(
                 "SELECT 1 FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)",
                 logger: self.logger
             )
@@ -173,8 +189,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
         let expected = write.expected.map { String(decoding: PostgresJSONNul.storable($0), as: UTF8.self) }
         let key = write.key
         let now = clock.now()
-        return try await run {
-            let rows = try await self.client.query(
+        return try await run { client in
+            let rows = try await client.query(
                 """
                 UPDATE sessionkit_sessions SET
                     data = (data - \(removed)::text[]) || \(set)::jsonb,
@@ -188,7 +204,7 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
                 logger: self.logger
             )
             for try await version in rows.decode(Int64.self) { return .applied(version: UInt64(version)) }
-            let current = try await self.client.query(
+            let current = try await client.query(
                 "SELECT (data -> \(key)::text)::text FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)",
                 logger: self.logger
             )
@@ -208,8 +224,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
         let key = increment.key
         let delta = increment.delta
         let now = clock.now()
-        return try await run {
-            let rows = try await self.client.query(
+        return try await run { client in
+            let rows = try await client.query(
                 """
                 UPDATE sessionkit_sessions SET
                     data = jsonb_set(data, ARRAY[\(key)::text], to_jsonb(COALESCE((data ->> \(key)::text)::numeric, 0) + \(delta)::bigint)),
@@ -230,7 +246,7 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
                 guard let sum = Int64(value) else { throw SessionStoreError.corrupt(reason: "PostgreSQL returned a non-integer sum") }
                 return .applied(value: sum, version: UInt64(version))
             }
-            let live = try await self.client.query(
+            let live = try await client.query(
                 "SELECT 1 FROM sessionkit_sessions WHERE id = \(id.hex) AND expires_at > \(now)",
                 logger: self.logger
             )
@@ -241,8 +257,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
 
     /// Deletes a record.
     public func delete(_ id: SessionStorageID) async throws {
-        _ = try await run {
-            try await self.client.query("DELETE FROM sessionkit_sessions WHERE id = \(id.hex)", logger: self.logger)
+        _ = try await run { client in
+            try await client.query("DELETE FROM sessionkit_sessions WHERE id = \(id.hex)", logger: self.logger)
         }
     }
 
@@ -250,16 +266,22 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     /// when the old row is gone.
     public func rotate(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord) async throws -> Bool {
         let now = clock.now()
-        return try await run {
+        return try await run { client in
             do {
-                return try await rotateInTransaction(oldID, to: newID, record: record, now: now)
+                return try await rotateInTransaction(oldID, to: newID, record: record, now: now, client: client)
             } catch let error as PostgresTransactionError where error.closureError is RotateAborted {
                 return false
             }
         }
     }
 
-    private func rotateInTransaction(_ oldID: SessionStorageID, to newID: SessionStorageID, record: SessionRecord, now: Date) async throws -> Bool {
+    private func rotateInTransaction(
+        _ oldID: SessionStorageID,
+        to newID: SessionStorageID,
+        record: SessionRecord,
+        now: Date,
+        client: PostgresClient
+    ) async throws -> Bool {
         try await client.withTransaction(logger: logger) { connection -> Bool in
             let deleted = try await connection.query(
                 "DELETE FROM sessionkit_sessions WHERE id = \(oldID.hex) RETURNING expires_at > \(now)",
@@ -268,7 +290,9 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
             var live = false
             for try await wasLive in deleted.decode(Bool.self) { live = wasLive }
             guard live else { throw RotateAborted() }
-            guard try await self.insert(newID, record, on: connection) else { throw SessionStoreError.collision }
+            guard try await self.insert(newID, record, running: { try await connection.query($0, logger: self.logger) }) else {
+                throw SessionStoreError.collision
+            }
             return true
         }
     }
@@ -279,8 +303,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     /// Lists a user's live sessions, oldest first.
     public func sessions(forUser userID: String) async throws -> [SessionSummary] {
         let now = clock.now()
-        return try await run {
-            let rows = try await self.client.query(
+        return try await run { client in
+            let rows = try await client.query(
                 """
                 SELECT id, created_at, last_seen_at, expires_at, user_agent FROM sessionkit_sessions
                 WHERE user_id = \(userID) AND expires_at > \(now) ORDER BY created_at, id
@@ -300,8 +324,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     public func deleteSessions(forUser userID: String, except keptID: SessionStorageID?) async throws -> Int {
         let kept = keptID?.hex
         let now = clock.now()
-        return try await run {
-            let rows = try await self.client.query(
+        return try await run { client in
+            let rows = try await client.query(
                 """
                 DELETE FROM sessionkit_sessions WHERE user_id = \(userID) AND (\(kept)::text IS NULL OR id <> \(kept)::text)
                 RETURNING expires_at > \(now)
@@ -319,8 +343,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     public func sweepExpired(batchSize: Int) async throws -> Int {
         let now = clock.now()
         let limit = Int64(batchSize)
-        return try await run {
-            let rows = try await self.client.query(
+        return try await run { client in
+            let rows = try await client.query(
                 """
                 WITH sweeper AS (SELECT pg_try_advisory_xact_lock(\(PostgresSchema.sweeperLockKey)) AS acquired),
                 doomed AS (
@@ -340,17 +364,22 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
 
     /// Runs `SELECT 1` on a pooled connection.
     public func ping() async throws {
-        try await run {
-            let rows = try await self.client.query("SELECT 1", logger: self.logger)
+        try await run { client in
+            let rows = try await client.query("SELECT 1", logger: self.logger)
             for try await _ in rows {}
         }
     }
 
     // MARK: Errors
 
-    private func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+    /// Runs `body` on the pool of the server (or the current primary) and maps every failure to
+    /// a `SessionStoreError`.
+    private func run<Result>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
         do {
-            return try await body()
+            switch target {
+            case .single(let client): return try await body(client)
+            case .primary(let primaries): return try await primaries.withPrimary(body)
+            }
         } catch let error as SessionStoreError {
             throw error
         } catch let error as PostgresTransactionError {

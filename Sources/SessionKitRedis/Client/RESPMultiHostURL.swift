@@ -1,9 +1,9 @@
 import Foundation
+import SessionKit
 import SessionKitRESP
 
-/// The parts of a URL that names several servers, `scheme://[user[:password]@]host[:port][,host[:port]…][/db][?query][#fragment]`,
-/// shared by the cluster and Sentinel URLs (libpq's multi-host syntax, which `URLComponents`
-/// cannot parse).
+/// A cluster or Sentinel URL split by the package's `MultiHostURL`, with the path read as a
+/// database number.
 struct RESPMultiHostURL {
     /// The hosts, in the order given (IPv6 literals without their brackets).
     var hosts: [RESPNodeAddress]
@@ -20,47 +20,25 @@ struct RESPMultiHostURL {
 
     /// Splits `text`, which starts with `prefix`; ports default to `defaultPort`.
     init(_ text: String, prefix: String, defaultPort: Int, usage: String) throws(RESPClientError) {
-        var rest = Substring(text.dropFirst(prefix.count))
-        if let mark = rest.firstIndex(of: "#") {
-            let raw = String(rest[rest.index(after: mark)...])
-            fragment = raw.removingPercentEncoding ?? raw
-            rest = rest[..<mark]
-        }
-        query = []
-        if let mark = rest.firstIndex(of: "?") {
-            for item in rest[rest.index(after: mark)...].split(separator: "&") {
-                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                query.append((String(pair[0]), pair.count > 1 ? String(pair[1]) : ""))
-            }
-            rest = rest[..<mark]
-        }
-        if let at = rest.lastIndex(of: "@") {
-            let parts = rest[..<at].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            let user = parts[0].removingPercentEncoding ?? String(parts[0])
-            if !user.isEmpty { username = user }
-            if parts.count > 1 { password = parts[1].removingPercentEncoding ?? String(parts[1]) }
-            rest = rest[rest.index(after: at)...]
-        }
-        database = 0
-        if let slash = rest.firstIndex(of: "/") {
-            let path = rest[rest.index(after: slash)...].drop(while: { $0 == "/" })
-            if !path.isEmpty {
-                guard let number = Int(path), number >= 0 else { throw .invalidURL("the database must be a number, got \(path)") }
-                database = number
-            }
-            rest = rest[..<slash]
-        }
-        hosts = []
-        let parts = rest.split(separator: ",", omittingEmptySubsequences: false)
-        for (position, part) in parts.enumerated() {
-            // A single URL parser per host keeps IPv6 literals ([::1]:7000) and ports honest.
-            guard let components = URLComponents(string: "redis://" + part), let host = components.host, !host.isEmpty,
-                components.path.isEmpty
+        let parts: MultiHostURL
+        do {
+            parts = try MultiHostURL(text, prefix: prefix, defaultPort: defaultPort)
+        } catch {
+            switch error {
+            case .malformedHost(let position, let count):
                 // Named by position, not echoed: a raw `#` or `@` in a password can land here.
-            else { throw .invalidURL("host \(position + 1) of \(parts.count) is malformed: \(usage)") }
-            // URLComponents keeps an IPv6 literal's brackets; sockets and server replies do not.
-            let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-            hosts.append(RESPNodeAddress(host: bare, port: components.port ?? defaultPort))
+                throw .invalidURL("host \(position) of \(count) is malformed: \(usage)")
+            }
+        }
+        hosts = parts.hosts.map { RESPNodeAddress(host: $0.host, port: $0.port) }
+        username = parts.username
+        password = parts.password
+        query = parts.query
+        fragment = parts.fragment
+        database = 0
+        if !parts.path.isEmpty {
+            guard let number = Int(parts.path), number >= 0 else { throw .invalidURL("the database must be a number, got \(parts.path)") }
+            database = number
         }
     }
 
