@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cluster_checks import cluster_checks
 from sentinel_checks import Sentinels, sentinel_checks
+from postgres_checks import postgres_failover_checks
 
 RESULTS = []
 REPORT = []
@@ -500,6 +501,8 @@ def main():
                         help="also run every scenario, plus resharding and failover, on a Redis Cluster")
     parser.add_argument("--sentinel", default=os.environ.get("SESSIONKIT_REDIS_SENTINEL_URL"),
                         help="also run every scenario, plus SENTINEL FAILOVER and SIGKILL of the primary, on Sentinel")
+    parser.add_argument("--postgres-failover", default=os.environ.get("SESSIONKIT_POSTGRES_FAILOVER_URL"),
+                        help="a primary,standby URL: stop the primary and promote the standby under load (runs last)")
     args = parser.parse_args()
     work_dir = tempfile.mkdtemp(prefix="sessionkit-topology-")
     for name in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
@@ -536,6 +539,15 @@ def main():
         durable_url = f"{base}{'&' if '?' in base else '?'}acknowledge=all#{name}"
         run_topology("sentinel-durable", args.binary, durable_url, None, None, work_dir, general=False,
                      extra_checks=lambda make_client, label: sentinel_checks(sentinels, make_client, label, report, durable=True))
+    if args.postgres_failover:
+        # Last: it leaves the primary stopped; the services are then rebuilt as they started.
+        standby_port = int(os.environ["SESSIONKIT_POSTGRES_STANDBY_URL"].rsplit(":", 1)[1].split("/")[0])
+        try:
+            run_topology("postgres-failover", args.binary, args.postgres_failover, None, None, work_dir, general=False,
+                         extra_checks=lambda make_client, label: postgres_failover_checks(standby_port, make_client, label, report))
+        finally:
+            subprocess.run(os.environ["SESSIONKIT_POSTGRES_REBUILD"], shell=True, check=True, timeout=300,
+                           stdout=subprocess.DEVNULL)
     passed = sum(1 for _, ok in RESULTS if ok)
     failed = len(RESULTS) - passed
     print("\nMeasurements:")
