@@ -165,6 +165,24 @@ class NonceLoad:
                 back += 1
         return signed_out, lost, back
 
+    def outcome(self, make_client, writes_back, trigger, require_no_loss):
+        """Stops the load, asserts what every failover must keep (no 503 without Retry-After, no
+        other error, nobody signed out, no signed-out session back; with `require_no_loss`, no
+        acknowledged write lost) and returns the report's counts as text."""
+        signed_out, lost, back = self.finish(make_client)
+        text = (f"{self.requests} requests, {self.unavailable} 503s ({self.unavailable_without_retry_after} without "
+                f"Retry-After), {len(self.other_errors)} other errors, writes succeed again {writes_back:.2f}s after "
+                f"the {trigger}; {signed_out} clients signed out, {lost} acknowledged writes lost ({self.stale_reads} "
+                f"stale reads during the load), {back} of {len(self.dead_cookies)} signed-out sessions came back")
+        print("   " + text, flush=True)
+        assert self.unavailable_without_retry_after == 0, "a 503 without Retry-After"
+        assert not self.other_errors, f"errors other than 503: {self.other_errors[:5]}"
+        assert signed_out == 0, f"{signed_out} clients were signed out"
+        assert back == 0, f"{back} signed-out sessions came back"
+        if require_no_loss:
+            assert lost == 0, f"{lost} acknowledged writes lost"
+        return text
+
     def failure_window(self, since):
         late = [moment for moment in self.failure_times if moment >= since]
         return (max(late) - since) if late else 0.0
@@ -184,21 +202,10 @@ def sentinel_checks(sentinels, make_client, label, report, durable):
         old_primary, promoted_after = trigger()
         load.wait_for(900, f"load after the {name}")
         writes_back = load.failure_window(started)
-        signed_out, lost, back = load.finish(make_client)
         report(f"{label} ({mode}): {name} under load (150 clients): new primary {old_primary} -> {sentinels.primary()} "
-               f"after {promoted_after:.2f}s; {load.requests} requests, {load.unavailable} 503s "
-               f"({load.unavailable_without_retry_after} without Retry-After), {len(load.other_errors)} other errors, "
-               f"writes succeed again {writes_back:.2f}s after the trigger; {signed_out} clients signed out, "
-               f"{lost} acknowledged writes lost ({load.stale_reads} stale reads during the load), "
-               f"{back} of {len(load.dead_cookies)} signed-out sessions came back")
-        assert load.unavailable_without_retry_after == 0, "a 503 without Retry-After"
-        assert not load.other_errors, f"errors other than 503: {load.other_errors[:5]}"
-        assert signed_out == 0, f"{signed_out} clients were signed out"
-        assert back == 0, f"{back} signed-out sessions came back"
+               f"after {promoted_after:.2f}s; " + load.outcome(make_client, writes_back, "trigger", require_no_loss=durable))
         # Stale reads (an instance still reading the old primary for a moment while another
         # already writes to the new one) are reported, not asserted: reads do not wait.
-        if durable:
-            assert lost == 0, f"{lost} acknowledged writes lost"
 
     def wait_for_new_primary(old, started, seconds=60):
         deadline = time.time() + seconds
