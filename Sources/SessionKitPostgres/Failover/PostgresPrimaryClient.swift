@@ -90,12 +90,7 @@ public final class PostgresPrimaryClient: Service, Sendable {
             return try await body(pools[index])
         } catch {
             if Self.indicatesLostPrimary(error) {
-                let lost = state.withLock { state -> Bool in
-                    let before = state.selection.generation
-                    state.selection.primaryFailed(generation: generation)
-                    return state.selection.generation != before
-                }
-                if lost {
+                if state.withLock({ $0.selection.primaryFailed(generation: generation) }) {
                     logger.warning("PostgreSQL primary may have changed; asking every host", metadata: ["host": "\(configuration.hosts[index])"])
                 }
             }
@@ -105,15 +100,14 @@ public final class PostgresPrimaryClient: Service, Sendable {
 
     private func primary() async throws -> (index: Int, generation: UInt64) {
         // At most two passes: a probe round, then the route it left.
-        for _ in 0..<2 {
-            let route = state.withLock { $0.selection.route(at: .now) }
-            switch route {
+        for pass in 0..<2 {
+            switch state.withLock({ $0.selection.route(at: .now) }) {
             case .send(let index, let generation):
                 return (index, generation)
-            case .unavailable:
-                throw SessionStoreError.unavailable(reason: "no PostgreSQL host accepts writes (\(configuration.hosts.count) asked)")
-            case .probe:
+            case .probe where pass == 0:
                 _ = await currentRound().value
+            case .probe, .unavailable:
+                break
             }
         }
         throw SessionStoreError.unavailable(reason: "no PostgreSQL host accepts writes (\(configuration.hosts.count) asked)")
@@ -154,7 +148,9 @@ public final class PostgresPrimaryClient: Service, Sendable {
         return chosen
     }
 
-    /// One probe, bounded by the probe timeout even if the server accepts and then stalls.
+    /// One probe, bounded by the probe timeout even if the server accepts and then stalls: the
+    /// first of the answer and the timeout is returned at once (a probe that stalls is cancelled,
+    /// and never holds up its round); an answer cancels the timer.
     private func probe(_ index: Int) async -> PostgresPrimarySelection.ProbeAnswer {
         let timeout = configuration.probeTimeout
         let answered = LockedValue(false)
@@ -166,18 +162,38 @@ public final class PostgresPrimaryClient: Service, Sendable {
                 }
                 if first { continuation.resume(returning: answer) }
             }
-            Task { claim(await self.askHost(index)) }
-            Task {
+            let ask = Task { await self.askHost(index) }
+            let timer = Task {
                 try? await Task.sleep(for: timeout)
                 claim(.unreachable)
+                ask.cancel()
+            }
+            Task {
+                claim(await ask.value)
+                timer.cancel()
             }
         }
     }
 
     private func askHost(_ index: Int) async -> PostgresPrimarySelection.ProbeAnswer {
+        let connection: PostgresConnection
         do {
-            let connection = try await PostgresConnection.connect(configuration: probeConfigurations[index], id: index, logger: logger)
-            defer { Task { try? await connection.close() } }
+            connection = try await PostgresConnection.connect(configuration: probeConfigurations[index], id: index, logger: logger)
+        } catch {
+            return .unreachable
+        }
+        let answer = await withTaskCancellationHandler {
+            await Self.askRecoveryState(connection, logger: logger)
+        } onCancel: {
+            // A stalled server: closing the connection ends the query in flight.
+            connection.close().whenComplete { _ in }
+        }
+        try? await connection.close()
+        return answer
+    }
+
+    private static func askRecoveryState(_ connection: PostgresConnection, logger: Logger) async -> PostgresPrimarySelection.ProbeAnswer {
+        do {
             let rows = try await connection.query(
                 "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')",
                 logger: logger

@@ -38,11 +38,14 @@ struct PostgresPrimarySelection: Sendable {
 
     /// A request sent with `generation` failed in a way that says the host may no longer be
     /// the writable primary (its connection closed, it refused a write as read-only, it is
-    /// shutting down). Forgets the primary unless a newer choice was already made.
-    mutating func primaryFailed(generation failed: UInt64) {
-        guard failed == generation, primary != nil else { return }
+    /// shutting down). Forgets the primary unless a newer choice was already made, and returns
+    /// whether it did.
+    @discardableResult
+    mutating func primaryFailed(generation failed: UInt64) -> Bool {
+        guard failed == generation, primary != nil else { return false }
         primary = nil
         generation += 1
+        return true
     }
 
     /// A probe round ended with `answers` (one per host, in URL order). Keeps the current
