@@ -62,6 +62,9 @@ env_lines() {
         echo "export SESSIONKIT_POSTGRES_KILL_PRIMARY='pg_ctlcluster ${version} ${PG_CLUSTER} stop -m immediate'"
         echo "export SESSIONKIT_POSTGRES_PROMOTE_STANDBY='pg_ctlcluster ${version} ${PG_STANDBY_CLUSTER} promote'"
         echo "export SESSIONKIT_POSTGRES_REBUILD='$SELF start-postgres'"
+        echo "export SESSIONKIT_POSTGRES_STOP_STANDBY='pg_ctlcluster ${version} ${PG_STANDBY_CLUSTER} stop -m fast'"
+        echo "export SESSIONKIT_POSTGRES_START_STANDBY='$SELF restart-postgres-standby'"
+        echo "export SESSIONKIT_POSTGRES_REPLICATE_ASYNC='$SELF replicate-postgres-async'"
     fi
     echo "export SESSIONKIT_REDIS_URL='redis://127.0.0.1:${REDIS_PORT}/0'"
     echo "export SESSIONKIT_REDIS_STOP='$SELF stop-redis'"
@@ -130,6 +133,14 @@ start_postgres_standby() {
     rm -rf "${data:?}"/*
     su postgres -c "pg_basebackup -D $data -R -X stream -c fast -p $PG_PORT"
     pg_ctlcluster "$version" "$PG_STANDBY_CLUSTER" start
+    make_standby_synchronous
+}
+
+# Waits until the standby streams, then makes the primary's commits wait for it and waits until
+# it is the synchronous standby.
+make_standby_synchronous() {
+    local version
+    version="$(pg_version)"
     for _ in $(seq 1 150); do
         if su postgres -c "psql -p $PG_PORT -Atc \"SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'\"" | grep -qx 1; then
             pg_primary_sql "ALTER SYSTEM SET synchronous_standby_names = '*'" "SELECT pg_reload_conf()"
@@ -145,6 +156,12 @@ start_postgres_standby() {
     echo "the PostgreSQL standby did not start streaming; its log:" >&2
     tail -20 "/var/log/postgresql/postgresql-$version-$PG_STANDBY_CLUSTER.log" >&2
     return 1
+}
+
+# The standby that start_postgres_standby made, started again after a stop (not rebuilt).
+restart_postgres_standby() {
+    pg_ctlcluster "$(pg_version)" "$PG_STANDBY_CLUSTER" start
+    make_standby_synchronous
 }
 
 stop_postgres_standby() {
@@ -326,5 +343,8 @@ case "${1:-}" in
     start-sentinel-node) start_sentinel_node "${2:?usage: $0 start-sentinel-node PORT PRIMARY_PORT}" "${3:?usage: $0 start-sentinel-node PORT PRIMARY_PORT}" ;;
     start-postgres) start_postgres ;;
     stop-postgres) stop_postgres ;;
+    restart-postgres-standby) restart_postgres_standby ;;
+    # Commits stop waiting for the standby (it keeps streaming); start-postgres restores it.
+    replicate-postgres-async) pg_primary_sql "ALTER SYSTEM RESET synchronous_standby_names" "SELECT pg_reload_conf()" ;;
     *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;
 esac

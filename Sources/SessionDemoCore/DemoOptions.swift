@@ -34,6 +34,9 @@ public struct DemoOptions: Sendable, Equatable {
     /// How many sessions the memory store keeps (`--store memory`); when full it evicts
     /// anonymous sessions first.
     public var memoryCapacity: Int = 100_000
+    /// How long after its last write a session that is only read is touched again
+    /// (`--touch-interval SECONDS`; `nil` keeps the engine's default of 60 s).
+    public var touchInterval: Duration?
 
     /// Creates options; the defaults serve http://127.0.0.1:8080 from memory (the command line
     /// defaults to ``defaultCommandLineStore`` instead).
@@ -54,7 +57,9 @@ public struct DemoOptions: Sendable, Equatable {
                                sqlite:PATH
                                postgres://USER:PASS@HOST:PORT[,HOST:PORT…]/DB[?sslmode=disable|prefer|require]
                                         (several hosts: a primary and its standbys; the
-                                        demo follows whichever takes writes)
+                                        demo follows whichever takes writes; add
+                                        &touch_commit=asynchronous so touches do not wait
+                                        for a synchronous standby)
                                redis://[USER[:PASS]@]HOST[:PORT][/DB]  (rediss:// for TLS)
                                redis-cluster://[USER[:PASS]@]HOST:PORT[,HOST:PORT…]
                                         (a Redis/Valkey Cluster; rediss-cluster:// for TLS)
@@ -66,6 +71,8 @@ public struct DemoOptions: Sendable, Equatable {
                                          else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)
           --memory-capacity N  sessions the memory store keeps (default 100000)
+          --touch-interval SECONDS  touch a session that is only read at most this often
+                             (default 60; 0 touches on every request)
           --metrics          serve the engine's metrics at GET /metrics (Prometheus text format)
         """
 
@@ -97,6 +104,12 @@ public struct DemoOptions: Sendable, Equatable {
                     throw DemoOptionsError("--memory-capacity must be a positive number, got \(text)")
                 }
                 options.memoryCapacity = capacity
+            case "--touch-interval":
+                let text = try value(for: argument)
+                guard let seconds = Int(text), seconds >= 0 else {
+                    throw DemoOptionsError("--touch-interval must be a number of seconds (0 or more), got \(text)")
+                }
+                options.touchInterval = .seconds(seconds)
             case "--help", "-h":
                 throw DemoOptionsError(usage)
             default:

@@ -48,6 +48,7 @@ public struct DemoSessions: Sendable {
         // non-Secure cookie named `id`; `--secure-cookies` restores the production default.
         configuration.cookie = options.secureCookies ? SessionCookieOptions() : .insecureLocalDevelopment
         configuration.concurrentSessionLimit = .init(maxSessions: 10, policy: .evictOldest)
+        if let touchInterval = options.touchInterval { configuration.touchInterval = touchInterval }
         return configuration
     }
 
@@ -105,14 +106,15 @@ public struct DemoSessions: Sendable {
             // One host: a plain pool. Several (a primary and its standbys): a client that
             // follows the writable primary.
             let failover = try PostgresConnectionURL.failoverConfiguration(from: url)
+            let touchCommit = try PostgresConnectionURL.touchCommit(from: url)
             let store: PostgresSessionStore
             let pool: any Service
             if failover.hosts.count == 1 {
                 let client = PostgresClient(configuration: failover.clientConfiguration(for: failover.hosts[0]), backgroundLogger: logger)
-                (store, pool) = (PostgresSessionStore(client: client, clock: clock, logger: logger), client)
+                (store, pool) = (PostgresSessionStore(client: client, touchCommit: touchCommit, clock: clock, logger: logger), client)
             } else {
                 let primaries = try PostgresPrimaryClient(configuration: failover, logger: logger)
-                (store, pool) = (PostgresSessionStore(primaryClient: primaries, clock: clock, logger: logger), primaries)
+                (store, pool) = (PostgresSessionStore(primaryClient: primaries, touchCommit: touchCommit, clock: clock, logger: logger), primaries)
             }
             let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
             return DemoSessions(

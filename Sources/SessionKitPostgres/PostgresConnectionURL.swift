@@ -11,6 +11,8 @@ import SessionKit
 ///   writes on every sign-in, so SessionKit always connects to the host that takes writes.
 ///   `read-only`, `standby` and `prefer-standby` are refused with a reason.
 /// - `connect_timeout` is in seconds (default 3).
+/// - `touch_commit` is SessionKit's own: `durable` (the default) or `asynchronous`, read by
+///   ``touchCommit(from:)`` (see ``PostgresTouchCommit``).
 ///
 /// One host: ``configuration(from:)`` gives a `PostgresClient` configuration. One or more hosts:
 /// ``failoverConfiguration(from:)`` gives a ``PostgresPrimaryClient`` configuration.
@@ -30,19 +32,7 @@ public enum PostgresConnectionURL {
     /// Builds a failover configuration from a URL that names one or more hosts; throws
     /// ``PostgresURLError`` with the reason.
     public static func failoverConfiguration(from text: String) throws(PostgresURLError) -> PostgresFailoverConfiguration {
-        let usage = "expected postgres://user:password@host:port[,host:port…]/database"
-        guard let prefix = ["postgres://", "postgresql://"].first(where: { text.hasPrefix($0) }) else {
-            throw PostgresURLError("\(usage), got a malformed URL")
-        }
-        let parts: MultiHostURL
-        do {
-            parts = try MultiHostURL(text, prefix: prefix, defaultPort: 5432)
-        } catch {
-            switch error {
-            case .malformedHost(let position, let count):
-                throw PostgresURLError("host \(position) of \(count) is malformed: \(usage)")
-            }
-        }
+        let parts = try parse(text)
         guard let user = parts.username, !user.isEmpty else { throw PostgresURLError("the URL has no user name") }
         let tls: PostgresFailoverConfiguration.TLS
         switch parts.value(of: "sslmode") ?? "prefer" {
@@ -73,6 +63,32 @@ public enum PostgresConnectionURL {
             tls: tls,
             options: options
         )
+    }
+
+    /// Reads how the store should commit touches from the URL's `touch_commit` (`durable`, the
+    /// default, or `asynchronous`); throws ``PostgresURLError`` for any other value.
+    public static func touchCommit(from text: String) throws(PostgresURLError) -> PostgresTouchCommit {
+        guard let value = try parse(text).value(of: "touch_commit") else { return .durable }
+        guard let mode = PostgresTouchCommit(rawValue: value) else {
+            throw PostgresURLError("touch_commit must be durable or asynchronous, got \(value)")
+        }
+        return mode
+    }
+
+    private static let usage = "expected postgres://user:password@host:port[,host:port…]/database"
+
+    private static func parse(_ text: String) throws(PostgresURLError) -> MultiHostURL {
+        guard let prefix = ["postgres://", "postgresql://"].first(where: { text.hasPrefix($0) }) else {
+            throw PostgresURLError("\(usage), got a malformed URL")
+        }
+        do {
+            return try MultiHostURL(text, prefix: prefix, defaultPort: 5432)
+        } catch {
+            switch error {
+            case .malformedHost(let position, let count):
+                throw PostgresURLError("host \(position) of \(count) is malformed: \(usage)")
+            }
+        }
     }
 }
 

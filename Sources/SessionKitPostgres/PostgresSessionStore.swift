@@ -26,6 +26,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
     PingableSessionStore
 {
     private let target: Target
+    /// How touches commit (see ``PostgresTouchCommit``).
+    public let touchCommit: PostgresTouchCommit
     let clock: any SessionClock
     let logger: Logger
 
@@ -35,21 +37,31 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
         case primary(PostgresPrimaryClient)
     }
 
-    /// Creates a store over a running (or soon running) client of one server.
-    public init(client: PostgresClient, clock: any SessionClock = SystemSessionClock(), logger: Logger = Logger(label: "SessionKit.Postgres")) {
+    /// Creates a store over a running (or soon running) client of one server; `touchCommit`
+    /// chooses whether touches wait for a synchronous standby.
+    public init(
+        client: PostgresClient,
+        touchCommit: PostgresTouchCommit = .durable,
+        clock: any SessionClock = SystemSessionClock(),
+        logger: Logger = Logger(label: "SessionKit.Postgres")
+    ) {
         self.target = .single(client)
+        self.touchCommit = touchCommit
         self.clock = clock
         self.logger = logger
     }
 
     /// Creates a store that follows the writable primary among several servers (see
-    /// ``PostgresPrimaryClient``; run it as a service).
+    /// ``PostgresPrimaryClient``; run it as a service); `touchCommit` chooses whether touches
+    /// wait for a synchronous standby.
     public init(
         primaryClient: PostgresPrimaryClient,
+        touchCommit: PostgresTouchCommit = .durable,
         clock: any SessionClock = SystemSessionClock(),
         logger: Logger = Logger(label: "SessionKit.Postgres")
     ) {
         self.target = .primary(primaryClient)
+        self.touchCommit = touchCommit
         self.clock = clock
         self.logger = logger
     }
@@ -136,7 +148,8 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
         return inserted
     }
 
-    /// Applies an update in one `UPDATE` (an update without keys is a touch).
+    /// Applies an update in one `UPDATE` (an update without keys is a touch, committed as
+    /// ``touchCommit`` says).
     public func update(_ id: SessionStorageID, _ update: SessionUpdate) async throws -> Bool {
         try await apply(update, to: id, expectedVersion: nil) == .applied
     }
@@ -152,6 +165,10 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
         let removed = update.removedKeys.sorted()
         let expected = expectedVersion.map { Int64($0) }
         let now = clock.now()
+        // `set_config(…, true)` lasts until this statement's implicit transaction ends, and
+        // PostgreSQL reads `synchronous_commit` when that transaction commits.
+        let relaxed = update.isTouch && expected == nil && touchCommit == .asynchronous
+        let commitSetting = relaxed ? "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS touch_commit " : ""
         return try await run { client in
             let rows = try await client.query(
                 """
@@ -161,7 +178,7 @@ public final class PostgresSessionStore: SweepableSessionStore, SessionUserIndex
                     expires_at = LEAST(\(update.idleExpiresAt), absolute_expires_at),
                     last_seen_at = \(update.lastSeenAt),
                     version = version + 1
-                WHERE id = \(id.hex) AND expires_at > \(now) AND (\(expected)::bigint IS NULL OR version = \(expected)::bigint)
+                \(unescaped: commitSetting)WHERE id = \(id.hex) AND expires_at > \(now) AND (\(expected)::bigint IS NULL OR version = \(expected)::bigint)
                 RETURNING 1
                 """,
                 logger: self.logger

@@ -46,11 +46,13 @@ struct PostgresPrimarySelectionTests {
     func staleFailureIgnored() {
         var selection = PostgresPrimarySelection()
         selection.probed([.writable, .readOnly], at: start, retryInterval: .seconds(1))
-        selection.primaryFailed(generation: 1)
+        let forgotten = selection.primaryFailed(generation: 1)
+        #expect(forgotten)
         #expect(selection.route(at: start) == .probe)
         selection.probed([.readOnly, .writable], at: start, retryInterval: .seconds(1))
         // A request that was still in flight on the old primary fails late: ignored.
-        selection.primaryFailed(generation: 1)
+        let forgottenLate = selection.primaryFailed(generation: 1)
+        #expect(!forgottenLate)
         #expect(selection.route(at: start) == .send(index: 1, generation: 3))
     }
 }
@@ -83,6 +85,18 @@ struct PostgresFailoverURLTests {
             try PostgresConnectionURL.configuration(from: "postgres://u:p@h1,h2/db")
         } throws: { error in
             "\(error)".contains("PostgresPrimaryClient")
+        }
+    }
+
+    @Test("touch_commit: durable by default, asynchronous on request, anything else refused")
+    func touchCommit() throws {
+        #expect(try PostgresConnectionURL.touchCommit(from: "postgres://u:p@h1,h2/db?sslmode=disable") == .durable)
+        #expect(try PostgresConnectionURL.touchCommit(from: "postgres://u:p@h1/db?touch_commit=asynchronous") == .asynchronous)
+        #expect(try PostgresConnectionURL.touchCommit(from: "postgres://u:p@h1/db?touch_commit=durable") == .durable)
+        #expect {
+            try PostgresConnectionURL.touchCommit(from: "postgres://u:p@h1/db?touch_commit=off")
+        } throws: { error in
+            "\(error)".contains("durable or asynchronous")
         }
     }
 

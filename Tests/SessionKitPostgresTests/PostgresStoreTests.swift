@@ -9,11 +9,12 @@ import Testing
 /// Every PostgreSQL test runs in one serialized suite: the outage test stops the server.
 @Suite("PostgreSQL store", .serialized, .enabled(if: PostgresTestServer.isConfigured, PostgresTestServer.skipReason))
 struct PostgresStoreTests {
-    @Test(arguments: SessionStoreConformance.cases + SessionStoreConformance.sweeping)
-    func conformance(_ check: SessionStoreConformance.Case) async throws {
+    /// Every case with both touch commits: the relaxed touch is a different statement.
+    @Test(arguments: SessionStoreConformance.cases + SessionStoreConformance.sweeping, PostgresTouchCommit.allCases)
+    func conformance(_ check: SessionStoreConformance.Case, touchCommit: PostgresTouchCommit) async throws {
         try await PostgresTestServer.withIsolatedClient { client in
             try await check.run { clock in
-                let store = PostgresSessionStore(client: client, clock: clock)
+                let store = PostgresSessionStore(client: client, touchCommit: touchCommit, clock: clock)
                 try await store.migrate()
                 return store
             }

@@ -165,10 +165,12 @@ class NonceLoad:
                 back += 1
         return signed_out, lost, back
 
-    def outcome(self, make_client, writes_back, trigger, require_no_loss):
+    def outcome(self, make_client, writes_back, trigger, require_no_loss, require_sessions_kept=True):
         """Stops the load, asserts what every failover must keep (no 503 without Retry-After, no
-        other error, nobody signed out, no signed-out session back; with `require_no_loss`, no
-        acknowledged write lost) and returns the report's counts as text."""
+        other error; with `require_sessions_kept`, nobody signed out and no signed-out session
+        back; with `require_no_loss`, no acknowledged write lost) and returns the report's
+        counts as text. A store that replicates every write asynchronously keeps none of the
+        three by construction: there they are measured, not asserted."""
         signed_out, lost, back = self.finish(make_client)
         text = (f"{self.requests} requests, {self.unavailable} 503s ({self.unavailable_without_retry_after} without "
                 f"Retry-After), {len(self.other_errors)} other errors, writes succeed again {writes_back:.2f}s after "
@@ -177,8 +179,9 @@ class NonceLoad:
         print("   " + text, flush=True)
         assert self.unavailable_without_retry_after == 0, "a 503 without Retry-After"
         assert not self.other_errors, f"errors other than 503: {self.other_errors[:5]}"
-        assert signed_out == 0, f"{signed_out} clients were signed out"
-        assert back == 0, f"{back} signed-out sessions came back"
+        if require_sessions_kept:
+            assert signed_out == 0, f"{signed_out} clients were signed out"
+            assert back == 0, f"{back} signed-out sessions came back"
         if require_no_loss:
             assert lost == 0, f"{lost} acknowledged writes lost"
         return text

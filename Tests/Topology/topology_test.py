@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cluster_checks import cluster_checks
 from sentinel_checks import Sentinels, sentinel_checks
-from postgres_checks import postgres_failover_checks
+from postgres_checks import postgres_failover_checks, touch_commit_checks
 
 RESULTS = []
 REPORT = []
@@ -106,14 +106,14 @@ class Client:
 
 
 class Demo:
-    def __init__(self, binary, store, log_dir):
-        self.binary, self.store, self.log_dir = binary, store, log_dir
+    def __init__(self, binary, store, log_dir, extra_args=()):
+        self.binary, self.store, self.log_dir, self.extra_args = binary, store, log_dir, list(extra_args)
         self.port = free_port()
         self.process = None
 
     def start(self):
         log = open(os.path.join(self.log_dir, f"demo-{self.port}.log"), "a")
-        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--store", self.store], stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--store", self.store, *self.extra_args], stdout=log, stderr=subprocess.STDOUT)
         wait_for_port(self.port)
 
     def kill(self):
@@ -195,10 +195,15 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_
     # User names are unique per run, so sessions left in a reused store cannot skew counts.
     label = f"{label}-{uuid.uuid4().hex[:6]}"
     demos = [Demo(binary, store, work_dir) for _ in range(3)]
-    for demo in demos:
-        demo.start()
-    nginx = Nginx([demo.port for demo in demos], work_dir)
-    nginx.start()
+    try:
+        for demo in demos:
+            demo.start()
+        nginx = Nginx([demo.port for demo in demos], work_dir)
+        nginx.start()
+    except BaseException:
+        for demo in demos:
+            demo.stop()
+        raise
     lb = nginx.port
 
     def read_your_writes():
@@ -540,14 +545,31 @@ def main():
         run_topology("sentinel-durable", args.binary, durable_url, None, None, work_dir, general=False,
                      extra_checks=lambda make_client, label: sentinel_checks(sentinels, make_client, label, report, durable=True))
     if args.postgres_failover:
-        # Last: it leaves the primary stopped; the services are then rebuilt as they started.
+        # Last: each failover leaves the primary stopped; the pair is then rebuilt as it started.
+        # First with synchronous replication, then (after the touch-commit check, which needs
+        # the synchronous pair) with asynchronous replication, whose losses are measured.
         standby_port = int(os.environ["SESSIONKIT_POSTGRES_STANDBY_URL"].rsplit(":", 1)[1].split("/")[0])
-        try:
-            run_topology("postgres-failover", args.binary, args.postgres_failover, None, None, work_dir, general=False,
-                         extra_checks=lambda make_client, label: postgres_failover_checks(standby_port, make_client, label, report))
-        finally:
-            subprocess.run(os.environ["SESSIONKIT_POSTGRES_REBUILD"], shell=True, check=True, timeout=300,
-                           stdout=subprocess.DEVNULL)
+        primary_port = int(os.environ["SESSIONKIT_POSTGRES_URL"].rsplit(":", 1)[1].split("/")[0])
+
+        def failover(label, synchronous):
+            try:
+                run_topology(label, args.binary, args.postgres_failover, None, None, work_dir, general=False,
+                             extra_checks=lambda make_client, label: postgres_failover_checks(
+                                 primary_port, standby_port, make_client, label, report, synchronous=synchronous))
+            finally:
+                subprocess.run(os.environ["SESSIONKIT_POSTGRES_REBUILD"], shell=True, check=True, timeout=300,
+                               stdout=subprocess.DEVNULL)
+
+        def start_demo(store, extra_args):
+            demo = Demo(args.binary, store, work_dir, extra_args)
+            demo.start()
+            return demo
+
+        failover("postgres-failover", synchronous=True)
+        for name, scenario in touch_commit_checks(args.postgres_failover, start_demo, Client, report):
+            check(name, scenario)
+        subprocess.run(os.environ["SESSIONKIT_POSTGRES_REPLICATE_ASYNC"], shell=True, check=True, timeout=60)
+        failover("postgres-failover-async", synchronous=False)
     passed = sum(1 for _, ok in RESULTS if ok)
     failed = len(RESULTS) - passed
     print("\nMeasurements:")
