@@ -379,3 +379,22 @@ actor AlwaysChangedStore: DictionaryBackedStore {
         return .conflict(current: rival)
     }
 }
+
+@Suite("Atomic changes: store calls per request")
+struct AtomicChangeCostTests {
+    @Test("a counter request costs one load and one write, whichever call it uses")
+    func oneLoadAndOneWrite() async throws {
+        let harness = try Harness()
+        let client = try await harness.clientWithSession(count: 0)
+        let variants: [(CountingSessionStore.Method, @Sendable (SessionHandle) async throws -> Void)] = [
+            (.update, { try await $0.set(Keys.count, (try await $0.get(Keys.count) ?? 0) + 1) }),
+            (.compareAndSet, { try await $0.modify(Keys.count, default: 0) { $0 += 1 } }),
+            (.increment, { _ = try await $0.increment(Keys.count) }),
+        ]
+        for (write, change) in variants {
+            harness.store.reset()
+            try await client.send(change)
+            #expect(harness.store.calls == [.load: 1, write: 1], "\(write): \(harness.store.calls)")
+        }
+    }
+}
