@@ -155,7 +155,7 @@ enum RedisSentinelTestServer {
         return RESPNodeAddress(host: parts.first?.string ?? "", port: Int(parts.last?.string ?? "") ?? 0)
     }
 
-    /// The replicas the primary at `address` streams to (its `ROLE`), once at least one is connected.
+    /// The replicas the primary at `address` streams to (its `ROLE`), once at least one is connected and every one is online.
     static func connectedReplicas(of address: RESPNodeAddress) async throws -> [RESPNodeAddress] {
         var replicas: [RESPNodeAddress] = []
         try await RedisTestServer.waitUntil("a replica connected to \(address)") {
@@ -165,7 +165,12 @@ enum RedisSentinelTestServer {
                 else { return nil }
                 return RESPNodeAddress(host: host, port: port)
             }
-            return role.first?.string == "master" && !replicas.isEmpty
+            guard role.first?.string == "master", !replicas.isEmpty else { return false }
+            // `ROLE` lists a replica while its first sync still runs; a `WAIT` counts it only
+            // once it is online (`INFO replication`: `slave0:ip=…,port=…,state=online,…`).
+            let text = try await command(address, "INFO", ["replication"]).string ?? ""
+            let online = text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("slave") && $0.contains("state=online") }
+            return online.count >= replicas.count
         }
         return replicas
     }
