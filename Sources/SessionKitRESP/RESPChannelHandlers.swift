@@ -62,8 +62,14 @@ package final class RedisCommandHandler: ChannelDuplexHandler {
     package typealias OutboundOut = ByteBuffer
 
     private var state = RESPCommandStateMachine<EventLoopPromise<[RESPReply]>>()
+    /// Called on the event loop with every RESP3 push, in stream order with the replies: a
+    /// push read before a reply is handled before that reply's request completes.
+    private let onPush: (@Sendable (RESPReply) -> Void)?
 
-    package init() {}
+    /// Creates the handler; `onPush` receives the connection's pushes (dropped without one).
+    package init(onPush: (@Sendable (RESPReply) -> Void)? = nil) {
+        self.onPush = onPush
+    }
 
     package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = Self.unwrapOutboundIn(data)
@@ -85,6 +91,8 @@ package final class RedisCommandHandler: ChannelDuplexHandler {
         switch state.received(Self.unwrapInboundIn(data)) {
         case .none:
             break
+        case .push(let push):
+            onPush?(push)
         case .succeed(let promise, let replies):
             promise.succeed(replies)
         case .failAndClose(let promises, let error):

@@ -48,8 +48,11 @@ package struct RESPCommandStateMachine<Promise> {
 
     /// What to do after a reply arrived.
     package enum ReadAction {
-        /// Nothing yet (more replies due, a dropped push, or a cancelled request's reply).
+        /// Nothing yet (more replies due, or a cancelled request's reply).
         case none
+        /// A RESP3 push (a client-tracking invalidation, pub/sub): not a reply to any request;
+        /// hand it to whoever listens to the connection's pushes.
+        case push(RESPReply)
         /// The request is complete.
         case succeed(Promise, [RESPReply])
         /// The stream is out of step: fail these and close the connection.
@@ -58,9 +61,8 @@ package struct RESPCommandStateMachine<Promise> {
 
     /// One reply arrived.
     package mutating func received(_ reply: RESPReply) -> ReadAction {
-        // RESP3 pushes (invalidations, pub/sub) are not replies; this client subscribes to
-        // nothing, so they are dropped.
-        if case .push = reply { return .none }
+        // RESP3 pushes (invalidations, pub/sub) are out of band: they never complete a request.
+        if case .push = reply { return .push(reply) }
         guard var head = pending.popFirst() else {
             // A reply nobody asked for: the stream cannot be trusted any more.
             return .failAndClose(fail(.protocolViolation(reason: "unsolicited reply")), .protocolViolation(reason: "unsolicited reply"))
