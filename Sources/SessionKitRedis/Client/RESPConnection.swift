@@ -12,10 +12,14 @@ public final class RESPConnection: Sendable {
     let commandTimeout: Duration
     /// Numbers this connection's requests, so a cancelled caller can name its own.
     private let requestIDs = Atomic<UInt64>(0)
+    /// Names this connection to a ``RESPTrackingObserver``; unique in the process.
+    package let id: UInt64
+    private static let connectionIDs = Atomic<UInt64>(0)
 
-    init(channel: any Channel, commandTimeout: Duration) {
+    init(channel: any Channel, commandTimeout: Duration, id: UInt64) {
         self.channel = channel
         self.commandTimeout = commandTimeout
+        self.id = id
     }
 
     /// Whether the connection is still open.
@@ -26,6 +30,23 @@ public final class RESPConnection: Sendable {
         _ configuration: RESPClientConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RESPConnection {
+        try await connect(configuration, group: group, tracking: nil)
+    }
+
+    /// Opens a connection; with `tracking`, a RESP3 one with `CLIENT TRACKING ON OPTIN` whose
+    /// invalidations and closing go to the observer (it hears of the closing even when the
+    /// handshake fails).
+    package static func connect(
+        _ configuration: RESPClientConfiguration,
+        group: any EventLoopGroup,
+        tracking: (any RESPTrackingObserver)?
+    ) async throws -> RESPConnection {
+        let id = connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
+        let onPush: (@Sendable (RESPReply) -> Void)? = tracking.map { observer in
+            { @Sendable push in
+                if let invalidation = RESPInvalidation(push: push) { observer.invalidated(invalidation, connection: id) }
+            }
+        }
         let sslContext: NIOSSLContext?
         if configuration.useTLS {
             do {
@@ -55,7 +76,7 @@ public final class RESPConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPReplyDecoder(parser: parser)))
-                    try channel.pipeline.syncOperations.addHandler(RedisCommandHandler())
+                    try channel.pipeline.syncOperations.addHandler(RedisCommandHandler(onPush: onPush))
                 }
             }
         let channel: any Channel
@@ -64,9 +85,12 @@ public final class RESPConnection: Sendable {
         } catch {
             throw RESPClientError.connectFailed(reason: "cannot connect to \(configuration.host):\(configuration.port)")
         }
-        let connection = RESPConnection(channel: channel, commandTimeout: configuration.commandTimeout)
+        if let tracking {
+            channel.closeFuture.whenComplete { _ in tracking.trackingEnded(connection: id) }
+        }
+        let connection = RESPConnection(channel: channel, commandTimeout: configuration.commandTimeout, id: id)
         do {
-            try await connection.handshake(configuration)
+            try await connection.handshake(configuration, tracking: tracking != nil)
         } catch {
             try? await channel.close()
             throw error
@@ -74,9 +98,10 @@ public final class RESPConnection: Sendable {
         return connection
     }
 
-    private func handshake(_ configuration: RESPClientConfiguration) async throws {
+    private func handshake(_ configuration: RESPClientConfiguration, tracking: Bool) async throws {
         var commands: [RESPCommand] = []
-        if configuration.protocolVersion == 3 {
+        // Invalidations arrive as pushes on the connection itself, which needs RESP3.
+        if configuration.protocolVersion == 3 || tracking {
             var hello = ["3"]
             if let password = configuration.password {
                 hello += ["AUTH", configuration.username ?? "default", password]
@@ -87,6 +112,9 @@ public final class RESPConnection: Sendable {
         }
         if configuration.database != 0 {
             commands.append(RESPCommand("SELECT", [String(configuration.database)]))
+        }
+        if tracking {
+            commands.append(RESPCommand("CLIENT", ["TRACKING", "ON", "OPTIN"]))
         }
         guard !commands.isEmpty else { return }
         for reply in try await send(commands) {

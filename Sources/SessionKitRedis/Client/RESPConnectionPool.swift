@@ -32,19 +32,42 @@ public final class RESPConnectionPool: Sendable {
     /// behind it.
     private let acknowledgedIdle = LockedValue<[RESPConnection]>([])
     private let group: any EventLoopGroup
+    /// Hears the invalidations of the pooled connections, which then all track (`nil`: none do).
+    private let tracking: (any RESPTrackingObserver)?
 
     /// Creates a pool; connections open on first use.
     public init(configuration: RESPClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.group = group
+        self.tracking = nil
         self.slots = (0..<max(1, configuration.connectionCount)).map { _ in ConnectionSlot() }
+    }
+
+    /// Creates a pool whose connections (not those of ``sendAcknowledged(_:replicas:timeout:)``,
+    /// which only write) run `CLIENT TRACKING ON OPTIN` and report to `tracking`.
+    package init(configuration: RESPClientConfiguration, tracking: any RESPTrackingObserver, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = group
+        self.tracking = tracking
+        self.slots = (0..<max(1, configuration.connectionCount)).map { _ in ConnectionSlot() }
+    }
+
+    /// Sends `commands` on a tracking connection of the pool, calling `beforeSending` with the
+    /// connection's ID first (before a byte is written), so the caller can note what it reads.
+    package func sendTracked(_ commands: [RESPCommand], beforeSending: (UInt64) -> Void) async throws -> [RESPReply] {
+        let connection = try await nextConnection()
+        beforeSending(connection.id)
+        return try await connection.send(commands)
+    }
+
+    private func nextConnection() async throws -> RESPConnection {
+        let index = next.add(1, ordering: .relaxed).newValue % slots.count
+        return try await slots[index].connection(configuration: configuration, group: group, tracking: tracking)
     }
 
     /// Sends commands as one pipeline on one connection; one reply per command.
     public func send(_ commands: [RESPCommand]) async throws -> [RESPReply] {
-        let index = next.add(1, ordering: .relaxed).newValue % slots.count
-        let connection = try await slots[index].connection(configuration: configuration, group: group)
-        return try await connection.send(commands)
+        try await nextConnection().send(commands)
     }
 
     /// Sends commands as one pipeline followed by `WAIT replicas timeout`, on a connection no
@@ -133,7 +156,7 @@ final class ConnectionSlot: Sendable {
 
     private let state = LockedValue<State>(.disconnected(failures: 0, retryAt: nil))
 
-    func connection(configuration: RESPClientConfiguration, group: any EventLoopGroup) async throws -> RESPConnection {
+    func connection(configuration: RESPClientConfiguration, group: any EventLoopGroup, tracking: (any RESPTrackingObserver)?) async throws -> RESPConnection {
         let now = ContinuousClock.now
         let step = state.withLock { state -> Step in
             switch state {
@@ -159,7 +182,7 @@ final class ConnectionSlot: Sendable {
         case .fail(let error):
             throw error
         case .connect(let failures):
-            return try await connect(configuration: configuration, group: group, failures: failures)
+            return try await connect(configuration: configuration, group: group, tracking: tracking, failures: failures)
         case .wait:
             return try await withCheckedThrowingContinuation { continuation in
                 let immediate = state.withLock { state -> Result<RESPConnection, any Error>? in
@@ -179,9 +202,14 @@ final class ConnectionSlot: Sendable {
         }
     }
 
-    private func connect(configuration: RESPClientConfiguration, group: any EventLoopGroup, failures: Int) async throws -> RESPConnection {
+    private func connect(
+        configuration: RESPClientConfiguration,
+        group: any EventLoopGroup,
+        tracking: (any RESPTrackingObserver)?,
+        failures: Int
+    ) async throws -> RESPConnection {
         do {
-            let connection = try await RESPConnection.connect(configuration, group: group)
+            let connection = try await RESPConnection.connect(configuration, group: group, tracking: tracking)
             let waiters = state.withLock { state -> [CheckedContinuation<RESPConnection, any Error>] in
                 defer { state = .connected(connection) }
                 if case .connecting(let waiters) = state { return waiters }

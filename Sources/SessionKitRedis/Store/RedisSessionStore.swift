@@ -32,6 +32,10 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     public let keyPrefix: String
     /// Which writes wait until replicas hold them before the store answers.
     public let durability: RedisDurability
+    /// The client-side cache of loads, when the store was created with one.
+    public let cache: RedisSessionCache?
+    /// The tracking pool the cache's loads go through.
+    private let cachedPool: RESPConnectionPool?
     let clock: any SessionClock
 
     /// Creates a store over a single server's pool, a cluster client or a Sentinel client.
@@ -44,6 +48,27 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         self.client = client
         self.keyPrefix = keyPrefix
         self.durability = durability
+        self.cache = nil
+        self.cachedPool = nil
+        self.clock = clock
+    }
+
+    /// Creates a store over one server whose loads are cached on the client (see
+    /// ``RedisSessionCache``): the store's pool connects with `configuration`, over RESP3 with
+    /// `CLIENT TRACKING ON OPTIN` (Redis 6+ or Valkey).
+    public init(
+        configuration: RESPClientConfiguration,
+        cache: RedisSessionCache,
+        keyPrefix: String = "sk:",
+        durability: RedisDurability = .automatic,
+        clock: any SessionClock = SystemSessionClock()
+    ) {
+        let pool = RESPConnectionPool(configuration: configuration, tracking: cache)
+        self.client = pool
+        self.keyPrefix = keyPrefix
+        self.durability = durability
+        self.cache = cache
+        self.cachedPool = pool
         self.clock = clock
     }
 
@@ -62,7 +87,8 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     /// for a cluster (``RESPClusterConfiguration/init(url:)``), `redis-sentinel://…#NAME` or
     /// `rediss-sentinel://…#NAME` for a primary that Sentinels fail over
     /// (``RESPSentinelConfiguration/init(url:)``). The query items `acknowledge=none|critical|all|auto`
-    /// and `acknowledge_replicas=N` override `durability`.
+    /// and `acknowledge_replicas=N` override `durability`; on one server, `client_cache=on`
+    /// (with `cache_max_staleness_ms=N`, `cache_bytes=N`) caches loads (``RedisSessionCache``).
     public convenience init(
         url: String,
         keyPrefix: String = "sk:",
@@ -70,6 +96,19 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         clock: any SessionClock = SystemSessionClock()
     ) throws(RESPClientError) {
         let durability = try RedisDurability(url: url, base: durability)
+        if let cache = try RedisSessionCache.Configuration(url: url) {
+            guard url.hasPrefix("redis://") || url.hasPrefix("rediss://") else {
+                throw .invalidURL("client_cache=on needs one server (redis:// or rediss://); a cluster or Sentinel client is not cached yet")
+            }
+            self.init(
+                configuration: try RESPClientConfiguration(url: url),
+                cache: RedisSessionCache(configuration: cache),
+                keyPrefix: keyPrefix,
+                durability: durability,
+                clock: clock
+            )
+            return
+        }
         let client: any RESPCommandSending
         if url.hasPrefix("redis-cluster://") || url.hasPrefix("rediss-cluster://") {
             client = try RESPClusterClient(configuration: try RESPClusterConfiguration(url: url))
@@ -121,14 +160,54 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
 
     // MARK: SessionStore
 
-    /// Returns the live record (one `HGETALL`).
+    /// Returns the live record (one `HGETALL`, or none when the client-side cache has it).
     public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
         let key = sessionKey(id)
+        if let cache, let cachedPool { return try await cachedLoad(key, cache: cache, pool: cachedPool) }
         let reply = try await command(RESPCommand("HGETALL", [key]), touching: key, .read)
+        return try live(reply)
+    }
+
+    private func live(_ reply: RESPReply) throws -> SessionRecord? {
         let fields = try Self.pairs(reply)
         guard !fields.isEmpty else { return nil }
         let record = try Self.record(from: fields)
         return record.isExpired(at: clock.now()) ? nil : record
+    }
+
+    /// A hit, or `CLIENT CACHING YES` + `HGETALL` with a pending marker noted before they are
+    /// written; the reply fills the cache only if nothing invalidated the key meanwhile. A
+    /// missing session is not cached (made-up cookies must not fill memory).
+    private func cachedLoad(_ key: String, cache: RedisSessionCache, pool: RESPConnectionPool) async throws -> SessionRecord? {
+        let now = clock.now()
+        if let record = cache.lookup(key, at: now) {
+            if record.isExpired(at: now) {
+                cache.drop([key])
+                return nil
+            }
+            return record
+        }
+        var token: UInt64 = 0
+        let replies: [RESPReply]
+        do {
+            replies = try await pool.sendTracked([RESPCommand("CLIENT", ["CACHING", "YES"]), RESPCommand("HGETALL", [key])]) { connection in
+                token = cache.beginFill(key, connection: connection)
+            }
+        } catch let error as RESPClientError {
+            cache.drop([key])
+            throw Self.storeError(error)
+        }
+        guard replies.count == 2 else { throw SessionStoreError.unavailable(reason: "Redis: \(replies.count) replies for 2 commands") }
+        if let error = replies[1].serverError ?? replies[0].serverError {
+            cache.drop([key])
+            throw Self.storeError(error)
+        }
+        guard let record = try live(replies[1]) else {
+            cache.drop([key])
+            return nil
+        }
+        cache.completeFill(key, token: token, record: record, at: now)
+        return record
     }
 
     /// Creates a record (one `EVALSHA`). On a cluster, a signed-in record whose ID carries no
@@ -440,6 +519,12 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     /// Sends on the client; a write the durability setting covers is followed by `WAIT`.
     private func send(_ commands: [RESPCommand], touching key: String?, _ kind: RedisCallKind) async throws -> [RESPReply] {
         guard !commands.isEmpty else { return [] }
+        // A write drops this instance's cached copies of the sessions it touches, before (so a
+        // read in flight cannot fill the cache with the old value) and after (so one that
+        // started meanwhile cannot either). Any argument that looks like a session key counts.
+        let written = cache != nil && kind != .read ? sessionKeys(in: commands) : []
+        if !written.isEmpty { cache?.drop(written) }
+        defer { if !written.isEmpty { cache?.drop(written) } }
         do {
             let wait = durability.wait(for: kind)
             let replies =
@@ -479,6 +564,13 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
             }
         }
         return replies
+    }
+
+    private func sessionKeys(in commands: [RESPCommand]) -> [String] {
+        let prefix = Array("\(keyPrefix)s:".utf8)
+        return commands.flatMap { command in
+            command.arguments.compactMap { argument in argument.starts(with: prefix) ? String(decoding: argument, as: UTF8.self) : nil }
+        }
     }
 
     static func check(_ replies: [RESPReply]) throws {
