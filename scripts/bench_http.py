@@ -45,6 +45,7 @@ CONFIGURATIONS = [
     ("Hummingbird", "sessionkit-sqlite", "BenchHummingbird", "sessionkit-sqlite", "SessionKit SQLite"),
     ("Hummingbird", "sessionkit-postgres", "BenchHummingbird", "sessionkit-postgres", "SessionKit PostgreSQL"),
     ("Hummingbird", "sessionkit-redis", "BenchHummingbird", "sessionkit-redis", "SessionKit Redis"),
+    ("Hummingbird", "sessionkit-redis-cached", "BenchHummingbird", "sessionkit-redis-cached", "SessionKit Redis, client-side cache"),
     ("Hummingbird", "sessionkit-redis-cluster", "BenchHummingbird", "sessionkit-redis-cluster", "SessionKit Redis Cluster (3 primaries)"),
     ("Hummingbird", "hb-auth-memory", "BenchHummingbird", "hb-auth-memory", "hummingbird-auth SessionMiddleware (memory)"),
     ("Vapor", "bare", "BenchVapor", "bare", "bare Vapor"),

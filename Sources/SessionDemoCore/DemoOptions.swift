@@ -66,7 +66,9 @@ public struct DemoOptions: Sendable, Equatable {
                                redis-sentinel://HOST:PORT[,HOST:PORT…][/DB]#PRIMARY_NAME
                                         (a primary that Redis Sentinel fails over; add
                                         ?acknowledge=none|critical|all to any Redis URL to
-                                        choose which writes wait for a replica)
+                                        choose which writes wait for a replica; add
+                                        ?client_cache=on to a redis:// URL to serve repeated
+                                        loads from memory, kept consistent by CLIENT TRACKING)
                                cookie   (sealed cookies; keys from SESSIONKIT_KEYS,
                                          else a throwaway key)
           --secure-cookies   send the cookie as `__Host-id; Secure` (only works over HTTPS)

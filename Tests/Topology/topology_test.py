@@ -475,6 +475,53 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_
                f"{len(signed_in)} still signed in, {len(listed or [])} listed")
         assert len(signed_in) == 10 and status == 200 and len(listed) == 10, (len(signed_in), status, listed)
 
+    def cache_consistency():
+        # Instances with client_cache=on: a write through one instance must reach the others'
+        # caches through the server's invalidation push. 300 trials: write on instance A, then
+        # poll B and C directly until they serve the new value (bounded); then a sign-out on A
+        # must be refused by B and C. Reported as percentiles, not asserted as times.
+        lags, logout_lags = [], []
+        for trial in range(300):
+            a, b, c = demos[trial % 3], demos[(trial + 1) % 3], demos[(trial + 2) % 3]
+            writer = Client(a.port)
+            if trial % 30 == 0:
+                writer.login(f"cached-{label}-{trial}")
+                user_cookie = writer.cookie
+            writer.cookie = user_cookie
+            readers = [Client(b.port), Client(c.port)]
+            for reader in readers:
+                reader.cookie = user_cookie
+                reader.me()  # fills the reader's cache with the current value
+            status, body, _ = writer.request("POST", "/api/visit")
+            assert status == 200, (status, body)
+            written, acknowledged = body["visits"], time.time()
+            for reader in readers:
+                deadline = acknowledged + 10
+                while reader.me()["visits"] != written:
+                    assert time.time() < deadline, f"instance {reader.port} still served a stale value 10 s after the write"
+                lags.append(time.time() - acknowledged)
+            if trial % 30 == 29:
+                status, _, _ = writer.request("POST", "/api/logout")
+                assert status == 200
+                signed_out = time.time()
+                for reader in readers:
+                    reader.cookie = user_cookie
+                    deadline = signed_out + 10
+                    while reader.me()["user"] is not None:
+                        assert time.time() < deadline, f"instance {reader.port} still accepted a signed-out session 10 s later"
+                    logout_lags.append(time.time() - signed_out)
+        lags.sort()
+        logout_lags.sort()
+
+        def percentile(values, fraction):
+            return values[min(len(values) - 1, int(len(values) * fraction))] * 1000
+
+        report(f"{label}: client-side cache, write on one instance then read on the two others ({len(lags)} reads): "
+               f"new value served after p50 {percentile(lags, 0.5):.2f} ms, p99 {percentile(lags, 0.99):.2f} ms, "
+               f"max {lags[-1] * 1000:.2f} ms (time from the write's response to the first fresh read, one read's round trip included); "
+               f"sign-out refused by the others after p50 {percentile(logout_lags, 0.5):.2f} ms, max {logout_lags[-1] * 1000:.2f} ms "
+               f"({len(logout_lags)} reads)")
+
     try:
         if general:
             check(f"{label}: every request sees its own latest writes through the load balancer", read_your_writes)
@@ -485,6 +532,8 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_
             check(f"{label}: sign out everywhere from one instance", sign_out_everywhere)
             check(f"{label}: concurrent sign-ins of one user through every instance end at the session cap", session_cap_across_instances)
             check(f"{label}: killing an instance under load signs nobody out", kill_an_instance_under_load)
+        if "client_cache=on" in store:
+            check(f"{label}: a write on one instance reaches the other instances' caches", cache_consistency)
         if stop_store:
             check(f"{label}: a store outage answers 503 with Retry-After and recovers by itself", store_outage)
         for name, scenario in extra_checks(lambda: Client(lb), label) if extra_checks else []:
@@ -502,6 +551,9 @@ def main():
     parser.add_argument("--redis", default=os.environ.get("SESSIONKIT_REDIS_URL"))
     parser.add_argument("--valkey", default=os.environ.get("SESSIONKIT_VALKEY_URL"),
                         help="also run every scenario on Valkey (the Redis store, a valkey-server)")
+    parser.add_argument("--redis-cached",
+                        default=(os.environ["SESSIONKIT_REDIS_URL"] + "?client_cache=on") if os.environ.get("SESSIONKIT_REDIS_URL") else None,
+                        help="also run every scenario on Redis with the client-side cache on, and measure its consistency lag")
     parser.add_argument("--cluster", default=os.environ.get("SESSIONKIT_REDIS_CLUSTER_URL"),
                         help="also run every scenario, plus resharding and failover, on a Redis Cluster")
     parser.add_argument("--sentinel", default=os.environ.get("SESSIONKIT_REDIS_SENTINEL_URL"),
@@ -527,6 +579,12 @@ def main():
         run_topology("valkey", args.binary, args.valkey,
                      f"redis-cli -p {valkey_port} SHUTDOWN SAVE >/dev/null 2>&1; sleep 0.2",
                      os.environ["SESSIONKIT_VALKEY_START"], work_dir)
+    if args.redis_cached:
+        # Every shared scenario again with the client-side cache on, plus its consistency lag.
+        redis_port = args.redis_cached.rsplit(":", 1)[1].split("/")[0].split("?")[0]
+        run_topology("redis-cached", args.binary, args.redis_cached,
+                     f"redis-cli -p {redis_port} SHUTDOWN SAVE >/dev/null 2>&1; sleep 0.2",
+                     os.environ["SESSIONKIT_REDIS_START"], work_dir)
     if args.cluster:
         # Stopping a whole cluster is not an outage scenario; its failures are the cluster's own.
         ports = [int(port) for port in os.environ["SESSIONKIT_REDIS_CLUSTER_PORTS"].split()]

@@ -11,13 +11,13 @@ import SessionKitHummingbird
 // through `modify` and `increment`, for scripts/bench_counter.py).
 //
 //   bare                 no session middleware
-//   sessionkit-STORE     SessionKit with STORE = memory, sqlite, postgres, redis, redis-cluster, cookie
+//   sessionkit-STORE     SessionKit with STORE = memory, sqlite, postgres, redis, redis-cached, redis-cluster, cookie
 //   hb-auth-memory       hummingbird-auth's SessionMiddleware over Hummingbird's MemoryPersistDriver
 //   noop-middleware      one middleware that only passes the request on: the floor any
 //                        session middleware starts from
 
 let configs =
-    ["bare", "hb-auth-memory", "noop-middleware"] + ["memory", "sqlite", "postgres", "redis", "redis-cluster", "cookie"].map { "sessionkit-\($0)" }
+    ["bare", "hb-auth-memory", "noop-middleware"] + ["memory", "sqlite", "postgres", "redis", "redis-cached", "redis-cluster", "cookie"].map { "sessionkit-\($0)" }
 let options = BenchOptions.parse(configs: configs)
 var logger = Logger(label: "bench-hummingbird")
 logger.logLevel = .warning

@@ -19,8 +19,8 @@ public struct BenchSessions: Sendable {
     /// Runs once the services run and before the server accepts requests (migrations).
     public let prepare: @Sendable () async throws -> Void
 
-    /// Builds the engine for `store`: `memory`, `sqlite`, `postgres`, `redis`, `redis-cluster`
-    /// or `cookie`.
+    /// Builds the engine for `store`: `memory`, `sqlite`, `postgres`, `redis`, `redis-cached`
+    /// (Redis with the client-side cache), `redis-cluster` or `cookie`.
     ///
     /// PostgreSQL, Redis and the cluster come from `SESSIONKIT_POSTGRES_URL`,
     /// `SESSIONKIT_REDIS_URL` and `SESSIONKIT_REDIS_CLUSTER_URL`;
@@ -52,6 +52,11 @@ public struct BenchSessions: Sendable {
         case "redis":
             let url = try required("SESSIONKIT_REDIS_URL", environment)
             let store = RedisSessionStore(pool: RESPConnectionPool(configuration: try RESPClientConfiguration(url: url)))
+            return BenchSessions(engine: try SessionEngine(store: store, logger: logger), services: [], prepare: {})
+        case "redis-cached":
+            // The same server, with loads answered from the client-side cache (CLIENT TRACKING).
+            let url = try required("SESSIONKIT_REDIS_URL", environment)
+            let store = RedisSessionStore(configuration: try RESPClientConfiguration(url: url), cache: RedisSessionCache())
             return BenchSessions(engine: try SessionEngine(store: store, logger: logger), services: [], prepare: {})
         case "redis-cluster":
             let store = try RedisSessionStore(url: try required("SESSIONKIT_REDIS_CLUSTER_URL", environment))
