@@ -20,25 +20,53 @@ public struct DemoSessions: Sendable {
     public let prepare: @Sendable () async throws -> Void
     /// The engine's metrics with `--metrics`, for `GET /metrics`; `nil` without.
     public let metrics: PrometheusCollectorRegistry?
+    /// The Redis store's client-side cache (`client_cache=on`), whose counters `GET /metrics`
+    /// adds; `nil` for every other store.
+    public let redisCache: RedisSessionCache?
 
     /// What `GET /metrics` answers (Prometheus' text exposition format), or `nil` without
     /// `--metrics` (then there is no such route). Each scrape first sets the active-sessions
-    /// gauge, for a store that counts cheaply.
+    /// gauge, for a store that counts cheaply, and appends the client-side cache's counters.
     public var metricsEndpoint: (@Sendable () async -> String)? {
         guard let metrics else { return nil }
         let engine = engine
+        let redisCache = redisCache
         return {
             await engine.recordActiveSessions()
-            return metrics.emitToString()
+            return metrics.emitToString() + (redisCache.map(Self.cacheMetrics) ?? "")
         }
     }
 
-    init(engine: SessionEngine, services: [any Service], prepare: @escaping @Sendable () async throws -> Void, metrics: PrometheusCollectorRegistry?)
-    {
+    init(
+        engine: SessionEngine,
+        services: [any Service],
+        prepare: @escaping @Sendable () async throws -> Void,
+        metrics: PrometheusCollectorRegistry?,
+        redisCache: RedisSessionCache? = nil
+    ) {
         self.engine = engine
         self.services = services
         self.prepare = prepare
         self.metrics = metrics
+        self.redisCache = redisCache
+    }
+
+    /// The cache's counters in Prometheus' text format: loads answered from memory and sent to
+    /// the server, invalidations received, and the sessions and bytes held now.
+    static func cacheMetrics(_ cache: RedisSessionCache) -> String {
+        """
+        # TYPE sessionkit_redis_cache_hits_total counter
+        sessionkit_redis_cache_hits_total \(cache.hits)
+        # TYPE sessionkit_redis_cache_misses_total counter
+        sessionkit_redis_cache_misses_total \(cache.misses)
+        # TYPE sessionkit_redis_cache_invalidations_total counter
+        sessionkit_redis_cache_invalidations_total \(cache.invalidations)
+        # TYPE sessionkit_redis_cache_sessions gauge
+        sessionkit_redis_cache_sessions \(cache.count)
+        # TYPE sessionkit_redis_cache_bytes gauge
+        sessionkit_redis_cache_bytes \(cache.bytes)
+
+        """
     }
 
     /// The session settings the demos use with every store.
@@ -126,7 +154,7 @@ public struct DemoSessions: Sendable {
         case .redis(let url):
             let store = try RedisSessionStore(url: url, clock: clock)
             let engine = try SessionEngine(store: store, configuration: configuration, clock: clock, logger: logger, metricsFactory: factory)
-            return DemoSessions(engine: engine, services: [], prepare: {}, metrics: metrics)
+            return DemoSessions(engine: engine, services: [], prepare: {}, metrics: metrics, redisCache: store.cache)
         }
     }
 }

@@ -61,4 +61,32 @@ struct MetricsProcessTests {
         await demo.stop()
         await plain.stop()
     }
+
+    /// Issue 15: with `client_cache=on` the scrape adds the cache's counters, so an operator
+    /// sees the hit rate per instance: the first read misses, the repeats hit.
+    @Test(
+        "the Redis client-side cache's hits and misses are scraped",
+        .enabled(if: ProcessInfo.processInfo.environment["SESSIONKIT_REDIS_URL"] != nil, "set SESSIONKIT_REDIS_URL")
+    )
+    func cacheCountersAreScraped() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["SESSIONKIT_REDIS_URL"])
+        let demo = try await DemoServer.start(store: url + "?client_cache=on", arguments: ["--metrics"])
+        let client = DemoClient()
+        do {
+            _ = try await client.send(.POST, demo, "/api/visit")
+            for _ in 0..<3 { _ = try await client.send(.GET, demo, "/api/me") }
+            let lines = Set(try await client.send(.GET, demo, "/metrics").body.split(separator: "\n").map(String.init))
+            // The visit creates the session (a write, not cached); the first read misses and
+            // fills the entry; the two repeats hit.
+            #expect(lines.contains("sessionkit_redis_cache_hits_total 2"), "\(lines.sorted())")
+            #expect(lines.contains("sessionkit_redis_cache_misses_total 1"), "\(lines.sorted())")
+            #expect(lines.contains("sessionkit_redis_cache_sessions 1"), "\(lines.sorted())")
+        } catch {
+            try? await client.shutdown()
+            await demo.stop()
+            throw error
+        }
+        try await client.shutdown()
+        await demo.stop()
+    }
 }
