@@ -67,7 +67,7 @@ public struct DemoOptions: Sendable, Equatable {
                                         (a primary that Redis Sentinel fails over; add
                                         ?acknowledge=none|critical|all to any Redis URL to
                                         choose which writes wait for a replica; add
-                                        ?client_cache=on to a redis:// URL to serve repeated
+                                        ?client_cache=on to a redis:// or redis-sentinel:// URL to serve repeated
                                         loads from memory, kept consistent by CLIENT TRACKING)
                                cookie   (sealed cookies; keys from SESSIONKIT_KEYS,
                                          else a throwaway key)

@@ -341,7 +341,17 @@ struct RedisSentinelTests {
             try await store.create(id, signedIn())
             ids.append(id)
         }
-        try await RedisTestServer.waitUntil("the +switch-master subscription") { client.isFollowingSwitchMaster }
+        // A second instance with the client-side cache on (issue 15): it holds ids[0] in memory.
+        let cache = RedisSessionCache()
+        let cached = try RedisSessionStore(sentinel: client.configuration, cache: cache, keyPrefix: store.keyPrefix)
+        let cachedClient = try #require(cached.client as? RESPSentinelClient)
+        defer { Task { await cachedClient.close() } }
+        for _ in 0..<2 { #expect(try await cached.load(ids[0])?.userID == "ada") }
+        #expect(cache.hits == 1 && cache.count == 1)
+        let epochBefore = cache.epoch
+        try await RedisTestServer.waitUntil("the +switch-master subscriptions") {
+            client.isFollowingSwitchMaster && cachedClient.isFollowingSwitchMaster
+        }
         let sentinel = try #require(client.configuration.sentinels.first)
         _ = try await RedisSentinelTestServer.command(sentinel, "SENTINEL", ["FAILOVER", client.configuration.primaryName])
         // No call in between: only the +switch-master subscription can move the client.
@@ -351,6 +361,14 @@ struct RedisSentinelTests {
         let new = try #require(client.primaryAddress)
         #expect(try await RedisSentinelTestServer.command(new, "ROLE", []).array?.first?.string == "master")
         for id in ids { #expect(try await store.load(id)?.userID == "ada", "a sign-in acknowledged before the failover was lost") }
+        // The cached instance moved too, and emptied its cache when it did: a write on the new
+        // primary through the other instance is what it serves next.
+        try await RedisTestServer.waitUntil("the cached instance to switch primaries", timeout: .seconds(60)) {
+            cachedClient.primaryAddress == new
+        }
+        #expect(cache.epoch > epochBefore, "the move to the new primary did not empty the cache")
+        _ = try await store.update(ids[0], SessionUpdate(setValues: ["after": Data("1".utf8)], idleExpiresAt: Date() + 600, lastSeenAt: Date()))
+        #expect(try await cached.load(ids[0])?.data["after"] == Data("1".utf8), "the cached instance served a value from before the failover")
         // Until the old primary rejoins as a replica, a sign-in cannot be confirmed (503).
         _ = try await RedisSentinelTestServer.connectedReplicas(of: new)
         let id = SessionToken.generate().storageID

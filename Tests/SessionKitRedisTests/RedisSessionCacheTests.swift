@@ -9,7 +9,12 @@ import Testing
 @Suite("Client-side cache bookkeeping (pure)")
 struct RedisSessionCacheStateTests {
     let now = Date(timeIntervalSince1970: 1_000_000)
-    let record = SessionRecord(data: ["n": Data("1".utf8)], createdAt: Date(timeIntervalSince1970: 1_000_000), idleExpiresAt: Date(timeIntervalSince1970: 1_000_600), absoluteExpiresAt: Date(timeIntervalSince1970: 1_003_600))
+    let record = SessionRecord(
+        data: ["n": Data("1".utf8)],
+        createdAt: Date(timeIntervalSince1970: 1_000_000),
+        idleExpiresAt: Date(timeIntervalSince1970: 1_000_600),
+        absoluteExpiresAt: Date(timeIntervalSince1970: 1_003_600)
+    )
 
     @Test("a filled value is served until it is older than maxStaleness")
     func fillAndStaleness() {
@@ -77,12 +82,39 @@ struct RedisSessionCacheStateTests {
         #expect(state.bytes == 800 && state.filledCount == 2)
     }
 
-    @Test("client_cache=on in a one-server URL turns the cache on with its limits; a cluster URL is refused")
+    @Test("a reply in flight across a flush never fills, even if a later read of the key is pending")
+    func flushKeepsTokensUnique() {
+        var state = RedisSessionCacheState(byteBudget: 10_000, maxStaleness: 5)
+        let before = state.beginFill("k", connection: 1)
+        state.removeAll()
+        let after = state.beginFill("k", connection: 2)
+        let staleFilled = state.completeFill("k", token: before, record: record, bytes: 300, at: now)
+        #expect(!staleFilled, "the reply read before the flush was kept")
+        let freshFilled = state.completeFill("k", token: after, record: record, bytes: 300, at: now)
+        #expect(freshFilled)
+    }
+
+    @Test("a read whose server was chosen before a failover (an older epoch) does not fill")
+    func olderEpochDoesNotFill() {
+        var state = RedisSessionCacheState(byteBudget: 10_000, maxStaleness: 5)
+        let epoch = state.epoch
+        state.removeAll()  // the client moved to another primary
+        let token = state.beginFill("k", connection: 1, epoch: epoch)
+        let filled = state.completeFill("k", token: token, record: record, bytes: 300, at: now)
+        #expect(!filled && state.lookup("k", at: now) == nil)
+        let current = state.beginFill("k", connection: 1, epoch: state.epoch)
+        let currentFilled = state.completeFill("k", token: current, record: record, bytes: 300, at: now)
+        #expect(currentFilled)
+    }
+
+    @Test("client_cache=on in a one-server or Sentinel URL turns the cache on with its limits; a cluster URL is refused")
     func url() throws {
         let store = try RedisSessionStore(url: "redis://127.0.0.1:6379/0?client_cache=on&cache_max_staleness_ms=500&cache_bytes=4096")
         #expect(store.cache?.configuration == RedisSessionCache.Configuration(maxStaleness: .milliseconds(500), byteBudget: 4096))
         #expect(try RedisSessionStore(url: "redis://127.0.0.1:6379/0?client_cache=off").cache == nil)
         #expect(try RedisSessionStore(url: "redis://127.0.0.1:6379/0").cache == nil)
+        let sentinel = try RedisSessionStore(url: "redis-sentinel://127.0.0.1:26379/0?client_cache=on#sessionkit")
+        #expect(sentinel.cache != nil && sentinel.client is RESPSentinelClient)
         #expect(throws: RESPClientError.self) { try RedisSessionStore(url: "redis-cluster://127.0.0.1:7000?client_cache=on") }
         #expect(throws: RESPClientError.self) { try RedisSessionStore(url: "redis://127.0.0.1?client_cache=yes") }
     }
@@ -98,7 +130,8 @@ struct RedisSessionCacheStateTests {
 
 /// Against the real server of `SESSIONKIT_REDIS_URL` (one server: Redis, and Valkey in `.ci/run`).
 @Suite(
-    "Redis client-side cache", .serialized,
+    "Redis client-side cache",
+    .serialized,
     .enabled(if: RedisTestServer.isSingleServer, "needs one Redis or Valkey server (SESSIONKIT_REDIS_URL=redis://…)")
 )
 struct RedisSessionCacheTests {

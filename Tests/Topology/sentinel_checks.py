@@ -191,6 +191,27 @@ class NonceLoad:
         return (max(late) - since) if late else 0.0
 
 
+def wait_for_new_primary(sentinels, old, started, seconds=60):
+    """Waits until every Sentinel names a primary other than `old` and it answers ROLE as
+    master; returns the seconds since `started`."""
+    deadline = time.time() + seconds
+    while True:
+        named = [sentinels.named_primary(port) for port in sentinels.sentinel_ports]
+        if named and all(port and port != old for port in named) and cli(named[0], "ROLE", check=False).startswith("master"):
+            return time.time() - started
+        assert time.time() < deadline, f"no new primary within {seconds}s"
+        time.sleep(0.02)
+
+
+def sentinel_failover(sentinels):
+    """SENTINEL FAILOVER from a settled pair; returns (old primary, seconds to the new one)."""
+    sentinels.wait_settled()
+    old = sentinels.primary()
+    started = time.time()
+    cli(sentinels.sentinel_ports[0], "SENTINEL", "FAILOVER", sentinels.name)
+    return old, wait_for_new_primary(sentinels, old, started)
+
+
 def sentinel_checks(sentinels, make_client, label, report, durable):
     """The Sentinel scenarios, as (name, function) pairs for topology_test.check. `durable`: the
     demos run with acknowledge=all, so every acknowledged write must survive."""
@@ -210,20 +231,11 @@ def sentinel_checks(sentinels, make_client, label, report, durable):
         # Stale reads (an instance still reading the old primary for a moment while another
         # already writes to the new one) are reported, not asserted: reads do not wait.
 
-    def wait_for_new_primary(old, started, seconds=60):
-        deadline = time.time() + seconds
-        while True:
-            named = [sentinels.named_primary(port) for port in sentinels.sentinel_ports]
-            if named and all(port and port != old for port in named) and cli(named[0], "ROLE", check=False).startswith("master"):
-                return time.time() - started
-            assert time.time() < deadline, f"no new primary within {seconds}s"
-            time.sleep(0.02)
-
     def manual_failover():
         old = sentinels.primary()
         started = time.time()
         cli(sentinels.sentinel_ports[0], "SENTINEL", "FAILOVER", sentinels.name)
-        return old, wait_for_new_primary(old, started)
+        return old, wait_for_new_primary(sentinels, old, started)
 
     def kill_primary():
         old = sentinels.primary()
@@ -239,7 +251,7 @@ def sentinel_checks(sentinels, make_client, label, report, durable):
             if readiness.request("GET", "/readyz", timeout=5)[0] == 503:
                 unready += 1
             time.sleep(0.02)
-        promoted = wait_for_new_primary(old, started)
+        promoted = wait_for_new_primary(sentinels, old, started)
         ready_deadline = time.time() + 30
         while readiness.request("GET", "/readyz", timeout=5)[0] != 200:
             assert time.time() < ready_deadline, "/readyz did not return to 200 after the promotion"

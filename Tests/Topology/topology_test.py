@@ -29,7 +29,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from cluster_checks import cluster_checks
-from sentinel_checks import Sentinels, sentinel_checks
+from sentinel_checks import Sentinels, sentinel_checks, sentinel_failover
 from postgres_checks import postgres_failover_checks, touch_commit_checks
 
 RESULTS = []
@@ -204,9 +204,12 @@ def check(name, fn, *args):
         traceback.print_exc()
 
 
-def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_checks=None, general=True):
+def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_checks=None, general=True, failover=None,
+                 cache_trials=1000):
     """Runs the scenarios every store shares (unless `general` is false), then those
-    `extra_checks(make_client, label)` returns, as (name, function) pairs."""
+    `extra_checks(make_client, label)` returns, as (name, function) pairs. `failover`: a
+    function that fails the store's primary over, for the client-side cache's check;
+    `cache_trials`: how many write-then-read trials the cache's consistency check runs."""
     # User names are unique per run, so sessions left in a reused store cannot skew counts.
     label = f"{label}-{uuid.uuid4().hex[:6]}"
     cached = "client_cache=on" in store
@@ -509,7 +512,7 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_
 
     def cache_consistency():
         # Instances with client_cache=on: a write through one instance must reach the others'
-        # caches through the server's invalidation push. 1,000 trials under a background load:
+        # caches through the server's invalidation push. `cache_trials` trials under a background load:
         # write on instance A, then poll B and C directly until they serve the new value
         # (bounded); every 30 trials a sign-out on A must be refused by B and C. Reported as
         # percentiles, not asserted as times.
@@ -519,7 +522,7 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_
         for thread in load:
             thread.start()
         try:
-            for trial in range(1000):
+            for trial in range(cache_trials):
                 a, b, c = demos[trial % 3], demos[(trial + 1) % 3], demos[(trial + 2) % 3]
                 writer = Client(a.port)
                 if trial % 30 == 0:
@@ -600,25 +603,31 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_
             f"{mode} " + ", ".join(f"{rate * 100:.0f}% of {loads}" if rate is not None else f"0 loads" for rate, loads in rates[mode])
             for mode in rates))
 
-    def cache_after_restart():
-        # Instances B and C hold a session in their caches; the store restarts (their
-        # connections end, and with them what the server tracked); a write through A after the
-        # restart must be what B and C serve on their very first read.
-        writer = Client(demos[0].port)
-        writer.login(f"restart-{label}")
-        readers = [Client(demos[1].port), Client(demos[2].port)]
-        for reader in readers:
-            reader.cookie = writer.cookie
-            for _ in range(2):
-                reader.me()
+    def cache_after(what, disrupt):
+        # Instances B and C hold a session in their caches; `disrupt` restarts the store or
+        # fails its primary over (their connections end, and with them what the server
+        # tracked, or the client moves to another server); a write through A afterwards must
+        # be what B and C serve on their very first read.
+        def scenario():
+            writer = Client(demos[0].port)
+            writer.login(f"{what.split()[0]}-{label}")
+            readers = [Client(demos[1].port), Client(demos[2].port)]
+            for reader in readers:
+                reader.cookie = writer.cookie
+                for _ in range(2):
+                    reader.me()
+            disrupt()
+            wait_until(lambda: writer.request("POST", "/api/visit")[0] == 200, f"a write after the {what}", seconds=60)
+            _, written, _ = writer.request("GET", "/api/me")
+            served = [reader.me()["visits"] for reader in readers]
+            report(f"{label}: {what} under cached sessions: the first read on the other instances served "
+                   f"{served} visits, the write made {written['visits']}")
+            assert served == [written["visits"]] * 2, (served, written)
+        return scenario
+
+    def restart_store():
         subprocess.run(stop_store, shell=True, check=True)
         subprocess.run(start_store, shell=True, check=True)
-        wait_until(lambda: writer.request("POST", "/api/visit")[0] == 200, "a write after the restart")
-        _, written, _ = writer.request("GET", "/api/me")
-        served = [reader.me()["visits"] for reader in readers]
-        report(f"{label}: store restarted under cached sessions: the first read on the other instances served "
-               f"{served} visits, the write made {written['visits']}")
-        assert served == [written["visits"]] * 2, (served, written)
 
     try:
         if general:
@@ -634,7 +643,10 @@ def run_topology(label, binary, store, stop_store, start_store, work_dir, extra_
             check(f"{label}: a write on one instance reaches the other instances' caches", cache_consistency)
             check(f"{label}: the cache's hit rate per instance, round robin and sticky", cache_hit_rate)
             if stop_store:
-                check(f"{label}: after a store restart no instance serves a value cached before it", cache_after_restart)
+                check(f"{label}: after a store restart no instance serves a value cached before it",
+                      cache_after("store restart", restart_store))
+            if failover:
+                check(f"{label}: after a failover no instance serves a value cached before it", cache_after("failover", failover))
         if stop_store:
             check(f"{label}: a store outage answers 503 with Retry-After and recovers by itself", store_outage)
         for name, scenario in extra_checks(lambda: Client(lb), label) if extra_checks else []:
@@ -703,6 +715,12 @@ def main():
         durable_url = f"{base}{'&' if '?' in base else '?'}acknowledge=all#{name}"
         run_topology("sentinel-durable", args.binary, durable_url, None, None, work_dir, general=False,
                      extra_checks=lambda make_client, label: sentinel_checks(sentinels, make_client, label, report, durable=True))
+        # The client-side cache on a Sentinel-watched primary: its consistency (fewer trials
+        # than on one server, which measured the lag already) and hit rate, then a failover,
+        # after which no instance may serve a value it cached before.
+        cached_url = f"{base}{'&' if '?' in base else '?'}client_cache=on#{name}"
+        run_topology("sentinel-cached", args.binary, cached_url, None, None, work_dir, general=False,
+                     failover=lambda: sentinel_failover(sentinels), cache_trials=300)
     if args.postgres_failover:
         # Last: each failover leaves the primary stopped; the pair is then rebuilt as it started.
         # First with synchronous replication, then (after the touch-commit check, which needs

@@ -8,4 +8,7 @@ package protocol RESPTrackingObserver: AnyObject, Sendable {
     func invalidated(_ invalidation: RESPInvalidation, connection: UInt64)
     /// Connection `connection` closed: the server no longer tells it about any key.
     func trackingEnded(connection: UInt64)
+    /// The client moved to another server (a Sentinel failover): what was read from the old
+    /// one may be stale on the new one.
+    func serverChanged()
 }

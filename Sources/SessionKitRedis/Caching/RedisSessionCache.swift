@@ -73,8 +73,11 @@ public final class RedisSessionCache: Sendable {
         return record
     }
 
-    func beginFill(_ key: String, connection: UInt64) -> UInt64 {
-        state.withLock { $0.beginFill(key, connection: connection) }
+    /// The current epoch, to read before choosing the server a load goes to.
+    var epoch: UInt64 { state.withLock { $0.epoch } }
+
+    func beginFill(_ key: String, connection: UInt64, epoch: UInt64) -> UInt64 {
+        state.withLock { $0.beginFill(key, connection: connection, epoch: epoch) }
     }
 
     func completeFill(_ key: String, token: UInt64, record: SessionRecord, at now: Date) {
@@ -111,5 +114,9 @@ extension RedisSessionCache: RESPTrackingObserver {
 
     package func trackingEnded(connection: UInt64) {
         state.withLock { $0.invalidate(connection: connection) }
+    }
+
+    package func serverChanged() {
+        state.withLock { $0.removeAll() }
     }
 }

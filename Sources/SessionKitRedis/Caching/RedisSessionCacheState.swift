@@ -3,7 +3,7 @@ import SessionKit
 
 /// The client-side cache's bookkeeping as a pure value, unit-tested without a server.
 ///
-/// A load that misses first ``beginFill(_:connection:)`` (a *pending* marker, noted before the
+/// A load that misses first ``beginFill(_:connection:epoch:)`` (a *pending* marker, noted before the
 /// read is written), then ``completeFill(_:token:record:bytes:at:)`` with the reply. Anything
 /// that says the key may have changed in between (an invalidation, a write through this
 /// instance, the end of the reading connection's tracking) removes the marker, and the reply is
@@ -55,10 +55,16 @@ struct RedisSessionCacheState: Sendable {
         return filled.record
     }
 
+    /// Bumped by ``removeAll()``: a read that chose its server before a flush (a failover) must
+    /// not fill the cache after it.
+    private(set) var epoch: UInt64 = 0
+
     /// A read of `key` is about to be written on `connection`: returns the token its reply must
-    /// present. A newer read of the same key replaces an older one's marker.
-    mutating func beginFill(_ key: String, connection: UInt64) -> UInt64 {
+    /// present. A newer read of the same key replaces an older one's marker. A read whose
+    /// server was chosen in an earlier `epoch` gets a token that never fills (0).
+    mutating func beginFill(_ key: String, connection: UInt64, epoch: UInt64? = nil) -> UInt64 {
         remove(key)
+        guard epoch == nil || epoch == self.epoch else { return 0 }
         nextToken += 1
         slots[key] = .pending(token: nextToken, connection: connection)
         return nextToken
@@ -106,9 +112,13 @@ struct RedisSessionCacheState: Sendable {
         for key in doomed { remove(key) }
     }
 
-    /// Forgets everything.
+    /// Forgets everything (a flush, or a move to another server) and starts a new epoch. Tokens
+    /// keep counting: a reply in flight from before must never match a marker noted after.
     mutating func removeAll() {
-        self = RedisSessionCacheState(byteBudget: byteBudget, maxStaleness: maxStaleness)
+        var fresh = RedisSessionCacheState(byteBudget: byteBudget, maxStaleness: maxStaleness)
+        fresh.nextToken = nextToken
+        fresh.epoch = epoch &+ 1
+        self = fresh
     }
 
     private mutating func remove(_ key: String) {

@@ -28,6 +28,8 @@ public final class RESPSentinelClient: RESPCommandSending {
     public let configuration: RESPSentinelConfiguration
     private let group: any EventLoopGroup
     private let state: LockedValue<SentinelState>
+    /// The client-side cache hearing the data connections, when there is one.
+    private let tracking: (any RESPTrackingObserver)?
 
     /// The primary in use: where it is, its pool, and how many replicas the Sentinels know for it.
     struct Primary: Sendable {
@@ -61,6 +63,23 @@ public final class RESPSentinelClient: RESPCommandSending {
         self.configuration = configuration
         self.group = group
         self.state = LockedValue(SentinelState(sentinels: configuration.sentinels))
+        self.tracking = nil
+    }
+
+    /// Creates a client whose data connections track what they read for `tracking` (RESP3,
+    /// `CLIENT TRACKING ON OPTIN`); every move to another primary tells it
+    /// ``RESPTrackingObserver/serverChanged()``.
+    package init(
+        configuration: RESPSentinelConfiguration,
+        tracking: any RESPTrackingObserver,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws(RESPClientError) {
+        guard !configuration.sentinels.isEmpty else { throw .invalidURL("Sentinel needs at least one Sentinel address") }
+        guard !configuration.primaryName.isEmpty else { throw .invalidURL("Sentinel needs the primary's name") }
+        self.configuration = configuration
+        self.group = group
+        self.state = LockedValue(SentinelState(sentinels: configuration.sentinels))
+        self.tracking = tracking
     }
 
     /// `true`: one server holds every key.
@@ -89,6 +108,18 @@ public final class RESPSentinelClient: RESPCommandSending {
         try await route(commands) { primary, batch in
             if onlyIfReplicated, primary.replicas == 0 { return try await primary.pool.send(batch) }
             return try await primary.pool.sendAcknowledged(batch, replicas: replicas, timeout: timeout)
+        }
+    }
+
+    /// Sends `commands` on a tracking connection of the current primary (see
+    /// ``RESPTrackedSending``). A batch is never split: a refused command fails the call, so a
+    /// read is never resent without the `CLIENT CACHING YES` before it.
+    package func sendTracked(_ commands: [RESPCommand], beforeSending: (UInt64) -> Void) async throws -> [RESPReply] {
+        try await route(commands) { primary, batch in
+            guard batch.count == commands.count else {
+                throw RESPClientError.unexpectedReply("a tracked read was refused by the server (READONLY)")
+            }
+            return try await primary.pool.sendTracked(batch, beforeSending: beforeSending)
         }
     }
 
@@ -283,8 +314,9 @@ public final class RESPSentinelClient: RESPCommandSending {
 
     /// Stores a confirmed primary unless the generation moved on since the resolution began.
     private func store(_ primary: Primary, generation: UInt64?, answeredBy sentinel: RESPNodeAddress?) {
-        state.withLock { state in
-            guard !state.closed, generation == nil || generation == state.generation else { return }
+        let moved = state.withLock { state -> Bool in
+            guard !state.closed, generation == nil || generation == state.generation else { return false }
+            let moved = state.primary.map { $0.address != primary.address } ?? false
             state.primary = primary
             state.confirmedAt = .now
             if generation == nil { state.generation &+= 1 }
@@ -292,26 +324,38 @@ public final class RESPSentinelClient: RESPCommandSending {
                 state.sentinels.removeAll { $0 == sentinel }
                 state.sentinels.insert(sentinel, at: 0)
             }
+            return moved
         }
+        // After the new primary is in place: a cached load that chose the old one before this
+        // point is refused by the cache's new epoch, one that chooses now gets the new one.
+        if moved { tracking?.serverChanged() }
     }
 
     private func dataPool(_ address: RESPNodeAddress) -> RESPConnectionPool {
-        pool(address, in: \.pools, configuration.node)
+        // Only data connections track reads: a Sentinel holds no sessions.
+        pool(address, in: \.pools, configuration.node, tracking: tracking)
     }
 
     private func sentinelPool(_ address: RESPNodeAddress) -> RESPConnectionPool {
-        pool(address, in: \.sentinelPools, configuration.sentinel)
+        pool(address, in: \.sentinelPools, configuration.sentinel, tracking: nil)
     }
 
-    /// The pool for `address` kept at `pools`, made from `settings` on first use.
+    /// The pool for `address` kept at `pools`, made from `settings` on first use (its
+    /// connections tracking reads for `tracking`, when given).
     private func pool(
         _ address: RESPNodeAddress,
         in pools: WritableKeyPath<SentinelState, [RESPNodeAddress: RESPConnectionPool]>,
-        _ settings: RESPClientConfiguration
+        _ settings: RESPClientConfiguration,
+        tracking: (any RESPTrackingObserver)?
     ) -> RESPConnectionPool {
         state.withLock { state in
             if let pool = state[keyPath: pools][address] { return pool }
-            let pool = RESPConnectionPool(configuration: settings.reaching(address), group: group)
+            let pool =
+                if let tracking {
+                    RESPConnectionPool(configuration: settings.reaching(address), tracking: tracking, group: group)
+                } else {
+                    RESPConnectionPool(configuration: settings.reaching(address), group: group)
+                }
             state[keyPath: pools][address] = pool
             return pool
         }

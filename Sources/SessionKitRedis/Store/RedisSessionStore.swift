@@ -34,8 +34,8 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     public let durability: RedisDurability
     /// The client-side cache of loads, when the store was created with one.
     public let cache: RedisSessionCache?
-    /// The tracking pool the cache's loads go through.
-    private let cachedPool: RESPConnectionPool?
+    /// The tracking client the cache's loads go through (the pool, or the Sentinel client).
+    private let cachedReads: (any RESPTrackedSending)?
     let clock: any SessionClock
 
     /// Creates a store over a single server's pool, a cluster client or a Sentinel client.
@@ -49,7 +49,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         self.keyPrefix = keyPrefix
         self.durability = durability
         self.cache = nil
-        self.cachedPool = nil
+        self.cachedReads = nil
         self.clock = clock
     }
 
@@ -68,7 +68,27 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         self.keyPrefix = keyPrefix
         self.durability = durability
         self.cache = cache
-        self.cachedPool = pool
+        self.cachedReads = pool
+        self.clock = clock
+    }
+
+    /// Creates a store over a Sentinel-watched primary whose loads are cached on the client (see
+    /// ``RedisSessionCache``): the data connections speak RESP3 with `CLIENT TRACKING ON OPTIN`,
+    /// and the cache is emptied whenever the client moves to another primary (a failover), so
+    /// nothing read from the old primary is served after it.
+    public init(
+        sentinel configuration: RESPSentinelConfiguration,
+        cache: RedisSessionCache,
+        keyPrefix: String = "sk:",
+        durability: RedisDurability = .automatic,
+        clock: any SessionClock = SystemSessionClock()
+    ) throws(RESPClientError) {
+        let client = try RESPSentinelClient(configuration: configuration, tracking: cache)
+        self.client = client
+        self.keyPrefix = keyPrefix
+        self.durability = durability
+        self.cache = cache
+        self.cachedReads = client
         self.clock = clock
     }
 
@@ -87,8 +107,9 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     /// for a cluster (``RESPClusterConfiguration/init(url:)``), `redis-sentinel://…#NAME` or
     /// `rediss-sentinel://…#NAME` for a primary that Sentinels fail over
     /// (``RESPSentinelConfiguration/init(url:)``). The query items `acknowledge=none|critical|all|auto`
-    /// and `acknowledge_replicas=N` override `durability`; on one server, `client_cache=on`
-    /// (with `cache_max_staleness_ms=N`, `cache_bytes=N`) caches loads (``RedisSessionCache``).
+    /// and `acknowledge_replicas=N` override `durability`; on one server or Sentinel,
+    /// `client_cache=on` (with `cache_max_staleness_ms=N`, `cache_bytes=N`) caches loads
+    /// (``RedisSessionCache``).
     public convenience init(
         url: String,
         keyPrefix: String = "sk:",
@@ -97,8 +118,18 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     ) throws(RESPClientError) {
         let durability = try RedisDurability(url: url, base: durability)
         if let cache = try RedisSessionCache.Configuration(url: url) {
+            if url.hasPrefix("redis-sentinel://") || url.hasPrefix("rediss-sentinel://") {
+                try self.init(
+                    sentinel: try RESPSentinelConfiguration(url: url),
+                    cache: RedisSessionCache(configuration: cache),
+                    keyPrefix: keyPrefix,
+                    durability: durability,
+                    clock: clock
+                )
+                return
+            }
             guard url.hasPrefix("redis://") || url.hasPrefix("rediss://") else {
-                throw .invalidURL("client_cache=on needs one server (redis:// or rediss://); a cluster or Sentinel client is not cached yet")
+                throw .invalidURL("client_cache=on needs one server or a Sentinel-watched primary; a cluster client is not cached yet")
             }
             self.init(
                 configuration: try RESPClientConfiguration(url: url),
@@ -163,7 +194,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     /// Returns the live record (one `HGETALL`, or none when the client-side cache has it).
     public func load(_ id: SessionStorageID) async throws -> SessionRecord? {
         let key = sessionKey(id)
-        if let cache, let cachedPool { return try await cachedLoad(key, cache: cache, pool: cachedPool) }
+        if let cache, let cachedReads { return try await cachedLoad(key, cache: cache, reads: cachedReads) }
         let reply = try await command(RESPCommand("HGETALL", [key]), touching: key, .read)
         return try live(reply)
     }
@@ -178,7 +209,7 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
     /// A hit, or `CLIENT CACHING YES` + `HGETALL` with a pending marker noted before they are
     /// written; the reply fills the cache only if nothing invalidated the key meanwhile. A
     /// missing session is not cached (made-up cookies must not fill memory).
-    private func cachedLoad(_ key: String, cache: RedisSessionCache, pool: RESPConnectionPool) async throws -> SessionRecord? {
+    private func cachedLoad(_ key: String, cache: RedisSessionCache, reads: any RESPTrackedSending) async throws -> SessionRecord? {
         let now = clock.now()
         if let record = cache.lookup(key, at: now) {
             if record.isExpired(at: now) {
@@ -187,11 +218,13 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
             }
             return record
         }
+        // Read before the server is chosen: a failover after this point refuses the fill.
+        let epoch = cache.epoch
         var token: UInt64 = 0
         let replies: [RESPReply]
         do {
-            replies = try await pool.sendTracked([RESPCommand("CLIENT", ["CACHING", "YES"]), RESPCommand("HGETALL", [key])]) { connection in
-                token = cache.beginFill(key, connection: connection)
+            replies = try await reads.sendTracked([RESPCommand("CLIENT", ["CACHING", "YES"]), RESPCommand("HGETALL", [key])]) { connection in
+                token = cache.beginFill(key, connection: connection, epoch: epoch)
             }
         } catch let error as RESPClientError {
             cache.drop([key])
