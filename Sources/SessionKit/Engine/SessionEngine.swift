@@ -60,6 +60,8 @@ public final class SessionEngine: Sendable {
     let atomicKeyLocks = KeyedAsyncLock<AtomicKeyLockKey>()
     /// Whether the store is an ``InProcessSessionStore`` (its calls never wait on I/O).
     let storeIsInProcess: Bool
+    /// The store's in-process cache, asked before a load's store call, when it has one.
+    private let localCache: (any LocallyCachingSessionStore)?
     /// The timeouts the lifecycle decision uses, read once from the configuration.
     let lifecyclePolicy: LifecyclePolicy
     private let wrapsStoreCalls: Bool
@@ -137,6 +139,7 @@ public final class SessionEngine: Sendable {
             }
             atomicStore = store as? any AtomicKeySessionStore
             storeIsInProcess = store is any InProcessSessionStore
+            localCache = store as? any LocallyCachingSessionStore
             wrapsStoreCalls = configuration.storeTimeout != nil && !storeIsInProcess
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: false)
         case .sealed:
@@ -147,6 +150,7 @@ public final class SessionEngine: Sendable {
             versionedStore = nil
             atomicStore = nil
             storeIsInProcess = false
+            localCache = nil
             wrapsStoreCalls = configuration.storeTimeout != nil
             lifecyclePolicy = LifecyclePolicy(configuration, clientSide: true)
         }
@@ -240,6 +244,10 @@ public final class SessionEngine: Sendable {
         switch (backend, incoming) {
         case (.store(let store), .valid(let token, let reissue)):
             let id = token.storageID
+            if let cached = localCache?.locallyCachedRecord(id) {
+                metrics.loaded.increment()
+                return .loaded(cached, epoch: 0, reissue: reissue)
+            }
             do {
                 let record = try await storeCall("load", session: id) { try await store.load(id) }
                 if record != nil { metrics.loaded.increment() }

@@ -81,6 +81,17 @@ public protocol DatabaseNamingSessionStore: SessionStore {
 /// without the deadline's two tasks. Conform only when every call returns promptly on its own.
 public protocol InProcessSessionStore: SessionStore {}
 
+/// A store that can answer some loads from this process's memory, at once and without I/O
+/// (a client-side cache kept consistent by the server, such as the Redis store's). The engine
+/// asks it before the store call: a hit costs no round trip and none of the
+/// ``SessionConfiguration/storeTimeout`` deadline's two tasks; a miss makes the ordinary
+/// ``SessionStore/load(_:)`` call, which may then fill the cache.
+public protocol LocallyCachingSessionStore: SessionStore {
+    /// The live record for `id` when this process holds it and may serve it now; `nil` when
+    /// the store must be asked (not cached, or no longer fresh). Must not block or wait.
+    func locallyCachedRecord(_ id: SessionStorageID) -> SessionRecord?
+}
+
 /// A store that knows how many sessions it holds without scanning them, for the
 /// `sessionkit_active_sessions` gauge (``SessionEngine/recordActiveSessions()``). Adopt it
 /// only when the count is cheap: the memory store keeps a running total; a SQL `count(*)` or

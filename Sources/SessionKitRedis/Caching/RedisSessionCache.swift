@@ -67,10 +67,25 @@ public final class RedisSessionCache: Sendable {
     /// The bytes the cached sessions take, by the cache's estimate.
     public var bytes: Int { state.withLock { $0.bytes } }
 
-    func lookup(_ key: String, at now: Date) -> SessionRecord? {
-        let record = state.withLock { $0.lookup(key, at: now) }
-        if record == nil { missCount.add(1, ordering: .relaxed) } else { hitCount.add(1, ordering: .relaxed) }
+    /// The live record kept for `key`, counted as a hit; `nil` (not counted) when none is kept,
+    /// it is older than ``Configuration/maxStaleness``, or the session itself has expired (the
+    /// entry is then dropped).
+    func hit(_ key: String, at now: Date) -> SessionRecord? {
+        let record = state.withLock { state -> SessionRecord? in
+            guard let record = state.lookup(key, at: now) else { return nil }
+            guard !record.isExpired(at: now) else {
+                state.invalidate(key)
+                return nil
+            }
+            return record
+        }
+        if record != nil { hitCount.add(1, ordering: .relaxed) }
         return record
+    }
+
+    /// Counts a load that goes to the server.
+    func countMiss() {
+        missCount.add(1, ordering: .relaxed)
     }
 
     /// The current epoch, to read before choosing the server a load goes to.

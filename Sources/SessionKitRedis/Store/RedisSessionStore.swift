@@ -24,7 +24,7 @@ import SessionKit
 /// between slots — signing in from an anonymous session — is two scripts (the new session and
 /// its index entry first, then the anonymous one's deletion); see ``rotate(_:to:record:)``.
 public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore, AtomicKeySessionStore, PingableSessionStore,
-    SessionPlacingStore
+    SessionPlacingStore, LocallyCachingSessionStore
 {
     /// Where commands go: one server's pool or a cluster client.
     public let client: any RESPCommandSending
@@ -206,18 +206,20 @@ public final class RedisSessionStore: SessionCappingStore, VersionedSessionStore
         return record.isExpired(at: clock.now()) ? nil : record
     }
 
+    /// A fresh entry of the client-side cache, answered without I/O (always `nil` without a
+    /// cache); the engine asks this before it makes a load's store call.
+    public func locallyCachedRecord(_ id: SessionStorageID) -> SessionRecord? {
+        guard let cache, cachedReads != nil else { return nil }
+        return cache.hit(sessionKey(id), at: clock.now())
+    }
+
     /// A hit, or `CLIENT CACHING YES` + `HGETALL` with a pending marker noted before they are
     /// written; the reply fills the cache only if nothing invalidated the key meanwhile. A
     /// missing session is not cached (made-up cookies must not fill memory).
     private func cachedLoad(_ key: String, cache: RedisSessionCache, reads: any RESPTrackedSending) async throws -> SessionRecord? {
         let now = clock.now()
-        if let record = cache.lookup(key, at: now) {
-            if record.isExpired(at: now) {
-                cache.drop([key])
-                return nil
-            }
-            return record
-        }
+        if let record = cache.hit(key, at: now) { return record }
+        cache.countMiss()
         // Read before the server is chosen: a failover after this point refuses the fill.
         let epoch = cache.epoch
         var token: UInt64 = 0
